@@ -1,0 +1,289 @@
+//! Configuration: built-in defaults, then `hookline.toml` (or `--config`), then
+//! the seed's variable names, then `HOOKLINE__SECTION__KEY`.
+//!
+//! Every section derives `Default` with the documented defaults, so a test can
+//! build a `Config` in code and a user needs no file at all. A bad value stops
+//! start-up with one line naming the key.
+
+mod duration;
+mod sections;
+
+pub use duration::{parse_duration, serde_duration, serde_durations};
+pub use sections::*;
+
+use config::{Environment, File, FileFormat, Map, Source, Value, ValueKind};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A configuration that cannot be used, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key has a value of the wrong shape.
+    #[error("config: {0}")]
+    Parse(String),
+    /// A key has a value the service cannot work with.
+    #[error("config: `{key}` {message}")]
+    Invalid {
+        /// The dotted key, e.g. `edge.listen`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// The whole configuration of a hookline stack.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// NATS connection and namespacing.
+    pub nats: NatsConfig,
+    /// The RC side's Postgres (webhook-out state).
+    pub rc: DatabaseConfig,
+    /// The CRM side's Postgres and its consumers' rules.
+    pub crm: CrmConfig,
+    /// rc-edge.
+    pub edge: EdgeConfig,
+    /// dedupe.
+    pub dedupe: DedupeConfig,
+    /// webhook-out.
+    pub webhook_out: WebhookOutConfig,
+    /// The webhook created from config at start-up (the seed's one-CRM setup).
+    pub crm_webhook: CrmWebhookConfig,
+    /// crm-ingest.
+    pub ingest: IngestConfig,
+    /// The CRM consumer runner.
+    pub consumers: ConsumersConfig,
+    /// Health and metrics listener of services without an HTTP API.
+    pub ops: OpsConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Keys whose environment value is a comma-separated list.
+const LIST_KEYS: &[&str] = &[
+    "edge.trusted_proxies",
+    "edge.cors_origins",
+    "webhook_out.retry_schedule",
+    "ingest.secrets",
+];
+
+/// The seed's variable names and the key each one sets.
+pub const SEED_ALIASES: &[(&str, &str)] = &[
+    ("CRM_WEBHOOK_URL", "crm_webhook.url"),
+    ("CRM_WEBHOOK_KEY", "crm_webhook.api_key"),
+    ("CRM_SHARED_SECRET", "crm_webhook.secret"),
+    ("DEDUP_WINDOW_MINUTES", "dedupe.page_view_window"),
+    ("PUBLIC_BASE_URL", "edge.public_base_url"),
+    ("WEBHOOK_API_KEY", "ingest.api_key"),
+    ("WEBHOOK_SHARED_SECRET", "ingest.secrets"),
+    ("SIG_TTL_SECONDS", "ingest.sig_ttl_seconds"),
+];
+
+impl Config {
+    /// Loads the configuration from the process environment and `path` (or
+    /// `./hookline.toml` when it exists), then validates it.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(path, &env)
+    }
+
+    /// Like [`Config::load`], with an explicit environment (for tests).
+    pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        match path {
+            Some(p) => {
+                builder = builder.add_source(File::from(p).format(FileFormat::Toml).required(true))
+            }
+            None => {
+                builder =
+                    builder.add_source(File::new("hookline.toml", FileFormat::Toml).required(false))
+            }
+        }
+        let hookline_env: Map<String, String> = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("HOOKLINE__"))
+            .cloned()
+            .collect();
+        let mut environment = Environment::with_prefix("HOOKLINE")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .try_parsing(true)
+            .source(Some(hookline_env));
+        for key in LIST_KEYS {
+            environment = environment.with_list_parse_key(key);
+        }
+        let built = builder
+            .add_source(SeedAliases::from_env(env)?)
+            .add_source(environment)
+            .build()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let config: Config = built
+            .try_deserialize()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let prefix_ok = self
+            .nats
+            .prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !prefix_ok || self.nats.prefix.len() > 32 {
+            return Err(invalid(
+                "nats.prefix",
+                "may hold only letters, digits, `_` and `-` (at most 32)",
+            ));
+        }
+        if !(1..=5).contains(&self.nats.replicas) {
+            return Err(invalid("nats.replicas", "must be between 1 and 5"));
+        }
+        for (key, url) in [
+            ("rc.database_url", &self.rc.database_url),
+            ("crm.database_url", &self.crm.database_url),
+        ] {
+            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+                return Err(invalid(key, "must be a postgres:// URL"));
+            }
+        }
+        if !self.nats.url.contains("://") && !self.nats.url.contains(':') {
+            return Err(invalid("nats.url", "must look like nats://host:port"));
+        }
+        if self.dedupe.page_view_window.is_zero() {
+            return Err(invalid("dedupe.page_view_window", "must be longer than 0s"));
+        }
+        if self.dedupe.form_window.is_zero() {
+            return Err(invalid("dedupe.form_window", "must be longer than 0s"));
+        }
+        if self.webhook_out.retry_schedule.is_empty() {
+            return Err(invalid(
+                "webhook_out.retry_schedule",
+                "must list at least one delay",
+            ));
+        }
+        if self.edge.rate_limit_per_second > 0 && self.edge.rate_limit_burst == 0 {
+            return Err(invalid(
+                "edge.rate_limit_burst",
+                "must be at least 1 when the rate limit is on",
+            ));
+        }
+        if let Some(url) = &self.crm_webhook.url {
+            if url::Url::parse(url).is_err() {
+                return Err(invalid("crm_webhook.url", "is not a valid URL"));
+            }
+            if self.crm_webhook.secret.is_none() {
+                return Err(invalid(
+                    "crm_webhook.secret",
+                    "must be set when crm_webhook.url is (CRM_SHARED_SECRET)",
+                ));
+            }
+        }
+        for proxy in &self.edge.trusted_proxies {
+            let ok =
+                proxy.parse::<std::net::IpAddr>().is_ok() || proxy.parse::<ipnet::IpNet>().is_ok();
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "edge.trusted_proxies",
+                    message: format!("holds {proxy:?}, which is neither an IP address nor a CIDR"),
+                });
+            }
+        }
+        for rule in &self.crm.automation {
+            if rule.event_type.is_some() == rule.score_threshold.is_some() {
+                return Err(ConfigError::Invalid {
+                    key: "crm.automation",
+                    message: format!(
+                        "rule {:?} needs exactly one of `event_type` or `score_threshold`",
+                        rule.name
+                    ),
+                });
+            }
+        }
+        if self.consumers.max_deliver < 1 {
+            return Err(invalid("consumers.max_deliver", "must be at least 1"));
+        }
+        if self.consumers.batch_size < 1 {
+            return Err(invalid("consumers.batch_size", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Stream and subject names under this stack's prefix.
+    pub fn names(&self) -> crate::Names {
+        crate::Names::new(self.nats.prefix.clone())
+    }
+}
+
+fn invalid(key: &'static str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.to_string(),
+    }
+}
+
+/// The seed's `.env` names as a configuration source, below `HOOKLINE__…`.
+#[derive(Clone, Debug)]
+struct SeedAliases(Map<String, Value>);
+
+impl SeedAliases {
+    fn from_env(env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut map = Map::new();
+        for (name, key) in SEED_ALIASES {
+            let Some((_, raw)) = env.iter().find(|(k, _)| k == name) else {
+                continue;
+            };
+            let value = match *name {
+                "DEDUP_WINDOW_MINUTES" => {
+                    let minutes: u64 = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                        key: "dedupe.page_view_window",
+                        message: format!(
+                            "DEDUP_WINDOW_MINUTES must be a whole number of minutes, got {raw:?}"
+                        ),
+                    })?;
+                    ValueKind::String(format!("{minutes}m"))
+                }
+                "WEBHOOK_SHARED_SECRET" => ValueKind::Array(vec![Value::new(
+                    Some(&name.to_string()),
+                    ValueKind::String(raw.clone()),
+                )]),
+                "SIG_TTL_SECONDS" => {
+                    let secs: u64 = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                        key: "ingest.sig_ttl_seconds",
+                        message: format!("SIG_TTL_SECONDS must be a whole number, got {raw:?}"),
+                    })?;
+                    ValueKind::U64(secs)
+                }
+                _ => ValueKind::String(raw.clone()),
+            };
+            map.insert(key.to_string(), Value::new(Some(&name.to_string()), value));
+        }
+        Ok(Self(map))
+    }
+}
+
+impl Source for SeedAliases {
+    fn clone_into_box(&self) -> Box<dyn Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<Map<String, Value>, config::ConfigError> {
+        // Dotted keys must become nested tables for the config crate.
+        let mut root = Map::new();
+        for (key, value) in &self.0 {
+            let (section, field) = key.split_once('.').expect("alias keys are dotted");
+            let entry = root
+                .entry(section.to_string())
+                .or_insert_with(|| Value::new(None, ValueKind::Table(Map::new())));
+            if let ValueKind::Table(table) = &mut entry.kind {
+                table.insert(field.to_string(), value.clone());
+            }
+        }
+        Ok(root)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,387 @@
+//! The configuration sections and their defaults (the table in DESIGN.md).
+
+use super::{serde_duration, serde_durations};
+use crate::event::EventType;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+const MIB: usize = 1024 * 1024;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("default address is valid")
+}
+
+/// `nats.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URL(s), comma-separated for a cluster.
+    pub url: String,
+    /// Namespaces every stream, subject, bucket and consumer.
+    pub prefix: String,
+    /// Stream replicas (1 locally, 3 in a cluster).
+    pub replicas: usize,
+    /// How long to keep trying to reach NATS at start-up.
+    #[serde(with = "serde_duration")]
+    pub connect_timeout: Duration,
+    /// Window in which a repeated `Nats-Msg-Id` is dropped by a stream.
+    #[serde(with = "serde_duration")]
+    pub duplicate_window: Duration,
+    /// How long RC_RAW and CRM_EVENTS keep messages.
+    #[serde(with = "serde_duration")]
+    pub max_age: Duration,
+    /// How long RC_EVENTS keeps messages (the replay horizon).
+    #[serde(with = "serde_duration")]
+    pub replay_max_age: Duration,
+    /// How long the dead-letter streams keep messages.
+    #[serde(with = "serde_duration")]
+    pub dlq_max_age: Duration,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".into(),
+            prefix: String::new(),
+            replicas: 1,
+            connect_timeout: Duration::from_secs(30),
+            duplicate_window: Duration::from_secs(120),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            replay_max_age: Duration::from_secs(14 * 24 * 3600),
+            dlq_max_age: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// `rc.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Postgres URL; the database is created by `hookline migrate` if absent.
+    pub database_url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/hookline_rc".into(),
+        }
+    }
+}
+
+/// `crm.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrmConfig {
+    /// Postgres URL of the CRM side.
+    pub database_url: String,
+    /// Engagement points.
+    pub scoring: ScoringConfig,
+    /// Automation rules.
+    pub automation: Vec<AutomationRule>,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/hookline_crm".into(),
+            scoring: ScoringConfig::default(),
+            automation: vec![
+                AutomationRule {
+                    name: "thank-you".into(),
+                    task: "thank_you_email".into(),
+                    event_type: Some(EventType::FormSubmission),
+                    form_id: None,
+                    score_threshold: None,
+                },
+                AutomationRule {
+                    name: "sdr-hot-lead".into(),
+                    task: "sdr_task".into(),
+                    event_type: None,
+                    form_id: None,
+                    score_threshold: Some(50),
+                },
+            ],
+        }
+    }
+}
+
+/// `crm.scoring.*`: points an event adds to its contact's score.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoringConfig {
+    /// Points per page view.
+    pub page_view: i64,
+    /// Points per form submission.
+    pub form_submission: i64,
+    /// Extra points by content type (`event`, `resource`, `news`).
+    pub content_type: BTreeMap<String, i64>,
+}
+
+impl Default for ScoringConfig {
+    fn default() -> Self {
+        Self {
+            page_view: 1,
+            form_submission: 10,
+            content_type: [("event", 2), ("resource", 3), ("news", 0)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
+}
+
+/// One automation rule: on an event type (optionally one form), or on a
+/// contact's score crossing a threshold, create a task.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationRule {
+    /// Unique rule name (part of the once-only key).
+    pub name: String,
+    /// Task kind to create, e.g. `thank_you_email`, `sdr_task`.
+    pub task: String,
+    /// Fire on every event of this type…
+    #[serde(default)]
+    pub event_type: Option<EventType>,
+    /// …optionally only for this form.
+    #[serde(default)]
+    pub form_id: Option<String>,
+    /// Or fire once per contact when the score reaches this value.
+    #[serde(default)]
+    pub score_threshold: Option<i64>,
+}
+
+/// `edge.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Base of page URLs built for pixel views.
+    pub public_base_url: String,
+    /// Key of the visitor fingerprint HMAC; replicas must share it.
+    pub fingerprint_secret: Option<String>,
+    /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs).
+    pub trusted_proxies: Vec<String>,
+    /// Requests per second per client IP; 0 turns the limit off.
+    pub rate_limit_per_second: u32,
+    /// Burst per client IP.
+    pub rate_limit_burst: u32,
+    /// Origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        Self {
+            listen: addr("0.0.0.0:8080"),
+            public_base_url: "http://127.0.0.1:8080".into(),
+            fingerprint_secret: None,
+            trusted_proxies: Vec::new(),
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+            cors_origins: Vec::new(),
+            max_body_bytes: MIB,
+        }
+    }
+}
+
+/// `dedupe.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DedupeConfig {
+    /// Window of page-view duplicates, from the first view.
+    #[serde(with = "serde_duration")]
+    pub page_view_window: Duration,
+    /// Window of form-submission duplicates.
+    #[serde(with = "serde_duration")]
+    pub form_window: Duration,
+    /// Keys the in-memory cache holds.
+    pub cache_capacity: u64,
+    /// Messages fetched and processed together.
+    pub batch_size: usize,
+}
+
+impl Default for DedupeConfig {
+    fn default() -> Self {
+        Self {
+            page_view_window: Duration::from_secs(24 * 3600),
+            form_window: Duration::from_secs(600),
+            cache_capacity: 1_000_000,
+            batch_size: 256,
+        }
+    }
+}
+
+/// `webhook_out.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookOutConfig {
+    /// Admin API listen address.
+    pub listen: SocketAddr,
+    /// Bearer token of the admin API; unset refuses every call.
+    pub admin_token: Option<String>,
+    /// Allow targets on private, loopback and link-local addresses.
+    pub allow_private_networks: bool,
+    /// Delays between attempts; after the last the event is dead-lettered.
+    #[serde(with = "serde_durations")]
+    pub retry_schedule: Vec<Duration>,
+    /// Deliveries in flight per endpoint.
+    pub max_in_flight: usize,
+    /// TCP connect time-out.
+    #[serde(with = "serde_duration")]
+    pub connect_timeout: Duration,
+    /// Whole-request time-out.
+    #[serde(with = "serde_duration")]
+    pub request_timeout: Duration,
+    /// Disable an endpoint that has failed without a success for this long.
+    #[serde(with = "serde_duration")]
+    pub disable_after: Duration,
+    /// Keep delivery attempts this long.
+    #[serde(with = "serde_duration")]
+    pub attempt_retention: Duration,
+}
+
+impl Default for WebhookOutConfig {
+    fn default() -> Self {
+        Self {
+            listen: addr("0.0.0.0:8081"),
+            admin_token: None,
+            allow_private_networks: false,
+            retry_schedule: [5, 30, 120, 600, 3600, 21600]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+            max_in_flight: 16,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            disable_after: Duration::from_secs(5 * 24 * 3600),
+            attempt_retention: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// `crm_webhook.*`: the webhook created from config at start-up.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrmWebhookConfig {
+    /// Target URL (`CRM_WEBHOOK_URL`).
+    pub url: Option<String>,
+    /// Shared secret (`CRM_SHARED_SECRET`), used as-is by `rc-legacy`.
+    pub secret: Option<String>,
+    /// API key put in the legacy body (`CRM_WEBHOOK_KEY`).
+    pub api_key: Option<String>,
+}
+
+/// `ingest.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Accepted secrets (several during rotation); none refuses all.
+    pub secrets: Vec<String>,
+    /// API key a legacy body must carry, when set.
+    pub api_key: Option<String>,
+    /// Largest accepted clock difference, both ways.
+    pub sig_ttl_seconds: u64,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            listen: addr("0.0.0.0:8082"),
+            secrets: Vec::new(),
+            api_key: None,
+            sig_ttl_seconds: 300,
+            max_body_bytes: MIB,
+        }
+    }
+}
+
+/// `consumers.*`: the CRM consumer runner.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsumersConfig {
+    /// Events per batch (one transaction where safe).
+    pub batch_size: usize,
+    /// Deliveries before an event goes to CRM_DLQ.
+    pub max_deliver: i64,
+    /// How long a delivered event may stay unacknowledged.
+    #[serde(with = "serde_duration")]
+    pub ack_wait: Duration,
+    /// Delays of the naks after failures, by attempt.
+    #[serde(with = "serde_durations")]
+    pub backoff: Vec<Duration>,
+}
+
+impl Default for ConsumersConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 200,
+            max_deliver: 5,
+            ack_wait: Duration::from_secs(30),
+            backoff: [1, 5, 30, 120]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+        }
+    }
+}
+
+/// `ops.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Health and metrics listener.
+    pub listen: SocketAddr,
+    /// Longest drain after SIGTERM before in-flight work is abandoned (and
+    /// left unacknowledged, so it is redelivered).
+    #[serde(with = "serde_duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        Self {
+            listen: addr("0.0.0.0:9090"),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `log.*`
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info,hookline_core=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}

@@ -1,0 +1,168 @@
+use super::*;
+use std::io::Write;
+use std::time::Duration;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::load_from(None, &env(pairs))
+}
+
+#[test]
+fn defaults_match_the_design_table() {
+    let c = load(&[]).unwrap();
+    assert_eq!(c.nats.url, "nats://127.0.0.1:4222");
+    assert_eq!(c.nats.prefix, "");
+    assert_eq!(c.nats.replicas, 1);
+    assert_eq!(
+        c.rc.database_url,
+        "postgres://postgres@127.0.0.1:5432/hookline_rc"
+    );
+    assert_eq!(
+        c.crm.database_url,
+        "postgres://postgres@127.0.0.1:5432/hookline_crm"
+    );
+    assert_eq!(c.edge.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(c.edge.rate_limit_per_second, 200);
+    assert_eq!(c.edge.rate_limit_burst, 400);
+    assert_eq!(c.dedupe.page_view_window, Duration::from_secs(86_400));
+    assert_eq!(c.dedupe.form_window, Duration::from_secs(600));
+    assert_eq!(c.webhook_out.listen.to_string(), "0.0.0.0:8081");
+    assert!(c.webhook_out.admin_token.is_none());
+    assert!(!c.webhook_out.allow_private_networks);
+    let secs: Vec<u64> = c
+        .webhook_out
+        .retry_schedule
+        .iter()
+        .map(|d| d.as_secs())
+        .collect();
+    assert_eq!(secs, [5, 30, 120, 600, 3600, 21600]);
+    assert_eq!(c.ingest.listen.to_string(), "0.0.0.0:8082");
+    assert!(c.ingest.secrets.is_empty());
+    assert_eq!(c.ingest.sig_ttl_seconds, 300);
+    assert_eq!(c.ops.listen.to_string(), "0.0.0.0:9090");
+    assert_eq!(c.log.format, LogFormat::Text);
+}
+
+#[test]
+fn hookline_env_sets_nested_keys_and_lists() {
+    let c = load(&[
+        ("HOOKLINE__NATS__URL", "nats://10.0.0.1:4222"),
+        ("HOOKLINE__NATS__PREFIX", "t1"),
+        ("HOOKLINE__WEBHOOK_OUT__ADMIN_TOKEN", "tok"),
+        ("HOOKLINE__WEBHOOK_OUT__ALLOW_PRIVATE_NETWORKS", "true"),
+        ("HOOKLINE__WEBHOOK_OUT__RETRY_SCHEDULE", "1s,2s"),
+        ("HOOKLINE__EDGE__TRUSTED_PROXIES", "10.0.0.0/8,192.168.1.1"),
+        ("HOOKLINE__LOG__FORMAT", "json"),
+    ])
+    .unwrap();
+    assert_eq!(c.nats.url, "nats://10.0.0.1:4222");
+    assert_eq!(c.nats.prefix, "t1");
+    assert_eq!(c.webhook_out.admin_token.as_deref(), Some("tok"));
+    assert!(c.webhook_out.allow_private_networks);
+    assert_eq!(
+        c.webhook_out.retry_schedule,
+        [Duration::from_secs(1), Duration::from_secs(2)]
+    );
+    assert_eq!(c.edge.trusted_proxies, ["10.0.0.0/8", "192.168.1.1"]);
+    assert_eq!(c.log.format, LogFormat::Json);
+}
+
+#[test]
+fn seed_aliases_are_honoured() {
+    let c = load(&[
+        (
+            "CRM_WEBHOOK_URL",
+            "http://crm.local/api/webhooks/resources-centre",
+        ),
+        ("CRM_WEBHOOK_KEY", "key"),
+        ("CRM_SHARED_SECRET", "secret"),
+        ("DEDUP_WINDOW_MINUTES", "1440"),
+        ("PUBLIC_BASE_URL", "https://rc.example"),
+        ("WEBHOOK_API_KEY", "key2"),
+        ("WEBHOOK_SHARED_SECRET", "secret2"),
+        ("SIG_TTL_SECONDS", "60"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.crm_webhook.url.as_deref(),
+        Some("http://crm.local/api/webhooks/resources-centre")
+    );
+    assert_eq!(c.crm_webhook.api_key.as_deref(), Some("key"));
+    assert_eq!(c.crm_webhook.secret.as_deref(), Some("secret"));
+    assert_eq!(c.dedupe.page_view_window, Duration::from_secs(86_400));
+    assert_eq!(c.edge.public_base_url, "https://rc.example");
+    assert_eq!(c.ingest.api_key.as_deref(), Some("key2"));
+    assert_eq!(c.ingest.secrets, ["secret2"]);
+    assert_eq!(c.ingest.sig_ttl_seconds, 60);
+}
+
+#[test]
+fn hookline_env_wins_over_seed_alias() {
+    let c = load(&[
+        ("SIG_TTL_SECONDS", "60"),
+        ("HOOKLINE__INGEST__SIG_TTL_SECONDS", "90"),
+    ])
+    .unwrap();
+    assert_eq!(c.ingest.sig_ttl_seconds, 90);
+}
+
+#[test]
+fn file_sits_between_defaults_and_env() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        f,
+        "[dedupe]\nform_window = \"5m\"\n[edge]\nrate_limit_per_second = 7\n[[crm.automation]]\nname = \"r\"\ntask = \"t\"\nevent_type = \"page_view\""
+    )
+    .unwrap();
+    let c = Config::load_from(
+        Some(f.path()),
+        &env(&[("HOOKLINE__EDGE__RATE_LIMIT_PER_SECOND", "9")]),
+    )
+    .unwrap();
+    assert_eq!(c.dedupe.form_window, Duration::from_secs(300));
+    assert_eq!(c.edge.rate_limit_per_second, 9);
+    assert_eq!(c.crm.automation.len(), 1);
+}
+
+fn error_of(pairs: &[(&str, &str)]) -> String {
+    load(pairs).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_values_name_their_key_in_one_line() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("HOOKLINE__EDGE__RATE_LIMIT_PER_SECOND", "fast")],
+            "rate_limit_per_second",
+        ),
+        (&[("HOOKLINE__DEDUPE__FORM_WINDOW", "soon")], "form_window"),
+        (&[("HOOKLINE__NATS__PREFIX", "a.b")], "nats.prefix"),
+        (&[("HOOKLINE__NATS__REPLICAS", "9")], "nats.replicas"),
+        (
+            &[("HOOKLINE__RC__DATABASE_URL", "mysql://x")],
+            "rc.database_url",
+        ),
+        (&[("HOOKLINE__EDGE__LISTEN", "nowhere")], "listen"),
+        (
+            &[("HOOKLINE__EDGE__TRUSTED_PROXIES", "proxy.local")],
+            "edge.trusted_proxies",
+        ),
+        (
+            &[("DEDUP_WINDOW_MINUTES", "a day")],
+            "dedupe.page_view_window",
+        ),
+        (&[("CRM_WEBHOOK_URL", "http://x/y")], "crm_webhook.secret"),
+        (&[("HOOKLINE__EDGE__NO_SUCH_KEY", "1")], "no_such_key"),
+    ];
+    for (pairs, key) in cases {
+        let msg = error_of(pairs);
+        assert!(msg.contains(key), "{pairs:?}: {msg:?} should name {key}");
+        assert!(!msg.contains('\n'), "{msg:?} should be one line");
+    }
+}

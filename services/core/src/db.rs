@@ -1,0 +1,145 @@
+//! Postgres: create the database if absent, connect, migrate.
+//!
+//! Two migration sets, embedded in the binary: `rc` (webhook-out state) and
+//! `crm` (the CRM consumers). `hookline migrate` applies both; each service
+//! applies its own at start-up too, so a fresh stack needs no manual step.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// Why Postgres could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL does not parse.
+    #[error("bad database URL: {0}")]
+    BadUrl(String),
+    /// The server did not answer in time.
+    #[error("Postgres unreachable ({url}): {source}")]
+    Unreachable {
+        /// The URL without credentials.
+        url: String,
+        /// The last error.
+        source: sqlx::Error,
+    },
+    /// A query failed.
+    #[error("Postgres: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Which migration set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    /// webhooks and delivery attempts.
+    Rc,
+    /// processed_events, content_events, contacts, scores, tasks.
+    Crm,
+}
+
+impl Schema {
+    fn migrator(self) -> sqlx::migrate::Migrator {
+        match self {
+            Schema::Rc => sqlx::migrate!("./migrations/rc"),
+            Schema::Crm => sqlx::migrate!("./migrations/crm"),
+        }
+    }
+}
+
+fn options(url: &str) -> Result<PgConnectOptions, DbError> {
+    PgConnectOptions::from_str(url)
+        .map(|o| o.disable_statement_logging())
+        .map_err(|e| DbError::BadUrl(format!("{}: {e}", redact(url))))
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Creates the URL's database if it does not exist (connecting to the
+/// server's `postgres` database to do so).
+pub async fn create_database_if_absent(url: &str) -> Result<(), DbError> {
+    let opts = options(url)?;
+    let name = opts.get_database().unwrap_or("postgres").to_string();
+    let admin = opts.clone().database("postgres");
+    let mut conn = connect_with_retry(&admin, url, Duration::from_secs(30)).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+        match sqlx::query(&sql).execute(&mut conn).await {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Two services racing to create it: the other one won.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Drops a database (tests clean up with it).
+pub async fn drop_database(url: &str) -> Result<(), DbError> {
+    let opts = options(url)?;
+    let name = opts.get_database().unwrap_or_default().to_string();
+    let mut conn = opts.database("postgres").connect().await?;
+    let sql = format!(
+        "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+        name.replace('"', "\"\"")
+    );
+    sqlx::query(&sql).execute(&mut conn).await?;
+    Ok(())
+}
+
+async fn connect_with_retry(
+    opts: &PgConnectOptions,
+    url: &str,
+    patience: Duration,
+) -> Result<sqlx::PgConnection, DbError> {
+    let started = Instant::now();
+    loop {
+        match opts.connect().await {
+            Ok(c) => return Ok(c),
+            Err(source) if started.elapsed() >= patience => {
+                return Err(DbError::Unreachable {
+                    url: redact(url),
+                    source,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(url = %redact(url), error = %e, "Postgres not reachable yet, retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// A pool on `url`, with the database created and `schema` migrated.
+pub async fn connect(url: &str, schema: Schema, max_connections: u32) -> Result<PgPool, DbError> {
+    create_database_if_absent(url).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options(url)?)
+        .await?;
+    migrate(&pool, schema).await?;
+    Ok(pool)
+}
+
+/// Applies a migration set. Safe to run concurrently (sqlx takes an advisory lock).
+pub async fn migrate(pool: &PgPool, schema: Schema) -> Result<(), DbError> {
+    schema.migrator().run(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! What every hookline service shares.
+//!
+//! The services are separate crates so each can run alone (`hookline edge`,
+//! `hookline dedupe`, …) or all together (`hookline all`). Everything they must
+//! agree on — the event envelope, subject and stream names, signatures,
+//! configuration, how streams and databases are set up — lives here, so two
+//! services can never disagree about the wire format.
+
+pub mod config;
+pub mod db;
+pub mod event;
+pub mod names;
+pub mod nats;
+pub mod ops;
+pub mod publish;
+pub mod shutdown;
+pub mod signing;
+pub mod telemetry;
+
+pub use config::Config;
+pub use event::{Event, EventData, EventId, EventType};
+pub use names::Names;
+pub use shutdown::Shutdown;
+pub mod testing;

@@ -1,0 +1,138 @@
+//! `/healthz`, `/readyz` and `/metrics`, for every service.
+//!
+//! Services with an HTTP API merge [`router`] into theirs; the others (and
+//! `hookline all`) serve it alone on `ops.listen` with [`serve`].
+
+use crate::nats::Nats;
+use crate::shutdown::Shutdown;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use sqlx::PgPool;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What `/readyz` checks: every NATS connection and pool registered, and
+/// that the process is not draining.
+#[derive(Clone, Default)]
+pub struct Readiness(Arc<ReadinessInner>);
+
+#[derive(Default)]
+struct ReadinessInner {
+    nats: std::sync::Mutex<Vec<Nats>>,
+    pools: std::sync::Mutex<Vec<(String, PgPool)>>,
+    draining: AtomicBool,
+}
+
+impl Readiness {
+    /// A readiness with nothing to check yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks this NATS connection too.
+    pub fn add_nats(&self, nats: &Nats) {
+        self.0.nats.lock().expect("not poisoned").push(nats.clone());
+    }
+
+    /// Checks this pool too (`name` appears in the answer).
+    pub fn add_pool(&self, name: &str, pool: &PgPool) {
+        self.0
+            .pools
+            .lock()
+            .expect("not poisoned")
+            .push((name.to_string(), pool.clone()));
+    }
+
+    /// Marks the process as draining: `/readyz` answers 503 from now on.
+    pub fn set_draining(&self) {
+        self.0.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs the checks: `(ready, details)`.
+    pub async fn check(&self) -> (bool, serde_json::Value) {
+        let mut ok = true;
+        let mut details = serde_json::Map::new();
+        let draining = self.0.draining.load(Ordering::SeqCst);
+        if draining {
+            ok = false;
+        }
+        details.insert("draining".into(), json!(draining));
+        let nats = self.0.nats.lock().expect("not poisoned").clone();
+        let nats_ok = nats.iter().all(Nats::is_connected);
+        if !nats.is_empty() {
+            ok &= nats_ok;
+            details.insert("nats".into(), json!(if nats_ok { "ok" } else { "down" }));
+        }
+        let pools = self.0.pools.lock().expect("not poisoned").clone();
+        for (name, pool) in pools {
+            let up = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                sqlx::query("SELECT 1").execute(&pool),
+            )
+            .await
+            .map(|r| r.is_ok())
+            .unwrap_or(false);
+            ok &= up;
+            details.insert(name, json!(if up { "ok" } else { "down" }));
+        }
+        (ok, serde_json::Value::Object(details))
+    }
+}
+
+/// The three ops routes.
+pub fn router(readiness: Readiness) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(readiness)
+}
+
+async fn readyz(State(readiness): State<Readiness>) -> Response {
+    let (ok, details) = readiness.check().await;
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({"status": if ok { "ok" } else { "unavailable" }, "checks": details});
+    (status, Json(body)).into_response()
+}
+
+async fn metrics() -> Response {
+    let body = crate::telemetry::prometheus().render();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Serves `router` on `addr` until `shutdown` fires.
+pub async fn serve(addr: SocketAddr, router: Router, shutdown: Shutdown) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    serve_on(listener, router, shutdown).await
+}
+
+/// Serves `router` on an already-bound listener until `shutdown` fires (tests
+/// bind port 0 and read the address first).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.wait().await })
+    .await
+}

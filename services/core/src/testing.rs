@@ -1,0 +1,44 @@
+//! Isolation for tests against the real NATS and Postgres: a fresh prefix,
+//! fresh databases, and a clean-up that removes them.
+
+use crate::config::Config;
+use crate::nats::{self, Nats};
+
+/// A config whose NATS prefix and database names are unique to one test,
+/// with every listener on an ephemeral port.
+pub fn isolated_config() -> Config {
+    let tag = uuid::Uuid::now_v7().simple().to_string();
+    let tag = &tag[tag.len() - 12..];
+    let mut config = Config::default();
+    config.nats.prefix = format!("t{tag}");
+    if let Ok(url) = std::env::var("HOOKLINE_TEST_NATS_URL") {
+        config.nats.url = url;
+    }
+    let server = std::env::var("HOOKLINE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
+    config.rc.database_url = format!("{server}/hookline_test_{tag}_rc");
+    config.crm.database_url = format!("{server}/hookline_test_{tag}_crm");
+    for addr in [
+        &mut config.edge.listen,
+        &mut config.webhook_out.listen,
+        &mut config.ingest.listen,
+        &mut config.ops.listen,
+    ] {
+        *addr = "127.0.0.1:0".parse().expect("valid");
+    }
+    config.webhook_out.allow_private_networks = true;
+    config.edge.rate_limit_per_second = 0;
+    config
+}
+
+/// Removes every stream, bucket and database an isolated config created.
+pub async fn cleanup(config: &Config) {
+    if let Ok(n) = Nats::connect(&config.nats).await {
+        nats::delete_all(&n, config).await;
+    }
+    for url in [&config.rc.database_url, &config.crm.database_url] {
+        if let Err(e) = crate::db::drop_database(url).await {
+            tracing::warn!(error = %e, "could not drop test database");
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Subcommands that do more than call one service's `run`.
+
+pub mod all;

@@ -1,0 +1,81 @@
+//! `hookline <command>`: parses arguments and calls the services' `run`.
+//!
+//! Nothing here knows how a service works; each is a library crate with
+//! `pub async fn run(config, shutdown)`.
+
+mod cli;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hookline_core::db::{self, Schema};
+use hookline_core::{Config, Shutdown, telemetry};
+use std::path::PathBuf;
+
+/// hookline: engagement events from the Resources Centre to the CRM, over
+/// NATS JetStream, nothing lost and nothing counted twice.
+#[derive(Parser, Debug)]
+#[command(name = "hookline", version)]
+struct Cli {
+    /// Configuration file (default: ./hookline.toml when present). Environment
+    /// variables HOOKLINE__SECTION__KEY override it.
+    #[arg(long, short, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run rc-edge: the HTTP API that takes page views and form submissions.
+    Edge,
+    /// Run dedupe: drops repeated raw events, forwards unique ones.
+    Dedupe,
+    /// Run webhook-out: signed delivery to subscribed endpoints, admin API.
+    WebhookOut,
+    /// Run crm-ingest: verifies deliveries and publishes them to CRM_EVENTS.
+    Ingest,
+    /// Run CRM consumers (all registered ones when none are named).
+    Consume {
+        /// Consumer names, e.g. event-store engagement-score automation.
+        names: Vec<String>,
+    },
+    /// Run every service in one process (the local default).
+    All,
+    /// Create the databases if absent and apply migrations.
+    Migrate,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    telemetry::init_logging(&config.log);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(dispatch(cli.command, config))
+}
+
+async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => migrate(&config).await,
+        Command::Edge => Ok(rc_edge::run(config, Shutdown::on_signals()).await?),
+        Command::Dedupe => Ok(dedupe::run(config, Shutdown::on_signals()).await?),
+        Command::WebhookOut => Ok(webhook_out::run(config, Shutdown::on_signals()).await?),
+        Command::Ingest => Ok(crm_ingest::run(config, Shutdown::on_signals()).await?),
+        Command::Consume { names } => {
+            Ok(crm_consumers::run(config, names, Shutdown::on_signals()).await?)
+        }
+        Command::All => cli::all::run(config, Shutdown::on_signals()).await,
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    for (url, schema) in [
+        (&config.rc.database_url, Schema::Rc),
+        (&config.crm.database_url, Schema::Crm),
+    ] {
+        let pool = db::connect(url, schema, 2).await?;
+        pool.close().await;
+        println!("migrated {}", db::redact(url));
+    }
+    Ok(())
+}
