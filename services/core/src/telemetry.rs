@@ -1,6 +1,7 @@
 //! Logs and metrics, set up once per process.
 //!
-//! Logs go through `tracing` (text, or JSON for log shippers); metrics through
+//! Logs go through `tracing` to stderr (text, or JSON for log shippers), so
+//! stdout stays clean for commands like `hookline lag --json`; metrics through
 //! the `metrics` facade into one Prometheus recorder that every service in the
 //! process shares, so `hookline all` serves one `/metrics`.
 
@@ -27,7 +28,9 @@ pub fn init_logging(config: &LogConfig) {
                     .with_current_span(true),
             )
             .try_init(),
-        LogFormat::Text => registry.with(fmt::layer().compact()).try_init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().compact().with_writer(std::io::stderr))
+            .try_init(),
     };
 }
 

@@ -8,8 +8,9 @@ mod cli;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookline_core::db::{self, Schema};
-use hookline_core::{Config, Shutdown, telemetry};
+use hookline_core::{Config, Shutdown, lag, telemetry};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// hookline: engagement events from the Resources Centre to the CRM, over
 /// NATS JetStream, nothing lost and nothing counted twice.
@@ -44,6 +45,8 @@ enum Command {
     All,
     /// Create the databases if absent and apply migrations.
     Migrate,
+    /// Print stream and consumer lag.
+    Lag(cli::lag::LagArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -54,17 +57,26 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(dispatch(cli.command, config))
 }
 
+/// How often a running service refreshes the stack's lag gauges.
+const LAG_EVERY: Duration = Duration::from_secs(10);
+
 async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
+    let service = |config: &Config| {
+        let shutdown = Shutdown::on_signals();
+        tokio::spawn(lag::export(config.clone(), LAG_EVERY, shutdown.clone()));
+        shutdown
+    };
     match command {
         Command::Migrate => migrate(&config).await,
-        Command::Edge => Ok(rc_edge::run(config, Shutdown::on_signals()).await?),
-        Command::Dedupe => Ok(dedupe::run(config, Shutdown::on_signals()).await?),
-        Command::WebhookOut => Ok(webhook_out::run(config, Shutdown::on_signals()).await?),
-        Command::Ingest => Ok(crm_ingest::run(config, Shutdown::on_signals()).await?),
+        Command::Lag(args) => cli::lag::run(config, args).await,
+        Command::Edge => Ok(rc_edge::run(config.clone(), service(&config)).await?),
+        Command::Dedupe => Ok(dedupe::run(config.clone(), service(&config)).await?),
+        Command::WebhookOut => Ok(webhook_out::run(config.clone(), service(&config)).await?),
+        Command::Ingest => Ok(crm_ingest::run(config.clone(), service(&config)).await?),
         Command::Consume { names } => {
-            Ok(crm_consumers::run(config, names, Shutdown::on_signals()).await?)
+            Ok(crm_consumers::run(config.clone(), names, service(&config)).await?)
         }
-        Command::All => cli::all::run(config, Shutdown::on_signals()).await,
+        Command::All => cli::all::run(config.clone(), service(&config)).await,
     }
 }
 
