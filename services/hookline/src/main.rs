@@ -45,13 +45,23 @@ enum Command {
     All,
     /// Create the databases if absent and apply migrations.
     Migrate,
+    /// Print the effective configuration (secrets hidden) and exit; fails
+    /// with the offending key when the configuration is bad.
+    Config,
     /// Print stream and consumer lag.
     Lag(cli::lag::LagArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = Config::load(cli.config.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            // One line naming the key, not a backtrace.
+            eprintln!("hookline: {e}");
+            std::process::exit(2);
+        }
+    };
     telemetry::init_logging(&config.log);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(dispatch(cli.command, config))
@@ -68,6 +78,10 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
     };
     match command {
         Command::Migrate => migrate(&config).await,
+        Command::Config => {
+            println!("{}", serde_json::to_string_pretty(&config.redacted())?);
+            Ok(())
+        }
         Command::Lag(args) => cli::lag::run(config, args).await,
         Command::Edge => Ok(rc_edge::run(config.clone(), service(&config)).await?),
         Command::Dedupe => Ok(dedupe::run(config.clone(), service(&config)).await?),

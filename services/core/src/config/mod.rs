@@ -211,6 +211,26 @@ impl Config {
         Ok(())
     }
 
+    /// The effective configuration with every secret replaced by `***`, for
+    /// `hookline config` and start-up logs.
+    pub fn redacted(&self) -> serde_json::Value {
+        let mut c = self.clone();
+        let hide = |s: &mut Option<String>| {
+            if s.is_some() {
+                *s = Some("***".into());
+            }
+        };
+        hide(&mut c.edge.fingerprint_secret);
+        hide(&mut c.webhook_out.admin_token);
+        hide(&mut c.crm_webhook.secret);
+        hide(&mut c.crm_webhook.api_key);
+        hide(&mut c.ingest.api_key);
+        c.ingest.secrets.iter_mut().for_each(|s| *s = "***".into());
+        c.rc.database_url = crate::db::redact(&c.rc.database_url);
+        c.crm.database_url = crate::db::redact(&c.crm.database_url);
+        serde_json::to_value(c).expect("config serialises")
+    }
+
     /// Stream and subject names under this stack's prefix.
     pub fn names(&self) -> crate::Names {
         crate::Names::new(self.nats.prefix.clone())

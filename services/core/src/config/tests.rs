@@ -166,3 +166,21 @@ fn bad_values_name_their_key_in_one_line() {
         assert!(!msg.contains('\n'), "{msg:?} should be one line");
     }
 }
+
+#[test]
+fn redacted_hides_every_secret() {
+    let c = load(&[
+        ("CRM_SHARED_SECRET", "s3cret-1"),
+        ("CRM_WEBHOOK_URL", "http://x/y"),
+        ("CRM_WEBHOOK_KEY", "s3cret-2"),
+        ("WEBHOOK_SHARED_SECRET", "s3cret-3"),
+        ("WEBHOOK_API_KEY", "s3cret-4"),
+        ("HOOKLINE__WEBHOOK_OUT__ADMIN_TOKEN", "s3cret-5"),
+        ("HOOKLINE__EDGE__FINGERPRINT_SECRET", "s3cret-6"),
+        ("HOOKLINE__RC__DATABASE_URL", "postgres://u:s3cret-7@h/db"),
+    ])
+    .unwrap();
+    let text = c.redacted().to_string();
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("***"));
+}
