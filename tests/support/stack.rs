@@ -196,10 +196,10 @@ impl Stack {
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
-            if let Ok(r) = http.get(&url).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            if let Ok(r) = http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
             }
             assert!(
                 std::time::Instant::now() < deadline,
