@@ -92,6 +92,8 @@ pub async fn run_with_listener(
         allow_private: wo.allow_private_networks,
         grace: config.ops.shutdown_grace,
         poke: tokio::sync::Notify::new(),
+        sync_started: Default::default(),
+        sync_done: tokio::sync::watch::channel(0).0,
     });
     let supervisor = tokio::spawn(supervisor::run(ctx.clone(), shutdown.clone()));
     let retention = tokio::spawn(store::attempts::retention_loop(

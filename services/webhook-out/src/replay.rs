@@ -128,6 +128,6 @@ pub async fn start(
     )
     .await?;
     tracing::info!(webhook = %webhook.id, replay = replay.id, events = window.count, first_seq = window.first, last_seq = window.last, "replay started");
-    ctx.poke.notify_one();
+    ctx.apply_now().await;
     Ok(window.count)
 }

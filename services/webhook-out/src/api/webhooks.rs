@@ -237,7 +237,7 @@ pub async fn create(
     };
     let w = webhooks::insert(&state.ctx.pool, &new).await?;
     tracing::info!(webhook = %w.id, url = %w.url, "webhook created");
-    state.ctx.poke.notify_one();
+    state.ctx.apply_now().await;
     Ok((StatusCode::CREATED, Json(WebhookOut::from(w, true))))
 }
 
@@ -291,7 +291,7 @@ pub async fn update(
     let w = webhooks::update(&state.ctx.pool, &id, &patch)
         .await?
         .ok_or_else(|| ApiError::no_webhook(&id))?;
-    state.ctx.poke.notify_one();
+    state.ctx.apply_now().await;
     Ok(Json(WebhookOut::from(w, true)))
 }
 
@@ -308,7 +308,7 @@ pub async fn delete(
         return Err(ApiError::no_webhook(&id));
     }
     tracing::info!(webhook = %id, "webhook deleted");
-    state.ctx.poke.notify_one();
+    state.ctx.apply_now().await;
     // Best effort: the supervisors' janitor removes it later if this fails
     // or if a worker elsewhere recreates it before it notices the delete.
     if let Ok(stream) = state
@@ -338,6 +338,6 @@ pub async fn rotate_secret(
         .await?
         .ok_or_else(|| ApiError::no_webhook(&id))?;
     tracing::info!(webhook = %id, "secret rotated");
-    state.ctx.poke.notify_one();
+    state.ctx.apply_now().await;
     Ok(Json(WebhookOut::from(w, true)))
 }

@@ -17,8 +17,9 @@ pub mod worker;
 use crate::store::AttemptWriter;
 use hookline_core::nats::Nats;
 use sqlx::PgPool;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// Extra deliveries JetStream allows beyond the schedule. Our own code
 /// dead-letters after `schedule.len() + 1` attempts; the headroom only
@@ -54,9 +55,24 @@ pub struct Ctx {
     pub grace: Duration,
     /// Wakes the supervisor after a change made through this instance's API.
     pub poke: Notify,
+    /// Number of supervisor passes started.
+    pub sync_started: AtomicU64,
+    /// Number of the last supervisor pass finished.
+    pub sync_done: watch::Sender<u64>,
 }
 
 impl Ctx {
+    /// Wakes the supervisor and waits (briefly) until a pass that began
+    /// after this call has finished, so a change made through this
+    /// instance's API is in force here when the API answers (other
+    /// instances follow within [`supervisor::POLL`]).
+    pub async fn apply_now(&self) {
+        let target = self.sync_started.load(Ordering::SeqCst) + 1;
+        let mut done = self.sync_done.subscribe();
+        self.poke.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(3), done.wait_for(|n| *n >= target)).await;
+    }
+
     /// How long JetStream waits for an ack before redelivering: well above
     /// the longest request, so a slow but alive endpoint is never delivered
     /// to twice at once.

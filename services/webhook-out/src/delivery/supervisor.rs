@@ -21,6 +21,7 @@ use hookline_core::Shutdown;
 use hookline_core::names::RC_EVENTS;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -41,9 +42,11 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: Shutdown) {
     let mut tasks = JoinSet::new();
     let mut last_janitor: Option<Instant> = None;
     loop {
+        let pass = ctx.sync_started.fetch_add(1, Ordering::SeqCst) + 1;
         if let Err(e) = sync(&ctx, &shutdown, &mut running, &mut tasks).await {
             tracing::warn!(error = %e, "reading webhooks failed; keeping the current workers");
         }
+        ctx.sync_done.send_replace(pass);
         if last_janitor.is_none_or(|t| t.elapsed() >= JANITOR) {
             last_janitor = Some(Instant::now());
             if let Err(e) = janitor(&ctx).await {
