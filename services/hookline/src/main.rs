@@ -44,6 +44,13 @@ enum Command {
     All,
     /// Create the databases if absent and apply migrations.
     Migrate,
+    /// Manage webhooks through the webhook-out admin API.
+    #[command(subcommand)]
+    Webhooks(cli::admin::WebhooksCmd),
+    /// List a webhook's delivery attempts, newest first.
+    Deliveries(cli::admin::DeliveriesArgs),
+    /// Deliver a webhook's events from a time window again.
+    Replay(cli::admin::ReplayArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -65,6 +72,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(crm_consumers::run(config, names, Shutdown::on_signals()).await?)
         }
         Command::All => cli::all::run(config, Shutdown::on_signals()).await,
+        Command::Webhooks(cmd) => cli::admin::webhooks(cmd, &config).await,
+        Command::Deliveries(args) => cli::admin::deliveries(args, &config).await,
+        Command::Replay(args) => cli::admin::replay(args, &config).await,
     }
 }
 

@@ -1,3 +1,4 @@
 //! Subcommands that do more than call one service's `run`.
 
+pub mod admin;
 pub mod all;
