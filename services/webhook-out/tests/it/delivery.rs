@@ -21,6 +21,11 @@ fn verify_standard(hit: &Hit, secrets: &[&str]) {
             300,
         )
         .unwrap_or_else(|e| panic!("signature with {s:.10}…: {e}"));
+        // And with the spec's own reference library, independently.
+        standardwebhooks::Webhook::new(s)
+            .unwrap()
+            .verify(&hit.body, &hit.headers)
+            .unwrap_or_else(|e| panic!("standardwebhooks with {s:.10}…: {e:?}"));
     }
 }
 
