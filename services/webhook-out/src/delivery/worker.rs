@@ -145,10 +145,19 @@ async fn open_consumer(
                 .get_stream(ctx.nats.names.stream(RC_EVENTS))
                 .await
                 .map_err(|e| e.to_string())?;
-            stream
-                .create_consumer(config.clone())
-                .await
-                .map_err(|e| e.to_string())
+            match stream.create_consumer(config.clone()).await {
+                Ok(c) => Ok(c),
+                // An existing consumer the server will not update in place
+                // (e.g. created by an instance with other settings): use it
+                // as it is rather than stop delivering.
+                Err(create) => match stream.get_consumer(&source.consumer).await {
+                    Ok(c) => {
+                        tracing::warn!(consumer = %source.consumer, error = %create, "using the existing consumer with its own settings");
+                        Ok(c)
+                    }
+                    Err(_) => Err(create.to_string()),
+                },
+            }
         }
         .await;
         match res {
