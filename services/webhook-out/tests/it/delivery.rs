@@ -285,6 +285,8 @@ async fn failing_for_too_long_disables() {
 async fn a_stuck_endpoint_does_not_delay_another() {
     let mut config = config();
     config.webhook_out.max_in_flight = 2;
+    // Long enough that the stuck requests stay stuck for the whole test.
+    config.webhook_out.request_timeout = std::time::Duration::from_secs(120);
     let stack = Stack::start(config.clone()).await;
     let stuck = Receiver::with(|_| (200, vec![]), true).await;
     let healthy = Receiver::ok().await;
