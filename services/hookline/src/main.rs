@@ -50,6 +50,13 @@ enum Command {
     Config,
     /// Print stream and consumer lag.
     Lag(cli::lag::LagArgs),
+    /// Manage webhooks through the webhook-out admin API.
+    #[command(subcommand)]
+    Webhooks(cli::admin::WebhooksCmd),
+    /// List a webhook's delivery attempts, newest first.
+    Deliveries(cli::admin::DeliveriesArgs),
+    /// Deliver a webhook's events from a time window again.
+    Replay(cli::admin::ReplayArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -91,6 +98,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(crm_consumers::run(config.clone(), names, service(&config)).await?)
         }
         Command::All => cli::all::run(config.clone(), service(&config)).await,
+        Command::Webhooks(cmd) => cli::admin::webhooks(cmd, &config).await,
+        Command::Deliveries(args) => cli::admin::deliveries(args, &config).await,
+        Command::Replay(args) => cli::admin::replay(args, &config).await,
     }
 }
 

@@ -1,16 +1,127 @@
-//! webhook-out — being built; see the service issue.
+//! webhook-out: signs and delivers `RC_EVENTS` to subscribed endpoints, with
+//! retries, a delivery log, dead letters and replay, behind an admin API.
+//!
+//! - [`api`]: the admin API on `webhook_out.listen` (plus `/openapi.json`
+//!   and the ops routes).
+//! - [`delivery`]: one durable consumer per webhook; retries wait in
+//!   JetStream (nak with delay), exhausted events go to `RC_DLQ`.
+//! - [`store`]: webhooks, the batched attempt log and replays in Postgres.
+//! - [`ssrf`]: targets on internal networks are refused at the API and at
+//!   connect time.
+//! - [`replay`]: re-delivery of a time window through its own consumer.
 
+pub mod api;
+mod config_webhook;
+pub mod delivery;
+pub mod replay;
+pub mod ssrf;
+pub mod store;
+
+use delivery::{Ctx, send, supervisor};
+use hookline_core::db::{self, DbError, Schema};
+use hookline_core::nats::{Nats, NatsError};
+use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+pub use config_webhook::ensure as ensure_config_webhook;
+
+/// How often old attempts are trimmed.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
 
 /// Why the service stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Not built yet.
-    #[error("webhook-out is not built yet")]
-    NotBuilt,
+    /// NATS could not be set up.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    /// Postgres could not be set up.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The listener failed.
+    #[error("webhook-out listener: {0}")]
+    Io(#[from] std::io::Error),
+    /// The HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
-/// Runs the service until `shutdown` fires.
-pub async fn run(_config: Config, _shutdown: Shutdown) -> Result<(), Error> {
-    Err(Error::NotBuilt)
+/// Runs the service on `webhook_out.listen` until `shutdown` fires.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
+    let listener = TcpListener::bind(config.webhook_out.listen).await?;
+    run_with_listener(config, listener, shutdown).await
+}
+
+/// Runs the service on an already-bound listener (tests and `hookline all`
+/// bind port 0).
+pub async fn run_with_listener(
+    config: Config,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    let wo = &config.webhook_out;
+    let nats = Nats::connect_and_declare(&config).await?;
+    let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
+    let readiness = Readiness::new();
+    readiness.add_nats(&nats);
+    readiness.add_pool("postgres", &pool);
+    config_webhook::ensure(&pool, &config)
+        .await
+        .map_err(DbError::from)?;
+    if wo.admin_token.is_none() {
+        tracing::warn!("webhook_out.admin_token is not set: the admin API refuses every call");
+    }
+
+    let writer_stop = Shutdown::new();
+    let (writer, writer_task) =
+        store::AttemptWriter::spawn(pool.clone(), wo.disable_after, writer_stop.clone());
+    let ctx = Arc::new(Ctx {
+        pool: pool.clone(),
+        nats,
+        http: send::client(
+            wo.connect_timeout,
+            wo.request_timeout,
+            wo.allow_private_networks,
+        )?,
+        writer,
+        schedule: wo.retry_schedule.clone(),
+        max_in_flight: wo.max_in_flight.max(1),
+        request_timeout: wo.request_timeout,
+        allow_private: wo.allow_private_networks,
+        grace: config.ops.shutdown_grace,
+        poke: tokio::sync::Notify::new(),
+        sync_started: Default::default(),
+        sync_done: tokio::sync::watch::channel(0).0,
+    });
+    let supervisor = tokio::spawn(supervisor::run(ctx.clone(), shutdown.clone()));
+    let retention = tokio::spawn(store::attempts::retention_loop(
+        pool.clone(),
+        wo.attempt_retention,
+        RETENTION_EVERY,
+        shutdown.clone(),
+    ));
+    {
+        let (readiness, shutdown) = (readiness.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            readiness.set_draining();
+        });
+    }
+    let app = api::router(
+        api::AppState {
+            ctx: ctx.clone(),
+            admin_token: wo.admin_token.as_deref().map(Arc::from),
+        },
+        readiness,
+    );
+    tracing::info!(addr = ?listener.local_addr().ok(), "webhook-out listening");
+    let served = ops::serve_on(listener, app, shutdown.clone()).await;
+    let _ = supervisor.await;
+    let _ = retention.await;
+    writer_stop.trigger();
+    let _ = writer_task.await;
+    served?;
+    Ok(())
 }

@@ -1,4 +1,5 @@
 //! Subcommands that do more than call one service's `run`.
 
+pub mod admin;
 pub mod all;
 pub mod lag;

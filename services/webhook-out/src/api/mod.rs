@@ -1,0 +1,167 @@
+//! The admin API: webhooks, their delivery log, replays, and `/openapi.json`.
+//!
+//! Every `/v1` call needs `Authorization: Bearer <webhook_out.admin_token>`;
+//! with no token configured every call is refused, so a fresh install never
+//! exposes an open admin API. Errors are `{"status":"error","message":…}`
+//! naming the problem.
+
+mod deliveries;
+pub mod openapi;
+mod webhooks;
+
+use crate::delivery::Ctx;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hookline_core::ops::{self, Readiness};
+use serde_json::json;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+pub use deliveries::{AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse};
+pub use webhooks::{CreateWebhook, ROTATION_OVERLAP, UpdateWebhook, WebhookList, WebhookOut};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The delivery context (pool, NATS, HTTP client, settings).
+    pub ctx: Arc<Ctx>,
+    /// `webhook_out.admin_token`.
+    pub admin_token: Option<Arc<str>>,
+}
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// An answer with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 422: well-formed but invalid.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// 404 for a webhook id.
+    pub fn no_webhook(id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("no webhook {id:?}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"status": "error", "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "admin API: database error");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable, try again",
+        )
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        Self::bad_request(format!("invalid JSON body: {}", e.body_text()))
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        Self::bad_request(format!("invalid query: {}", e.body_text()))
+    }
+}
+
+/// The whole HTTP surface: `/v1` (authenticated), `/openapi.json` and the ops
+/// routes.
+pub fn router(state: AppState, readiness: Readiness) -> Router {
+    let v1 = Router::new()
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/v1/webhooks/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/v1/webhooks/{id}/test", post(deliveries::test))
+        .route("/v1/webhooks/{id}/deliveries", get(deliveries::list))
+        .route("/v1/webhooks/{id}/replay", post(deliveries::replay))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state);
+    Router::new()
+        .merge(v1)
+        .route("/openapi.json", get(openapi::serve))
+        .merge(ops::router(readiness))
+        .layer(middleware::from_fn(count_requests))
+}
+
+async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = state.admin_token.as_deref() else {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin API disabled: set webhook_out.admin_token (HOOKLINE__WEBHOOK_OUT__ADMIN_TOKEN)",
+        )
+        .into_response();
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(g) if bool::from(g.as_bytes().ct_eq(token.as_bytes())) => next.run(req).await,
+        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response(),
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing Authorization: Bearer <admin token>",
+        )
+        .into_response(),
+    }
+}
+
+async fn count_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let resp = next.run(req).await;
+    metrics::counter!(
+        "hookline_http_requests_total",
+        "service" => "webhook-out",
+        "route" => route,
+        "status" => resp.status().as_u16().to_string()
+    )
+    .increment(1);
+    resp
+}

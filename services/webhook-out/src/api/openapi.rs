@@ -1,0 +1,61 @@
+//! `/openapi.json`, generated from the handlers and types.
+
+use super::deliveries::{
+    self, AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse,
+};
+use super::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookList, WebhookOut};
+use crate::store::Profile;
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The admin API's description.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hookline webhook-out admin API",
+        description = "Webhook subscriptions, their delivery log and replays. Every call needs `Authorization: Bearer <webhook_out.admin_token>`."
+    ),
+    paths(
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::update,
+        webhooks::delete,
+        webhooks::rotate_secret,
+        deliveries::list,
+        deliveries::test,
+        deliveries::replay,
+    ),
+    components(schemas(
+        CreateWebhook,
+        UpdateWebhook,
+        WebhookOut,
+        WebhookList,
+        Profile,
+        AttemptOut,
+        DeliveryPage,
+        TestResponse,
+        ReplayRequest,
+        ReplayResponse,
+    )),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Serves the document.
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,42 @@
+//! The webhook described by `crm_webhook.*` (the seed's `CRM_WEBHOOK_URL`,
+//! `CRM_SHARED_SECRET`, `CRM_WEBHOOK_KEY`), so the seed's one-CRM set-up
+//! needs no API call.
+//!
+//! It is upserted on a unique index at every start-up: created once however
+//! many instances start at the same time, and brought in line when the
+//! config's URL, secret or key change (a changed secret rotates: the old one
+//! keeps signing for 24 h). An operator's other changes (events, active)
+//! are kept.
+
+use crate::ssrf;
+use crate::store::Webhook;
+use crate::store::webhooks::{self, ConfigWebhook};
+use chrono::Utc;
+use hookline_core::{Config, EventType};
+use sqlx::PgPool;
+
+/// Ensures the config webhook exists when `crm_webhook.url` is set.
+pub async fn ensure(pool: &PgPool, config: &Config) -> Result<Option<Webhook>, sqlx::Error> {
+    let c = &config.crm_webhook;
+    let (Some(url), Some(secret)) = (&c.url, &c.secret) else {
+        return Ok(None);
+    };
+    if let Err(e) = ssrf::check_target(url, config.webhook_out.allow_private_networks).await {
+        tracing::warn!(error = %e, "crm_webhook.url will be refused at delivery time");
+    }
+    let wanted = ConfigWebhook {
+        url: url.clone(),
+        secret: secret.clone(),
+        api_key: c.api_key.clone().filter(|k| !k.is_empty()),
+        events: EventType::ALL
+            .iter()
+            .map(|t| t.as_str().to_string())
+            .collect(),
+    };
+    let keep_until = Utc::now() + crate::api::ROTATION_OVERLAP;
+    let (webhook, created) = webhooks::upsert_config(pool, &wanted, keep_until).await?;
+    if created {
+        tracing::info!(webhook = %webhook.id, url = %webhook.url, "created the webhook from crm_webhook.* (profile rc-legacy)");
+    }
+    Ok(Some(webhook))
+}

@@ -1,0 +1,116 @@
+//! Delivery: one durable JetStream consumer per webhook, each driven by its
+//! own task, so a slow or dead endpoint never holds up another.
+//!
+//! Retries wait inside JetStream, not in memory: a failed attempt is
+//! nak'd with the next delay of the schedule, and the message's delivery
+//! count says which attempt the next one is. A crash, a restart or a
+//! rebalancing between instances therefore loses nothing and keeps the
+//! schedule. The [`supervisor`] keeps the set of running consumers in line
+//! with the `webhooks` table.
+
+pub mod request;
+pub mod retry;
+pub mod send;
+pub mod supervisor;
+pub mod worker;
+
+use crate::store::AttemptWriter;
+use hookline_core::nats::Nats;
+use sqlx::PgPool;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// Extra deliveries JetStream allows beyond the schedule. Our own code
+/// dead-letters after `schedule.len() + 1` attempts; the headroom only
+/// matters when deliveries were interrupted (shutdown, crash) and counted
+/// without an HTTP attempt, so such an event still reaches RC_DLQ instead of
+/// being dropped silently by the server's `max_deliver`.
+pub const MAX_DELIVER_HEADROOM: i64 = 4;
+
+/// Messages one consumer may have delivered and not yet acknowledged,
+/// including those waiting in JetStream for their retry. A dead endpoint
+/// holds at most this many events in retry; newer ones wait in the stream.
+pub const MAX_ACK_PENDING: i64 = 10_000;
+
+/// What every delivery task shares.
+pub struct Ctx {
+    /// The `rc` database.
+    pub pool: PgPool,
+    /// NATS.
+    pub nats: Nats,
+    /// The one pooled HTTP client.
+    pub http: reqwest::Client,
+    /// The attempt log.
+    pub writer: AttemptWriter,
+    /// `webhook_out.retry_schedule`.
+    pub schedule: Vec<Duration>,
+    /// `webhook_out.max_in_flight`.
+    pub max_in_flight: usize,
+    /// `webhook_out.request_timeout`.
+    pub request_timeout: Duration,
+    /// `webhook_out.allow_private_networks`.
+    pub allow_private: bool,
+    /// `ops.shutdown_grace`: how long in-flight deliveries may finish.
+    pub grace: Duration,
+    /// Wakes the supervisor after a change made through this instance's API.
+    pub poke: Notify,
+    /// Number of supervisor passes started.
+    pub sync_started: AtomicU64,
+    /// Number of the last supervisor pass finished.
+    pub sync_done: watch::Sender<u64>,
+}
+
+impl Ctx {
+    /// Wakes the supervisor and waits (briefly) until a pass that began
+    /// after this call has finished, so a change made through this
+    /// instance's API is in force here when the API answers (other
+    /// instances follow within [`supervisor::POLL`]).
+    pub async fn apply_now(&self) {
+        let target = self.sync_started.load(Ordering::SeqCst) + 1;
+        let mut done = self.sync_done.subscribe();
+        self.poke.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(3), done.wait_for(|n| *n >= target)).await;
+    }
+
+    /// How long JetStream waits for an ack before redelivering: well above
+    /// the longest request, so a slow but alive endpoint is never delivered
+    /// to twice at once.
+    pub fn ack_wait(&self) -> Duration {
+        self.request_timeout + Duration::from_secs(30)
+    }
+
+    /// `max_deliver` of every consumer.
+    pub fn max_deliver(&self) -> i64 {
+        self.schedule.len() as i64 + 1 + MAX_DELIVER_HEADROOM
+    }
+}
+
+/// The durable consumer of a webhook.
+pub fn consumer_name(webhook_id: &str) -> String {
+    format!("webhook-out-{webhook_id}")
+}
+
+/// The webhook id in a consumer name of ours (`webhook-out-<id>` or
+/// `webhook-out-<id>-replay-<n>`), if it is one.
+pub fn webhook_of_consumer(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("webhook-out-")?;
+    let id = rest.split('-').next()?;
+    crate::store::is_webhook_id(id).then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_names_round_trip() {
+        assert_eq!(consumer_name("wh_ABC"), "webhook-out-wh_ABC");
+        assert_eq!(webhook_of_consumer("webhook-out-wh_ABC"), Some("wh_ABC"));
+        assert_eq!(
+            webhook_of_consumer("webhook-out-wh_ABC-replay-7"),
+            Some("wh_ABC")
+        );
+        assert_eq!(webhook_of_consumer("dedupe"), None);
+    }
+}

@@ -1,0 +1,383 @@
+//! The loop behind one durable consumer: fetch as many messages as there are
+//! free delivery slots, deliver each concurrently, then ack, nak with the
+//! next delay, or dead-letter.
+//!
+//! Fetching only as many messages as there are free slots means nothing sits
+//! in a local buffer while its ack-wait runs down, and the endpoint never sees
+//! more than `max_in_flight` requests from this instance.
+
+use super::{Ctx, request, retry, send};
+use crate::store::{AttemptRow, Webhook, webhooks};
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::{AckKind, Message};
+use chrono::Utc;
+use futures::StreamExt;
+use hookline_core::names::RC_EVENTS;
+use hookline_core::publish::{Outgoing, publish};
+use hookline_core::{Event, Shutdown};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+/// How long one pull request waits for messages.
+const PULL_EXPIRES: Duration = Duration::from_secs(2);
+
+/// Where a worker reads from.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// Durable consumer name.
+    pub consumer: String,
+    /// Where a new consumer starts.
+    pub start: DeliverPolicy,
+    /// For a replay: the last stream sequence of its window and the types
+    /// it replays. Messages past the window are acknowledged unseen.
+    pub replay: Option<(u64, Vec<String>)>,
+}
+
+/// Runs one consumer until `stop` fires, then lets in-flight deliveries
+/// finish within the grace period (what does not finish stays unacked and is
+/// redelivered).
+pub async fn run(
+    ctx: Arc<Ctx>,
+    source: Source,
+    webhook: watch::Receiver<Arc<Webhook>>,
+    stop: Shutdown,
+) {
+    let Some(consumer) = open_consumer(&ctx, &source, &stop).await else {
+        return;
+    };
+    let slots = Arc::new(Semaphore::new(ctx.max_in_flight.max(1)));
+    let mut tasks = JoinSet::new();
+    let source = Arc::new(source);
+    while !stop.is_triggered() {
+        let first = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stop.wait() => break,
+        };
+        let mut permits = vec![first];
+        while let Ok(p) = slots.clone().try_acquire_owned() {
+            permits.push(p);
+        }
+        let batch = consumer
+            .batch()
+            .max_messages(permits.len())
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await;
+        let mut messages = match batch {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(consumer = %source.consumer, error = %e, "pull failed, retrying");
+                pause(&stop, Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        while !permits.is_empty() {
+            let next = tokio::select! {
+                m = messages.next() => m,
+                _ = stop.wait() => break,
+            };
+            match next {
+                Some(Ok(msg)) => {
+                    let Some(permit) = permits.pop() else { break };
+                    let (ctx, source, webhook) = (ctx.clone(), source.clone(), webhook.clone());
+                    tasks.spawn(async move {
+                        process(&ctx, &source, &webhook, msg).await;
+                        drop(permit);
+                    });
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(consumer = %source.consumer, error = %e, "pull ended");
+                    break;
+                }
+                None => break,
+            }
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    let drained = tokio::time::timeout(ctx.grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(consumer = %source.consumer, "deliveries still running after the grace period; left for redelivery");
+        tasks.abort_all();
+    }
+}
+
+async fn pause(stop: &Shutdown, d: Duration) {
+    tokio::select! {
+        _ = stop.wait() => {}
+        _ = tokio::time::sleep(d) => {}
+    }
+}
+
+/// The consumer's configuration. Filter `rc.events.>` (nats-server 2.9 has
+/// no multi-filter); types the webhook does not want are acked unseen.
+pub fn consumer_config(ctx: &Ctx, source: &Source) -> pull::Config {
+    pull::Config {
+        durable_name: Some(source.consumer.clone()),
+        description: Some("hookline webhook-out deliveries".into()),
+        deliver_policy: source.start,
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: ctx.ack_wait(),
+        max_deliver: ctx.max_deliver(),
+        filter_subject: ctx.nats.names.subject("rc.events.>"),
+        max_ack_pending: super::MAX_ACK_PENDING,
+        ..Default::default()
+    }
+}
+
+async fn open_consumer(
+    ctx: &Ctx,
+    source: &Source,
+    stop: &Shutdown,
+) -> Option<async_nats::jetstream::consumer::Consumer<pull::Config>> {
+    let config = consumer_config(ctx, source);
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let res = async {
+            let stream = ctx
+                .nats
+                .js
+                .get_stream(ctx.nats.names.stream(RC_EVENTS))
+                .await
+                .map_err(|e| e.to_string())?;
+            match stream.create_consumer(config.clone()).await {
+                Ok(c) => Ok(c),
+                // An existing consumer the server will not update in place
+                // (e.g. created by an instance with other settings): use it
+                // as it is rather than stop delivering.
+                Err(create) => match stream.get_consumer(&source.consumer).await {
+                    Ok(c) => {
+                        tracing::warn!(consumer = %source.consumer, error = %create, "using the existing consumer with its own settings");
+                        Ok(c)
+                    }
+                    Err(_) => Err(create.to_string()),
+                },
+            }
+        }
+        .await;
+        match res {
+            Ok(c) => return Some(c),
+            Err(e) => {
+                tracing::warn!(consumer = %source.consumer, error = %e, "cannot open consumer, retrying");
+                pause(stop, delay).await;
+                if stop.is_triggered() {
+                    return None;
+                }
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+async fn settle(msg: &Message, kind: AckKind, webhook_id: &str) {
+    if let Err(e) = msg.ack_with(kind).await {
+        tracing::warn!(webhook = %webhook_id, error = %e, "ack failed; the message will be redelivered");
+    }
+}
+
+/// Delivers one message and settles it.
+async fn process(
+    ctx: &Ctx,
+    source: &Source,
+    webhook: &watch::Receiver<Arc<Webhook>>,
+    msg: Message,
+) {
+    let webhook = webhook.borrow().clone();
+    let (attempt, seq) = match msg.info() {
+        Ok(info) => (info.delivered, info.stream_sequence),
+        Err(e) => {
+            tracing::warn!(webhook = %webhook.id, error = %e, "message without JetStream info");
+            return;
+        }
+    };
+    let kind = request::subject_type(ctx.nats.names.unprefixed(&msg.subject));
+    let in_window = match &source.replay {
+        Some((end, types)) => {
+            seq <= *end && kind.is_some_and(|k| types.iter().any(|t| t == k.as_str()))
+        }
+        None => true,
+    };
+    if !in_window || !kind.is_some_and(|k| webhook.wants(k.as_str())) {
+        return settle(&msg, AckKind::Ack, &webhook.id).await;
+    }
+    if !webhook.active {
+        // Disabled while this was in flight: leave it for when it is enabled.
+        return settle(
+            &msg,
+            AckKind::Nak(Some(Duration::from_secs(30))),
+            &webhook.id,
+        )
+        .await;
+    }
+    let event: Event = match serde_json::from_slice(&msg.payload) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(webhook = %webhook.id, seq, error = %e, "unreadable event in RC_EVENTS; dead-lettering");
+            let id = format!("seq-{seq}");
+            let err = format!("unreadable event: {e}");
+            if dead_letter(ctx, &webhook.id, &id, "unknown", attempt, None, &err, &msg).await {
+                settle(&msg, AckKind::Ack, &webhook.id).await;
+            }
+            return;
+        }
+    };
+    let event_id = event.id.as_str();
+    let now = Utc::now();
+    let outcome = match request::for_event(&webhook, &event, now) {
+        Ok(signed) => {
+            let gauge =
+                metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
+            gauge.increment(1.0);
+            let o = send::send(&ctx.http, &webhook.url, &signed, ctx.allow_private).await;
+            gauge.decrement(1.0);
+            o
+        }
+        Err(e) => send::Outcome {
+            error: Some(format!("cannot sign: {e}")),
+            ..Default::default()
+        },
+    };
+    let success = outcome.success();
+    let gone = outcome.gone();
+    let exhausted = !success && !gone && (retry::is_last(&ctx.schedule, attempt) || outcome.abort);
+    record_metrics(&webhook.id, &outcome, exhausted);
+    ctx.writer
+        .record(AttemptRow {
+            id: 0,
+            webhook_id: webhook.id.clone(),
+            event_id: event_id.to_string(),
+            event: event.event_type().as_str().to_string(),
+            attempt: attempt.clamp(0, i32::MAX as i64) as i32,
+            status_code: outcome.status.map(i32::from),
+            success,
+            duration_ms: outcome.duration.as_millis().min(i32::MAX as u128) as i32,
+            error: outcome.error.clone(),
+            exhausted,
+            attempted_at: now,
+        })
+        .await;
+    if success {
+        tracing::debug!(webhook = %webhook.id, event_id = %event_id, attempt, "delivered");
+        settle(&msg, AckKind::Ack, &webhook.id).await;
+    } else if gone {
+        tracing::warn!(webhook = %webhook.id, event_id = %event_id, "endpoint answered 410 Gone; disabling the webhook");
+        if let Err(e) =
+            webhooks::disable(&ctx.pool, &webhook.id, "endpoint answered 410 Gone").await
+        {
+            tracing::error!(webhook = %webhook.id, error = %e, "could not disable webhook");
+        }
+        ctx.poke.notify_one();
+        // Kept (not dead-lettered) for when an operator re-enables it.
+        settle(
+            &msg,
+            AckKind::Nak(Some(Duration::from_secs(60))),
+            &webhook.id,
+        )
+        .await;
+    } else if exhausted {
+        let err = outcome.error.as_deref().unwrap_or("failed");
+        tracing::warn!(webhook = %webhook.id, event_id = %event_id, attempt, error = %err, "retries exhausted; dead-lettering");
+        let kind = event.event_type().as_str();
+        if dead_letter(
+            ctx,
+            &webhook.id,
+            event_id,
+            kind,
+            attempt,
+            outcome.status,
+            err,
+            &msg,
+        )
+        .await
+        {
+            settle(&msg, AckKind::Ack, &webhook.id).await;
+        } else {
+            settle(
+                &msg,
+                AckKind::Nak(Some(Duration::from_secs(5))),
+                &webhook.id,
+            )
+            .await;
+        }
+    } else {
+        let delay = retry::next_delay(&ctx.schedule, attempt, outcome.retry_after);
+        tracing::info!(webhook = %webhook.id, event_id = %event_id, attempt, ?delay, error = ?outcome.error, "delivery failed; will retry");
+        settle(&msg, AckKind::Nak(Some(delay)), &webhook.id).await;
+    }
+}
+
+fn record_metrics(webhook_id: &str, outcome: &send::Outcome, exhausted: bool) {
+    let label = webhook_id.to_string();
+    let result = if outcome.success() {
+        "success"
+    } else {
+        "failure"
+    };
+    metrics::counter!("hookline_webhook_deliveries_total", "webhook" => label.clone(), "outcome" => result)
+        .increment(1);
+    metrics::histogram!("hookline_webhook_delivery_duration_seconds", "webhook" => label.clone())
+        .record(outcome.duration.as_secs_f64());
+    if !outcome.success() {
+        if exhausted {
+            metrics::counter!("hookline_webhook_exhausted_total", "webhook" => label).increment(1);
+        } else if !outcome.gone() {
+            metrics::counter!("hookline_webhook_retries_total", "webhook" => label).increment(1);
+        }
+    }
+}
+
+/// A header value without characters a header cannot hold.
+fn header_safe(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect()
+}
+
+/// Publishes the original event to `rc.dlq.<webhook id>` with the reason in
+/// headers. `Nats-Msg-Id` = `<webhook id>:<event id>`, so a retried publish
+/// does not dead-letter twice. Whether it was stored.
+#[allow(clippy::too_many_arguments)]
+async fn dead_letter(
+    ctx: &Ctx,
+    webhook_id: &str,
+    event_id: &str,
+    kind: &str,
+    attempts: i64,
+    status: Option<u16>,
+    error: &str,
+    msg: &Message,
+) -> bool {
+    let mut headers = HeaderMap::new();
+    headers.insert("Hookline-Webhook-Id", webhook_id);
+    headers.insert("Hookline-Event-Id", event_id);
+    headers.insert("Hookline-Event-Type", kind);
+    headers.insert("Hookline-Attempts", attempts.to_string().as_str());
+    if let Some(s) = status {
+        headers.insert("Hookline-Last-Status", s.to_string().as_str());
+    }
+    headers.insert("Hookline-Last-Error", header_safe(error, 1024).as_str());
+    headers.insert("Hookline-Failed-At", Utc::now().to_rfc3339().as_str());
+    let out = Outgoing {
+        subject: ctx.nats.names.rc_dlq_subject(webhook_id),
+        msg_id: format!("{webhook_id}:{event_id}"),
+        headers: Some(headers),
+        payload: msg.payload.clone(),
+    };
+    match publish(&ctx.nats.js, &out).await {
+        Ok(_) => {
+            metrics::counter!("hookline_webhook_dead_lettered_total", "webhook" => webhook_id.to_string())
+                .increment(1);
+            true
+        }
+        Err(e) => {
+            tracing::error!(webhook = %webhook_id, event_id = %event_id, error = %e, "dead-letter publish failed");
+            false
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! webhook-out against the real NATS and Postgres.
+
+mod admin;
+mod config_webhook;
+mod delivery;
+mod harness;
+mod replay;
