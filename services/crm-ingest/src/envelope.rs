@@ -20,8 +20,8 @@ pub const PING: &str = "ping";
 pub enum Delivery {
     /// A test delivery: answer 200, publish nothing.
     Ping,
-    /// An event to publish.
-    Event(Event),
+    /// An event to publish (boxed: it is large and a ping is nothing).
+    Event(Box<Event>),
 }
 
 /// Why a body is not a usable delivery (each a 400 whose message is the
@@ -93,7 +93,10 @@ pub fn standard(
     let Some(kind) = present(body.get("type")) else {
         return Err(EnvelopeError::MissingTypeData);
     };
-    let kind = kind.as_str().ok_or(EnvelopeError::NotAString("type"))?.to_owned();
+    let kind = kind
+        .as_str()
+        .ok_or(EnvelopeError::NotAString("type"))?
+        .to_owned();
     if kind == PING {
         return Ok(Delivery::Ping);
     }
@@ -118,7 +121,10 @@ pub fn legacy(
     let Some(kind) = present(body.get("event")) else {
         return Err(EnvelopeError::MissingEventData);
     };
-    let kind = kind.as_str().ok_or(EnvelopeError::NotAString("event"))?.to_owned();
+    let kind = kind
+        .as_str()
+        .ok_or(EnvelopeError::NotAString("event"))?
+        .to_owned();
     if kind == PING {
         return Ok(Delivery::Ping);
     }
@@ -156,11 +162,11 @@ fn build(
         data::typed(kind, data).map_err(|message| EnvelopeError::BadData { kind, message })?;
     let occurred_at = occurred_at.trunc_subsecs(3);
     let id = id.unwrap_or_else(|| uniq::derived_id(&data, occurred_at));
-    Ok(Delivery::Event(Event {
+    Ok(Delivery::Event(Box::new(Event {
         id,
         occurred_at,
         data,
-    }))
+    })))
 }
 
 /// The seed's `!event || !data`: absent, null, false, "" and 0 all count as

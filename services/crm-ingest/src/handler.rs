@@ -181,7 +181,10 @@ async fn handle(
         // key is checked, then the signature, then event/data.
         let object = envelope::parse_object(&body).map_err(Refusal::Envelope)?;
         if !keys.check_api_key(envelope::api_key(&object)) {
-            tracing::info!(profile = "rc-legacy", "delivery refused: wrong or missing API key");
+            tracing::info!(
+                profile = "rc-legacy",
+                "delivery refused: wrong or missing API key"
+            );
             return Err(Refusal::ApiKey);
         }
         keys.verify_legacy(&h, &body, now.timestamp())

@@ -24,7 +24,7 @@ fn seed_view() -> Value {
 
 fn event(d: Delivery) -> Event {
     match d {
-        Delivery::Event(e) => e,
+        Delivery::Event(e) => *e,
         Delivery::Ping => panic!("event expected"),
     }
 }
