@@ -1,0 +1,223 @@
+//! The two body shapes a delivery may have, normalised to one core [`Event`].
+//!
+//! - Standard Webhooks: the envelope itself, `{"id","occurred_at","type","data"}`.
+//! - rc-legacy / the seed: `{"api_key","event","data"}`, with `data.id` and
+//!   `data.ts` from webhook-out, or only `data.ts` from the seed's Node sender.
+//!
+//! Whatever arrives, the CRM stream carries the same envelope, so consumers
+//! never need to know which profile a sender used.
+
+use crate::{data, uniq};
+use chrono::{DateTime, SubsecRound, TimeZone, Utc};
+use hookline_core::event::{Event, EventId, EventType};
+use serde_json::{Map, Value};
+
+/// The `type` / `event` of a test delivery (webhook-out's test endpoint).
+pub const PING: &str = "ping";
+
+/// What a verified delivery asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// A test delivery: answer 200, publish nothing.
+    Ping,
+    /// An event to publish (boxed: it is large and a ping is nothing).
+    Event(Box<Event>),
+}
+
+/// Why a body is not a usable delivery (each a 400 whose message is the
+/// `Display` text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    /// Not JSON.
+    #[error("Malformed JSON: {0}")]
+    MalformedJson(String),
+    /// JSON, but not an object.
+    #[error("Body must be a JSON object")]
+    NotAnObject,
+    /// A legacy body without `event` or `data` (the seed's message).
+    #[error("Missing event/data")]
+    MissingEventData,
+    /// A Standard Webhooks envelope without `type` or `data`.
+    #[error("Missing type/data")]
+    MissingTypeData,
+    /// A field that must be text is not.
+    #[error("{0} must be a string")]
+    NotAString(&'static str),
+    /// `data` is not an object.
+    #[error("data must be a JSON object")]
+    DataNotObject,
+    /// An event type hookline does not carry.
+    #[error("Unknown event type {0:?} (expected page_view or form_submission)")]
+    UnknownType(String),
+    /// An id that is empty, too long or not printable ASCII.
+    #[error("Invalid event id in {0}")]
+    BadId(&'static str),
+    /// A legacy `webhook-id` header (unsigned) disagrees with the signed body.
+    #[error("webhook-id header does not match the body's id")]
+    IdMismatch,
+    /// A timestamp that is not RFC 3339 (or Unix milliseconds).
+    #[error("{0} is not an RFC 3339 timestamp")]
+    BadTimestamp(&'static str),
+    /// `data` does not fit the event type.
+    #[error("Invalid {kind} data: {message}")]
+    BadData {
+        /// The event type.
+        kind: EventType,
+        /// What is wrong, naming the field.
+        message: String,
+    },
+}
+
+/// Parses the raw body as a JSON object.
+pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, EnvelopeError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(EnvelopeError::NotAnObject),
+        Err(e) => Err(EnvelopeError::MalformedJson(e.to_string())),
+    }
+}
+
+/// The `api_key` of a legacy body, if it is a string.
+pub fn api_key(body: &Map<String, Value>) -> Option<&str> {
+    body.get("api_key").and_then(Value::as_str)
+}
+
+/// A Standard Webhooks envelope. `webhook_id` is the verified (signed)
+/// header and is the event id.
+pub fn standard(
+    body: Map<String, Value>,
+    webhook_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Delivery, EnvelopeError> {
+    let mut body = body;
+    let Some(kind) = present(body.get("type")) else {
+        return Err(EnvelopeError::MissingTypeData);
+    };
+    let kind = kind
+        .as_str()
+        .ok_or(EnvelopeError::NotAString("type"))?
+        .to_owned();
+    if kind == PING {
+        return Ok(Delivery::Ping);
+    }
+    let data = take_data(&mut body, EnvelopeError::MissingTypeData)?;
+    let kind = event_type(&kind)?;
+    let id = EventId::parse(webhook_id).map_err(|_| EnvelopeError::BadId("webhook-id"))?;
+    let occurred_at = match body.get("occurred_at") {
+        None | Some(Value::Null) => now,
+        Some(v) => timestamp(v).ok_or(EnvelopeError::BadTimestamp("occurred_at"))?,
+    };
+    build(kind, data, Some(id), occurred_at)
+}
+
+/// A legacy body `{"api_key","event","data"}`. The id is `webhook-id`, else
+/// the body's `id` / `data.id`, else derived from the seed's `uniq_key`.
+pub fn legacy(
+    body: Map<String, Value>,
+    webhook_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Delivery, EnvelopeError> {
+    let mut body = body;
+    let Some(kind) = present(body.get("event")) else {
+        return Err(EnvelopeError::MissingEventData);
+    };
+    let kind = kind
+        .as_str()
+        .ok_or(EnvelopeError::NotAString("event"))?
+        .to_owned();
+    if kind == PING {
+        return Ok(Delivery::Ping);
+    }
+    let data = take_data(&mut body, EnvelopeError::MissingEventData)?;
+    let kind = event_type(&kind)?;
+    let body_id = match (body.get("id"), data.get("id")) {
+        (Some(v), _) if !v.is_null() => Some(id_value(v, "id")?),
+        (_, Some(v)) if !v.is_null() => Some(id_value(v, "data.id")?),
+        _ => None,
+    };
+    let header_id = webhook_id
+        .map(|h| EventId::parse(h).map_err(|_| EnvelopeError::BadId("webhook-id")))
+        .transpose()?;
+    // The legacy signature does not cover headers: a header that contradicts
+    // the signed body is someone re-labelling a captured delivery.
+    if let (Some(h), Some(b)) = (&header_id, &body_id)
+        && h != b
+    {
+        return Err(EnvelopeError::IdMismatch);
+    }
+    let occurred_at = match data.get("ts") {
+        None | Some(Value::Null) => now,
+        Some(v) => timestamp(v).ok_or(EnvelopeError::BadTimestamp("data.ts"))?,
+    };
+    build(kind, data, header_id.or(body_id), occurred_at)
+}
+
+fn build(
+    kind: EventType,
+    data: Map<String, Value>,
+    id: Option<EventId>,
+    occurred_at: DateTime<Utc>,
+) -> Result<Delivery, EnvelopeError> {
+    let data =
+        data::typed(kind, data).map_err(|message| EnvelopeError::BadData { kind, message })?;
+    let occurred_at = occurred_at.trunc_subsecs(3);
+    let id = id.unwrap_or_else(|| uniq::derived_id(&data, occurred_at));
+    Ok(Delivery::Event(Box::new(Event {
+        id,
+        occurred_at,
+        data,
+    })))
+}
+
+/// The seed's `!event || !data`: absent, null, false, "" and 0 all count as
+/// missing.
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::String(s) => !s.is_empty(),
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        _ => true,
+    })
+}
+
+fn take_data(
+    body: &mut Map<String, Value>,
+    missing: EnvelopeError,
+) -> Result<Map<String, Value>, EnvelopeError> {
+    match body.remove("data") {
+        Some(Value::Object(map)) => Ok(map),
+        v if present(v.as_ref()).is_none() => Err(missing),
+        _ => Err(EnvelopeError::DataNotObject),
+    }
+}
+
+fn event_type(kind: &str) -> Result<EventType, EnvelopeError> {
+    EventType::parse(kind).ok_or_else(|| {
+        // Echo at most a short, printable prefix of what was sent.
+        let shown: String = kind.chars().take(64).filter(|c| !c.is_control()).collect();
+        EnvelopeError::UnknownType(shown)
+    })
+}
+
+fn id_value(v: &Value, field: &'static str) -> Result<EventId, EnvelopeError> {
+    v.as_str()
+        .and_then(|s| EventId::parse(s).ok())
+        .ok_or(EnvelopeError::BadId(field))
+}
+
+/// RFC 3339 text (the seed's `toISOString()`), or Unix milliseconds.
+fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::String(s) => DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        Value::Number(n) => n
+            .as_i64()
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

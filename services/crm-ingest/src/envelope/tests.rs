@@ -1,0 +1,167 @@
+use super::*;
+use hookline_core::event::EventData;
+use serde_json::json;
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-10-13T07:58:00.123456Z".parse().unwrap()
+}
+
+fn seed_view() -> Value {
+    json!({
+        "api_key": "k",
+        "event": "page_view",
+        "data": {
+            "content_type": "event", "content_id": "evt_123", "slug": "s",
+            "title": "T", "community": "finance", "contact_id": "cnt_001",
+            "url": "https://rc/event/s", "ts": "2025-10-13T07:58:00.000Z"
+        }
+    })
+}
+
+fn event(d: Delivery) -> Event {
+    match d {
+        Delivery::Event(e) => *e,
+        Delivery::Ping => panic!("event expected"),
+    }
+}
+
+#[test]
+fn seed_body_gets_derived_id_and_ts() {
+    let ev = event(legacy(obj(seed_view()), None, now()).unwrap());
+    assert_eq!(
+        ev.occurred_at,
+        "2025-10-13T07:58:00Z".parse::<DateTime<Utc>>().unwrap()
+    );
+    let again = event(legacy(obj(seed_view()), None, now()).unwrap());
+    assert_eq!(ev.id, again.id, "derived ids are stable");
+    assert!(matches!(ev.data, EventData::PageView(_)));
+}
+
+#[test]
+fn legacy_id_sources_in_order() {
+    let mut body = seed_view();
+    body["data"]["id"] = json!("evt_data");
+    let ev = event(legacy(obj(body.clone()), None, now()).unwrap());
+    assert_eq!(ev.id.as_str(), "evt_data");
+    let ev = event(legacy(obj(body.clone()), Some("evt_data"), now()).unwrap());
+    assert_eq!(ev.id.as_str(), "evt_data");
+    assert_eq!(
+        legacy(obj(body.clone()), Some("evt_other"), now()),
+        Err(EnvelopeError::IdMismatch)
+    );
+    body["id"] = json!("evt_top");
+    body["data"]["id"] = Value::Null;
+    let ev = event(legacy(obj(body.clone()), None, now()).unwrap());
+    assert_eq!(ev.id.as_str(), "evt_top");
+    let ev = event(legacy(obj(seed_view()), Some("evt_hdr"), now()).unwrap());
+    assert_eq!(ev.id.as_str(), "evt_hdr");
+    body["id"] = json!(7);
+    assert_eq!(
+        legacy(obj(body), None, now()),
+        Err(EnvelopeError::BadId("id"))
+    );
+}
+
+#[test]
+fn missing_event_or_data_is_the_seed_message() {
+    for body in [
+        json!({"data": {}}),
+        json!({"event": "page_view"}),
+        json!({"event": "", "data": {}}),
+        json!({"event": "page_view", "data": null}),
+        json!({"event": null, "data": {"x": 1}}),
+    ] {
+        let err = legacy(obj(body.clone()), None, now()).unwrap_err();
+        assert_eq!(err, EnvelopeError::MissingEventData, "{body}");
+        assert_eq!(err.to_string(), "Missing event/data");
+    }
+    assert_eq!(
+        legacy(obj(json!({"event": "page_view", "data": [1]})), None, now()),
+        Err(EnvelopeError::DataNotObject)
+    );
+    assert_eq!(
+        legacy(obj(json!({"event": 5, "data": {}})), None, now()),
+        Err(EnvelopeError::NotAString("event"))
+    );
+}
+
+#[test]
+fn unknown_type_and_bad_data_are_named() {
+    let err = legacy(obj(json!({"event": "signup", "data": {}})), None, now()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unknown event type \"signup\" (expected page_view or form_submission)"
+    );
+    let err = legacy(
+        obj(json!({"event": "form_submission", "data": {"email": "a@b"}})),
+        None,
+        now(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Invalid form_submission data: data.form_id is required"
+    );
+    let mut body = seed_view();
+    body["data"]["ts"] = json!("yesterday");
+    assert_eq!(
+        legacy(obj(body), None, now()),
+        Err(EnvelopeError::BadTimestamp("data.ts"))
+    );
+}
+
+#[test]
+fn ping_in_both_shapes() {
+    assert_eq!(
+        legacy(obj(json!({"event": "ping"})), None, now()),
+        Ok(Delivery::Ping)
+    );
+    assert_eq!(
+        standard(obj(json!({"type": "ping", "data": {}})), "msg_1", now()),
+        Ok(Delivery::Ping)
+    );
+}
+
+#[test]
+fn standard_envelope_round_trips() {
+    let original = Event {
+        id: EventId::parse("evt_abc").unwrap(),
+        occurred_at: "2026-10-13T07:58:00.120Z".parse().unwrap(),
+        data: event(legacy(obj(seed_view()), None, now()).unwrap()).data,
+    };
+    let body = serde_json::to_value(&original).unwrap();
+    let ev = event(standard(obj(body.clone()), "evt_abc", now()).unwrap());
+    assert_eq!(ev, original);
+    assert_eq!(
+        standard(obj(json!({"type": "page_view"})), "evt_abc", now()),
+        Err(EnvelopeError::MissingTypeData)
+    );
+    let mut bad = body;
+    bad["occurred_at"] = json!("never");
+    assert_eq!(
+        standard(obj(bad), "evt_abc", now()),
+        Err(EnvelopeError::BadTimestamp("occurred_at"))
+    );
+}
+
+#[test]
+fn occurred_at_defaults_to_now_in_milliseconds() {
+    let mut body = seed_view();
+    body["data"].as_object_mut().unwrap().remove("ts");
+    let ev = event(legacy(obj(body), None, now()).unwrap());
+    assert_eq!(ev.occurred_at, now().trunc_subsecs(3));
+}
+
+#[test]
+fn non_objects_and_garbage_are_refused() {
+    assert_eq!(parse_object(b"[1]"), Err(EnvelopeError::NotAnObject));
+    assert!(matches!(
+        parse_object(b"{nope"),
+        Err(EnvelopeError::MalformedJson(_))
+    ));
+    assert!(parse_object(b"").is_err());
+}

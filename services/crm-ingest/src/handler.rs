@@ -1,0 +1,231 @@
+//! `POST /api/webhooks/resources-centre`: verify, normalise, publish, answer.
+//!
+//! The order is the contract's: read the raw bytes (bounded), verify over
+//! exactly those bytes, only then trust the JSON; answer 200 only after
+//! CRM_EVENTS acknowledged the event. Every refusal is one [`Refusal`]
+//! variant, which fixes its status, message and metric outcome together.
+
+use crate::envelope::{self, Delivery, EnvelopeError};
+use crate::verify::{DeliveryHeaders, Keys};
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::Utc;
+use hookline_core::Names;
+use hookline_core::event::Event;
+use hookline_core::publish::{self, Outgoing};
+use hookline_core::signing::SignatureError;
+use serde_json::json;
+use std::sync::Arc;
+
+/// The route of the seed's receiver, kept so a seed sender needs no change.
+pub const ROUTE: &str = "/api/webhooks/resources-centre";
+
+/// What the webhook route needs: the keys, the stream, the size limit.
+#[derive(Clone)]
+pub struct Ingest(Arc<Inner>);
+
+struct Inner {
+    keys: Keys,
+    js: async_nats::jetstream::Context,
+    names: Names,
+    max_body_bytes: usize,
+}
+
+impl Ingest {
+    /// State for the route, publishing through `js` under `names`.
+    pub fn new(
+        keys: Keys,
+        js: async_nats::jetstream::Context,
+        names: Names,
+        max_body_bytes: usize,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            keys,
+            js,
+            names,
+            max_body_bytes,
+        }))
+    }
+
+    /// The largest body the route reads.
+    pub fn max_body_bytes(&self) -> usize {
+        self.0.max_body_bytes
+    }
+}
+
+/// Why a delivery was not accepted.
+#[derive(Debug)]
+enum Refusal {
+    TooLarge(usize),
+    Unreadable(String),
+    Signature,
+    ApiKey,
+    Envelope(EnvelopeError),
+    Unavailable,
+}
+
+impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Unreadable(_) | Refusal::Envelope(_) => StatusCode::BAD_REQUEST,
+            Refusal::Signature | Refusal::ApiKey => StatusCode::UNAUTHORIZED,
+            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The client-facing message. Signature failures all read the same (the
+    /// precise reason is logged), so a prober learns nothing from it.
+    fn message(&self) -> String {
+        match self {
+            Refusal::TooLarge(limit) => format!("Body larger than {limit} bytes"),
+            Refusal::Unreadable(why) => format!("Could not read body: {why}"),
+            Refusal::Signature => "Invalid signature".into(),
+            Refusal::ApiKey => "Invalid API key".into(),
+            Refusal::Envelope(e) => e.to_string(),
+            Refusal::Unavailable => "Event stream unavailable, retry later".into(),
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self {
+            Refusal::TooLarge(_) => "too_large",
+            Refusal::Unreadable(_) | Refusal::Envelope(_) => "bad_request",
+            Refusal::Signature => "invalid_signature",
+            Refusal::ApiKey => "invalid_api_key",
+            Refusal::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// What happened to an accepted delivery.
+enum Accepted {
+    Published,
+    Duplicate,
+    Ping,
+}
+
+/// `{"status":"ok"}` or `{"status":"error","message":…}`, as the seed answered.
+#[utoipa::path(
+    post,
+    path = "/api/webhooks/resources-centre",
+    tag = "webhooks",
+    params(
+        ("webhook-id" = Option<String>, Header, description = "Event id (Standard Webhooks; also sent by rc-legacy)."),
+        ("webhook-timestamp" = Option<String>, Header, description = "Unix seconds (Standard Webhooks)."),
+        ("webhook-signature" = Option<String>, Header, description = "Space-separated `v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>`. Its presence selects the Standard Webhooks profile."),
+        ("X-Timestamp" = Option<String>, Header, description = "Unix seconds (rc-legacy / seed)."),
+        ("X-Signature" = Option<String>, Header, description = "base64 HMAC-SHA256 of `{timestamp}.{body}` keyed with the secret string (rc-legacy / seed)."),
+    ),
+    request_body(content = crate::openapi::DeliveryBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Durably on CRM_EVENTS (PubAck received), a duplicate of an event already there, or a ping.", body = crate::openapi::StatusBody),
+        (status = 400, description = "Malformed JSON, missing event/data, unknown event type or data that does not fit it.", body = crate::openapi::StatusBody),
+        (status = 401, description = "`Invalid signature` (bad, stale, future or missing signature; no secret configured) or `Invalid API key`.", body = crate::openapi::StatusBody),
+        (status = 413, description = "Body over `ingest.max_body_bytes`.", body = crate::openapi::StatusBody),
+        (status = 503, description = "NATS could not take the event; retry.", body = crate::openapi::StatusBody),
+    )
+)]
+pub async fn receive(
+    State(ingest): State<Ingest>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = handle(&ingest, &headers, body).await;
+    let outcome = match &result {
+        Ok(Accepted::Published) => "accepted",
+        Ok(Accepted::Duplicate) => "duplicate",
+        Ok(Accepted::Ping) => "ping",
+        Err(r) => r.outcome(),
+    };
+    metrics::counter!("hookline_ingest_deliveries_total", "outcome" => outcome).increment(1);
+    match result {
+        Ok(_) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
+        Err(refusal) => error_response(refusal.status(), refusal.message()),
+    }
+}
+
+/// The JSON error body of every refusal.
+pub fn error_response(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({"status": "error", "message": message}))).into_response()
+}
+
+async fn handle(
+    ingest: &Ingest,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, Refusal> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Refusal::TooLarge(ingest.max_body_bytes())
+        } else {
+            Refusal::Unreadable(rejection.body_text())
+        }
+    })?;
+    let keys = &ingest.0.keys;
+    let h = DeliveryHeaders::from_map(headers);
+    let now = Utc::now();
+    let delivery = if h.is_standard() {
+        keys.verify_standard(&h, &body, now.timestamp())
+            .map_err(|e| refused("standard", e))?;
+        let object = envelope::parse_object(&body).map_err(Refusal::Envelope)?;
+        // verify_standard refused a delivery without webhook-id.
+        let id = h.webhook_id.unwrap_or_default();
+        envelope::standard(object, id, now).map_err(Refusal::Envelope)?
+    } else {
+        // The seed's order: the body is parsed (express.json), then the API
+        // key is checked, then the signature, then event/data.
+        let object = envelope::parse_object(&body).map_err(Refusal::Envelope)?;
+        if !keys.check_api_key(envelope::api_key(&object)) {
+            tracing::info!(
+                profile = "rc-legacy",
+                "delivery refused: wrong or missing API key"
+            );
+            return Err(Refusal::ApiKey);
+        }
+        keys.verify_legacy(&h, &body, now.timestamp())
+            .map_err(|e| refused("rc-legacy", e))?;
+        envelope::legacy(object, h.webhook_id, now).map_err(Refusal::Envelope)?
+    };
+    match delivery {
+        Delivery::Ping => {
+            tracing::info!("test delivery (ping) verified");
+            Ok(Accepted::Ping)
+        }
+        Delivery::Event(event) => publish(ingest, &event).await,
+    }
+}
+
+fn refused(profile: &'static str, error: SignatureError) -> Refusal {
+    tracing::info!(profile, reason = %error, "delivery refused: signature not verified");
+    Refusal::Signature
+}
+
+async fn publish(ingest: &Ingest, event: &Event) -> Result<Accepted, Refusal> {
+    // Encoding a typed event cannot fail; if it ever did, the client should
+    // retry rather than be told its delivery is wrong.
+    let payload = serde_json::to_vec(event).map_err(|e| {
+        tracing::error!(event_id = %event.id, error = %e, "could not encode event");
+        Refusal::Unavailable
+    })?;
+    let subject = ingest.0.names.crm_event_subject(event.event_type());
+    let msg = Outgoing::new(subject, event.id.as_str(), Bytes::from(payload));
+    match publish::publish(&ingest.0.js, &msg).await {
+        Ok(ack) if ack.duplicate => {
+            tracing::debug!(event_id = %event.id, "duplicate delivery, already on CRM_EVENTS");
+            Ok(Accepted::Duplicate)
+        }
+        Ok(ack) => {
+            tracing::debug!(event_id = %event.id, seq = ack.sequence, kind = %event.event_type(), "delivery published");
+            Ok(Accepted::Published)
+        }
+        Err(e) => {
+            tracing::warn!(event_id = %event.id, error = %e, "CRM_EVENTS did not take the event");
+            Err(Refusal::Unavailable)
+        }
+    }
+}

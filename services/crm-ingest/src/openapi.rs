@@ -1,0 +1,75 @@
+//! `/openapi.json`, generated from the handler's annotations.
+//!
+//! The body types here exist only to describe the two delivery shapes to
+//! integrators; the handler parses bodies itself (it must verify the raw
+//! bytes before trusting any JSON). The exact payload schemas of each event
+//! type are the JSON Schemas in `proto-schemas/`.
+
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+/// The OpenAPI document of crm-ingest.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hookline crm-ingest",
+        description = "Receives signed event deliveries from the Resources Centre (webhook-out, or the seed's Node sender), verifies them over the raw body and publishes them to CRM_EVENTS. Two signature profiles: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and rc-legacy (`X-Timestamp`, `X-Signature`, `api_key` in the body). Also serves /healthz, /readyz and /metrics.",
+    ),
+    paths(crate::handler::receive),
+    components(schemas(StatusBody, DeliveryBody, StandardDelivery, LegacyDelivery)),
+    tags((name = "webhooks", description = "Inbound event deliveries"))
+)]
+pub struct ApiDoc;
+
+/// Every answer: `{"status":"ok"}` or `{"status":"error","message":…}`.
+#[derive(Serialize, ToSchema)]
+pub struct StatusBody {
+    /// `ok` or `error`.
+    #[schema(example = "error")]
+    pub status: String,
+    /// What was wrong (errors only).
+    #[schema(example = "Invalid signature")]
+    pub message: Option<String>,
+}
+
+/// Either delivery shape.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DeliveryBody {
+    /// Standard Webhooks profile.
+    Standard(StandardDelivery),
+    /// rc-legacy profile (and the seed's sender).
+    Legacy(LegacyDelivery),
+}
+
+/// The event envelope, as sent with the Standard Webhooks profile.
+#[derive(Serialize, ToSchema)]
+pub struct StandardDelivery {
+    /// Event id (`evt_…`); the `webhook-id` header wins if they differ.
+    #[schema(example = "evt_01JC8Q6W0V7Y3Z4X5A6B7C8D9E")]
+    pub id: String,
+    /// When the event happened (RFC 3339).
+    #[schema(example = "2026-10-13T07:58:00.000Z")]
+    pub occurred_at: String,
+    /// `page_view`, `form_submission`, or `ping` (a test delivery).
+    #[serde(rename = "type")]
+    #[schema(example = "page_view")]
+    pub kind: String,
+    /// The payload of that event type.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// The seed's body, as sent with the rc-legacy profile.
+#[derive(Serialize, ToSchema)]
+pub struct LegacyDelivery {
+    /// Must equal `ingest.api_key` when that is set.
+    pub api_key: Option<String>,
+    /// `page_view`, `form_submission`, or `ping`.
+    #[schema(example = "form_submission")]
+    pub event: String,
+    /// The payload; may carry `id` (the event id) and `ts` (when it happened).
+    /// Without an id, one is derived from the seed receiver's `uniq_key`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}

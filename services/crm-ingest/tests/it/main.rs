@@ -1,0 +1,7 @@
+//! crm-ingest against the real NATS: one test binary, one module per concern.
+
+mod accept;
+mod fuzz;
+mod ops;
+mod refuse;
+mod support;
