@@ -26,7 +26,10 @@ pub const CONSUMER: &str = "dedupe";
 /// What happens to one message.
 enum Outcome {
     /// First in its window (or unidentifiable): forward.
-    Forward { event: Event, unidentified: bool },
+    Forward {
+        event: Box<Event>,
+        unidentified: bool,
+    },
     /// Another event owns the key.
     Duplicate(EventType),
     /// A crawler.
@@ -147,12 +150,12 @@ async fn judge(claims: &Claims, msg: &Message) -> Outcome {
             Outcome::Bot(kind)
         }
         Class::Unidentified => Outcome::Forward {
-            event: raw.event,
+            event: Box::new(raw.event),
             unidentified: true,
         },
         Class::Keyed(keys) => match claims.judge(kind, &keys, &raw.event.id).await {
             Ok(Verdict::Mine) => Outcome::Forward {
-                event: raw.event,
+                event: Box::new(raw.event),
                 unidentified: false,
             },
             Ok(Verdict::Duplicate) => {

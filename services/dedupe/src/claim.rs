@@ -118,16 +118,15 @@ impl Claims {
     ) -> Result<Verdict, ClaimError> {
         if let Some(previous) = &keys.previous {
             // The same visitor under yesterday's fingerprint key.
-            if let Some(owner) = self.lookup(kind, previous).await? {
-                if owner.as_ref() != id.as_str() {
-                    // A duplicate — unless this is a redelivery of an event
-                    // that had already claimed today's key.
-                    let current = self.lookup(kind, &keys.current).await?;
-                    return Ok(match current {
-                        Some(o) if o.as_ref() == id.as_str() => Verdict::Mine,
-                        _ => Verdict::Duplicate,
-                    });
-                }
+            let owner = self.lookup(kind, previous).await?;
+            if owner.is_some_and(|o| o.as_ref() != id.as_str()) {
+                // A duplicate — unless this is a redelivery of an event
+                // that had already claimed today's key.
+                let current = self.lookup(kind, &keys.current).await?;
+                return Ok(match current {
+                    Some(o) if o.as_ref() == id.as_str() => Verdict::Mine,
+                    _ => Verdict::Duplicate,
+                });
             }
         }
         self.claim(kind, &keys.current, id).await
