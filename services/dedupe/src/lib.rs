@@ -89,6 +89,8 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
 /// the batches in flight (within `ops.shutdown_grace`; what is left is not
 /// acknowledged and is redelivered).
 pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
+    // Install the recorder before the first count, or early counts are lost.
+    hookline_core::telemetry::prometheus();
     let nats = Nats::connect_and_declare(&config).await?;
     readiness.add_nats(&nats);
     let claims = claim::Claims::new(

@@ -77,6 +77,8 @@ pub async fn run_with_listener(
     listener: tokio::net::TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
+    // Install the recorder before the first count, or early counts are lost.
+    hookline_core::telemetry::prometheus();
     let nats = Nats::connect_and_declare(&config).await?;
     let readiness = Readiness::new();
     readiness.add_nats(&nats);
