@@ -18,6 +18,12 @@
 //! and what is not: duplicates (`hookline_dedupe_duplicate_total`) and
 //! crawlers (`hookline_dedupe_bot_total`). Forwarded events carry the
 //! envelope only — the visitor block never leaves RC_RAW.
+//!
+//! Known visitors (`contact_id`, or email for forms) are matched for the whole
+//! window, however long. Anonymous visitors are matched by a fingerprint whose
+//! key rotates daily; dedupe also checks yesterday's fingerprint, so they are
+//! matched exactly for windows up to 24 h (the default) and for at most one
+//! rotation beyond that.
 
 pub mod batch;
 pub mod claim;
