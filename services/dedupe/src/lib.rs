@@ -1,16 +1,198 @@
-//! dedupe — being built; see the service issue.
+//! dedupe: drops repeated raw events inside a time window and forwards the
+//! unique ones from RC_RAW to RC_EVENTS.
+//!
+//! A durable pull consumer (`dedupe`) on RC_RAW; every instance binds the same
+//! consumer, so instances share the work, and share only the KV buckets for
+//! the decisions — correctness never depends on one process's memory.
+//! Messages arrive in batches (`dedupe.batch_size`) and are judged
+//! concurrently; see [`batch`] for the crash-safe order of claim, publish and
+//! ack, [`claim`] for the KV protocol and cache, and [`key`] for what counts
+//! as the same event.
+//!
+//! What is forwarded:
+//! - the first event of each key inside the window (from the first view; no
+//!   calendar buckets);
+//! - events nothing identifies (GDPR mode without `contact_id`): every one,
+//!   counted in `hookline_dedupe_unidentified_total` too;
+//!
+//! and what is not: duplicates (`hookline_dedupe_duplicate_total`) and
+//! crawlers (`hookline_dedupe_bot_total`). Forwarded events carry the
+//! envelope only — the visitor block never leaves RC_RAW.
+//!
+//! Known visitors (`contact_id`, or email for forms) are matched for the whole
+//! window, however long. Anonymous visitors are matched by a fingerprint whose
+//! key rotates daily; dedupe also checks yesterday's fingerprint, so they are
+//! matched exactly for windows up to 24 h (the default) and for at most one
+//! rotation beyond that.
 
+pub mod batch;
+pub mod claim;
+pub mod key;
+
+use async_nats::jetstream::consumer::{self, pull};
+use futures::StreamExt;
+use hookline_core::event::EventType;
+use hookline_core::names::RC_RAW;
+use hookline_core::nats::{self, Nats, NatsError};
+use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-/// Why the service stopped.
+/// The durable consumer's name (inside the prefixed RC_RAW stream).
+pub const CONSUMER_NAME: &str = "dedupe";
+
+/// Batches judged at once: while one batch waits for its PubAcks, the next
+/// is already being claimed.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// How long a delivered message may stay unacknowledged before redelivery.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// Why dedupe stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Not built yet.
-    #[error("dedupe is not built yet")]
-    NotBuilt,
+    /// NATS could not be reached, or a stream or bucket is missing.
+    #[error("dedupe: {0}")]
+    Nats(#[from] NatsError),
+    /// The consumer could not be created or read.
+    #[error("dedupe: consumer on {stream}: {message}")]
+    Consumer {
+        /// The stream.
+        stream: String,
+        /// What NATS said.
+        message: String,
+    },
+    /// The ops listener could not be bound.
+    #[error("dedupe: cannot listen on {addr}: {source}")]
+    Bind {
+        /// `ops.listen`.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
-/// Runs the service until `shutdown` fires.
-pub async fn run(_config: Config, _shutdown: Shutdown) -> Result<(), Error> {
-    Err(Error::NotBuilt)
+/// Serves `/healthz`, `/readyz`, `/metrics` on `ops.listen` and runs [`work`]
+/// until `shutdown` fires.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
+    let addr = config.ops.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    let readiness = Readiness::new();
+    let ops_shutdown = shutdown.clone();
+    let router = ops::router(readiness.clone());
+    tokio::spawn(async move {
+        if let Err(e) = ops::serve_on(listener, router, ops_shutdown).await {
+            tracing::error!(error = %e, "dedupe ops listener failed");
+        }
+    });
+    work(config, readiness, shutdown).await
+}
+
+/// Consumes RC_RAW until `shutdown` fires, then stops fetching and finishes
+/// the batches in flight (within `ops.shutdown_grace`; what is left is not
+/// acknowledged and is redelivered).
+pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
+    // Install the recorder before the first count, or early counts are lost.
+    hookline_core::telemetry::prometheus();
+    let nats = Nats::connect_and_declare(&config).await?;
+    readiness.add_nats(&nats);
+    let claims = claim::Claims::new(
+        (
+            nats::dedupe_bucket(&nats, EventType::PageView).await?,
+            config.dedupe.page_view_window,
+        ),
+        (
+            nats::dedupe_bucket(&nats, EventType::FormSubmission).await?,
+            config.dedupe.form_window,
+        ),
+        config.dedupe.cache_capacity,
+    );
+    let batch_size = config.dedupe.batch_size.max(1);
+    let stream_name = nats.names.stream(RC_RAW);
+    // Fails start-up if the stream is missing or the consumer cannot be made.
+    consumer_on(&nats, &stream_name, batch_size).await?;
+    tracing::info!(stream = %stream_name, consumer = CONSUMER_NAME, "dedupe consuming");
+    let draining = readiness.clone();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        signal.wait().await;
+        draining.set_draining();
+    });
+
+    let drain = async {
+        while !shutdown.is_triggered() {
+            // Re-bound on every pass, so a consumer deleted by an operator
+            // is re-created rather than pulled from forever.
+            let pulled = match consumer_on(&nats, &stream_name, batch_size).await {
+                Ok(consumer) => consumer
+                    .stream()
+                    .max_messages_per_batch(batch_size)
+                    .heartbeat(Duration::from_secs(5))
+                    .expires(Duration::from_secs(30))
+                    .messages()
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let messages = match pulled {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot pull from RC_RAW; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = shutdown.wait() => break,
+                    }
+                }
+            };
+            messages
+                .take_until(shutdown.wait())
+                .filter_map(|m| async move {
+                    m.map_err(|e| tracing::warn!(error = %e, "pull from RC_RAW failed"))
+                        .ok()
+                })
+                .ready_chunks(batch_size)
+                .for_each_concurrent(BATCHES_IN_FLIGHT, |chunk| {
+                    batch::process(&nats, &claims, chunk)
+                })
+                .await;
+        }
+    };
+    // Runs until shutdown; then the grace period bounds the last batches.
+    if shutdown
+        .with_grace(config.ops.shutdown_grace, drain)
+        .await
+        .is_none()
+    {
+        tracing::warn!("dedupe: shutdown grace over; unfinished messages will be redelivered");
+    }
+    Ok(())
+}
+
+async fn consumer_on(
+    nats: &Nats,
+    stream_name: &str,
+    batch_size: usize,
+) -> Result<consumer::Consumer<pull::Config>, Error> {
+    let err = |e: &dyn std::fmt::Display| Error::Consumer {
+        stream: stream_name.to_string(),
+        message: e.to_string(),
+    };
+    let stream = nats.js.get_stream(stream_name).await.map_err(|e| err(&e))?;
+    stream
+        .get_or_create_consumer(
+            CONSUMER_NAME,
+            pull::Config {
+                durable_name: Some(CONSUMER_NAME.to_string()),
+                description: Some("hookline dedupe: RC_RAW → RC_EVENTS".into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                max_ack_pending: (batch_size * BATCHES_IN_FLIGHT * 4).max(1000) as i64,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| err(&e))
 }

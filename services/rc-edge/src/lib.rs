@@ -1,16 +1,107 @@
-//! rc-edge — being built; see the service issue.
+//! rc-edge: the HTTP front door of the Resources Centre side.
+//!
+//! Browsers and the site send page views (`POST /api/page-view`, or the
+//! `GET /t/{content_type}/{slug}.gif` pixel) and form submissions
+//! (`POST /api/form-submission`). Each is validated, given its event id,
+//! turned into a [`RawEvent`](hookline_core::event::RawEvent) with a
+//! privacy-safe visitor block (keyed, daily-rotating HMAC of IP and user
+//! agent; never the raw values) and published to `rc.raw.<type>`. The
+//! answer — `202 {"status":"ok","id":…}` — is sent only after JetStream's
+//! PubAck; if NATS cannot take the event the answer is 503 and nothing was
+//! stored. Duplicates are dropped later, by dedupe.
+//!
+//! Crawlers are not refused: they are published with `visitor.bot = true`,
+//! and dedupe drops and counts them. The list is the `isbot` crate's, which
+//! includes command-line clients such as `curl`, `wget` and
+//! `python-requests` — send a browser `User-Agent` when trying the API by
+//! hand, or the event is counted as a bot and not forwarded.
 
+mod app;
+pub mod client_ip;
+pub mod error;
+pub mod fingerprint;
+pub mod input;
+mod routes;
+
+pub use app::router;
+pub use routes::PIXEL_GIF;
+
+use hookline_core::nats::{Nats, NatsError};
+use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
+use std::net::SocketAddr;
 
-/// Why the service stopped.
+/// Why the edge stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Not built yet.
-    #[error("rc-edge is not built yet")]
-    NotBuilt,
+    /// NATS could not be reached or its streams declared.
+    #[error("edge: {0}")]
+    Nats(#[from] NatsError),
+    /// `edge.trusted_proxies` holds something that is not an IP or CIDR.
+    #[error("config: {0}")]
+    TrustedProxy(#[from] client_ip::InvalidProxy),
+    /// `edge.cors_origins` holds something that is not a header value.
+    #[error("config: `edge.cors_origins` holds {0:?}, which is not a valid origin")]
+    CorsOrigin(String),
+    /// `edge.rate_limit_*` cannot make a rate limiter.
+    #[error(
+        "config: `edge.rate_limit_per_second` / `edge.rate_limit_burst` do not make a rate limit"
+    )]
+    RateLimit,
+    /// The listen address could not be bound.
+    #[error("edge: cannot listen on {addr}: {source}")]
+    Bind {
+        /// `edge.listen`.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("edge: HTTP server failed: {0}")]
+    Serve(std::io::Error),
 }
 
-/// Runs the service until `shutdown` fires.
-pub async fn run(_config: Config, _shutdown: Shutdown) -> Result<(), Error> {
-    Err(Error::NotBuilt)
+/// Runs the edge on `edge.listen` until `shutdown` fires.
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
+    let addr = config.edge.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    run_with_listener(config, listener, shutdown).await
+}
+
+/// Runs the edge on an already-bound listener (tests and `hookline all` bind
+/// port 0 and read the address first).
+pub async fn run_with_listener(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    // Install the recorder before the first count, or early counts are lost.
+    hookline_core::telemetry::prometheus();
+    let nats = Nats::connect_and_declare(&config).await?;
+    let readiness = Readiness::new();
+    readiness.add_nats(&nats);
+    let app = router(&config.edge, nats, readiness.clone(), &shutdown)?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "rc-edge listening");
+    }
+
+    // Drain: /readyz turns 503 first so load balancers stop sending, then the
+    // server stops accepting and finishes in-flight requests (each ends at
+    // its PubAck or its 503) within the grace period.
+    let draining = readiness.clone();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        signal.wait().await;
+        draining.set_draining();
+    });
+    let serve = ops::serve_on(listener, app, shutdown.clone());
+    match shutdown.with_grace(config.ops.shutdown_grace, serve).await {
+        Some(result) => result.map_err(Error::Serve),
+        None => {
+            tracing::warn!("rc-edge: shutdown grace period over; abandoning open requests");
+            Ok(())
+        }
+    }
 }

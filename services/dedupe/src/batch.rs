@@ -1,0 +1,171 @@
+//! One batch of raw events: judge them all concurrently, publish the unique
+//! ones with every PubAck in flight at once, then ack.
+//!
+//! The order inside a message's life is fixed — KV claim, publish with
+//! `Nats-Msg-Id` = event id, ack — so a crash anywhere loses nothing (the
+//! message is redelivered) and forwards nothing twice (the KV key holds the
+//! event's own id, so the redelivery carries on, and RC_EVENTS drops the
+//! repeated publish by its id).
+
+use crate::claim::{Claims, Verdict};
+use crate::key::{Class, classify};
+use async_nats::jetstream::{AckKind, Message};
+use futures::future::join_all;
+use hookline_core::event::{Event, EventType, RawEvent};
+use hookline_core::nats::Nats;
+use hookline_core::publish::{Outgoing, publish_batch};
+use std::time::{Duration, Instant};
+
+/// How long a message whose KV claim or publish failed waits before it is
+/// redelivered.
+const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// The consumer name in metrics.
+pub const CONSUMER: &str = "dedupe";
+
+/// What happens to one message.
+enum Outcome {
+    /// First in its window (or unidentifiable): forward.
+    Forward {
+        event: Box<Event>,
+        unidentified: bool,
+    },
+    /// Another event owns the key.
+    Duplicate(EventType),
+    /// A crawler.
+    Bot(EventType),
+    /// Not a raw event at all: terminate, it can never succeed.
+    Poison,
+    /// The KV store failed: nak, try again later.
+    Retry,
+}
+
+/// Processes one batch to the end (every message acked, nak'ed or termed).
+pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
+    let started = Instant::now();
+    let outcomes = join_all(messages.iter().map(|m| judge(claims, m))).await;
+
+    let mut outgoing = Vec::new();
+    let mut forwarded_at = Vec::new();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if let Outcome::Forward { event, .. } = outcome {
+            match serde_json::to_vec(event) {
+                Ok(payload) => {
+                    outgoing.push(Outgoing::new(
+                        nats.names.rc_event_subject(event.event_type()),
+                        event.id.as_str(),
+                        payload.into(),
+                    ));
+                    forwarded_at.push(i);
+                }
+                Err(e) => {
+                    tracing::error!(event_id = %event.id, error = %e, "event did not serialise")
+                }
+            }
+        }
+    }
+    let mut published = vec![None; outcomes.len()];
+    for (i, result) in forwarded_at
+        .into_iter()
+        .zip(publish_batch(&nats.js, &outgoing).await)
+    {
+        published[i] = Some(result.is_ok());
+        if let (Err(e), Outcome::Forward { event, .. }) = (&result, &outcomes[i]) {
+            tracing::warn!(event_id = %event.id, error = %e, "publish to RC_EVENTS failed; will retry");
+        }
+    }
+
+    let acks = messages.iter().zip(&outcomes).zip(published).map(
+        |((msg, outcome), published)| async move {
+            let ack = match (outcome, published) {
+                (
+                    Outcome::Forward {
+                        event,
+                        unidentified,
+                    },
+                    Some(true),
+                ) => {
+                    let kind = event.event_type().as_str();
+                    metrics::counter!("hookline_dedupe_unique_total", "type" => kind).increment(1);
+                    if *unidentified {
+                        metrics::counter!("hookline_dedupe_unidentified_total", "type" => kind)
+                            .increment(1);
+                    }
+                    AckKind::Ack
+                }
+                (Outcome::Forward { .. }, _) => {
+                    metrics::counter!("hookline_dedupe_errors_total", "stage" => "publish")
+                        .increment(1);
+                    AckKind::Nak(Some(RETRY_DELAY))
+                }
+                (Outcome::Duplicate(kind), _) => {
+                    metrics::counter!("hookline_dedupe_duplicate_total", "type" => kind.as_str())
+                        .increment(1);
+                    AckKind::Ack
+                }
+                (Outcome::Bot(kind), _) => {
+                    metrics::counter!("hookline_dedupe_bot_total", "type" => kind.as_str())
+                        .increment(1);
+                    AckKind::Ack
+                }
+                (Outcome::Poison, _) => {
+                    metrics::counter!("hookline_dedupe_errors_total", "stage" => "decode")
+                        .increment(1);
+                    AckKind::Term
+                }
+                (Outcome::Retry, _) => {
+                    metrics::counter!("hookline_dedupe_errors_total", "stage" => "kv").increment(1);
+                    AckKind::Nak(Some(RETRY_DELAY))
+                }
+            };
+            let done = matches!(ack, AckKind::Ack | AckKind::Term);
+            if let Err(e) = msg.ack_with(ack).await {
+                // Not acknowledged: it comes back and is judged again ("mine").
+                tracing::warn!(error = %e, "could not acknowledge a raw event");
+            } else if done {
+                metrics::counter!("hookline_consumer_processed_total", "consumer" => CONSUMER)
+                    .increment(1);
+            }
+        },
+    );
+    join_all(acks).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    for _ in 0..messages.len() {
+        metrics::histogram!("hookline_dedupe_processing_seconds").record(elapsed);
+    }
+}
+
+async fn judge(claims: &Claims, msg: &Message) -> Outcome {
+    let raw: RawEvent = match serde_json::from_slice(&msg.payload) {
+        Ok(raw) => raw,
+        Err(e) => {
+            tracing::error!(subject = %msg.subject, error = %e, "not a raw event; terminating it");
+            return Outcome::Poison;
+        }
+    };
+    let kind = raw.event.event_type();
+    match classify(&raw) {
+        Class::Bot => {
+            tracing::debug!(event_id = %raw.event.id, "bot dropped");
+            Outcome::Bot(kind)
+        }
+        Class::Unidentified => Outcome::Forward {
+            event: Box::new(raw.event),
+            unidentified: true,
+        },
+        Class::Keyed(keys) => match claims.judge(kind, &keys, &raw.event.id).await {
+            Ok(Verdict::Mine) => Outcome::Forward {
+                event: Box::new(raw.event),
+                unidentified: false,
+            },
+            Ok(Verdict::Duplicate) => {
+                tracing::debug!(event_id = %raw.event.id, "duplicate dropped");
+                Outcome::Duplicate(kind)
+            }
+            Err(e) => {
+                tracing::warn!(event_id = %raw.event.id, error = %e, "dedupe check failed; will retry");
+                Outcome::Retry
+            }
+        },
+    }
+}

@@ -1,0 +1,7 @@
+//! dedupe against the real NATS: counts, windows, crash safety, several
+//! instances, bots, and the whole path from the edge's HTTP API.
+
+mod crash;
+mod rules;
+mod support;
+mod through_edge;

@@ -1,0 +1,237 @@
+//! The three collection endpoints.
+//!
+//! Each one validates, builds the raw event, publishes it to `rc.raw.<type>`
+//! with `Nats-Msg-Id` = event id and answers only after the PubAck: a 2xx
+//! means the event is durably in RC_RAW, a 503 means nothing was stored
+//! and the client may retry.
+
+use crate::client_ip::TrustedProxies;
+use crate::error::ApiError;
+use crate::fingerprint::Fingerprinter;
+use crate::input::{self, PageViewInput};
+use axum::Json;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::Utc;
+use hookline_core::event::{Event, EventData, EventId, RawEvent, Visitor};
+use hookline_core::nats::Nats;
+use hookline_core::publish::{Outgoing, publish};
+use serde_json::{Map, Value, json};
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A transparent 1×1 GIF.
+pub const PIXEL_GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub nats: Nats,
+    pub fingerprints: Fingerprinter,
+    pub bots: isbot::Bots,
+    pub proxies: TrustedProxies,
+    pub base_url: String,
+    pub max_body: usize,
+}
+
+/// The TCP peer's address (unspecified if the server has no connect info).
+pub struct Peer(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(crate::client_ip::peer_of(&parts.extensions)))
+    }
+}
+
+/// `POST /api/page-view`.
+pub async fn page_view(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let obj = json_body(&headers, body, state.0.max_body)?;
+    let mut input = input::page_view(&obj, &state.0.base_url)?;
+    input.gdpr |= query_gdpr(query.as_deref())?;
+    let id = state.accept_page_view(input, peer, &headers).await?;
+    Ok(accepted(&id))
+}
+
+/// `GET /t/{content_type}/{slug}.gif`: the same page view, answered with a GIF.
+pub async fn pixel(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let Path((content_type, slug_gif)) =
+        path.map_err(|e| ApiError::bad_request(format!("bad pixel path: {}", e.body_text())))?;
+    let obj = input::pixel_fields(&content_type, &slug_gif, query.as_deref())?;
+    let input = input::page_view(&obj, &state.0.base_url)?;
+    let id = state.accept_page_view(input, peer, &headers).await?;
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::HeaderName::from_static("x-event-id"), id.as_str()),
+        ],
+        PIXEL_GIF,
+    )
+        .into_response())
+}
+
+/// `POST /api/form-submission`.
+pub async fn form_submission(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let obj = json_body(&headers, body, state.0.max_body)?;
+    let (form, gdpr) = input::form_submission(&obj)?;
+    let gdpr = gdpr || query_gdpr(query.as_deref())?;
+    // Dedupe knows a submitter by contact id, else email; only a submitter
+    // with neither needs a fingerprint.
+    let needs_fingerprint = !gdpr && form.contact_id.is_none() && form.email.is_none();
+    let visitor = state.visitor(peer, &headers, needs_fingerprint);
+    let id = state
+        .accept(Event::new(EventData::FormSubmission(form)), visitor)
+        .await?;
+    Ok(accepted(&id))
+}
+
+fn accepted(id: &EventId) -> Response {
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "ok", "id": id})),
+    )
+        .into_response()
+}
+
+/// Checks the content type and size, then parses the body as a JSON object.
+fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    max_body: usize,
+) -> Result<Map<String, Value>, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large(max_body)
+        } else {
+            ApiError::bad_request("could not read the request body")
+        }
+    })?;
+    if !is_json(headers) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    input::json_object(&body)
+}
+
+/// `application/json`, optionally with parameters, or any `+json` type.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// `?gdpr=1` on any endpoint.
+fn query_gdpr(query: Option<&str>) -> Result<bool, ApiError> {
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if k == "gdpr" {
+            return input::flag(&v);
+        }
+    }
+    Ok(false)
+}
+
+impl AppState {
+    async fn accept_page_view(
+        &self,
+        input: PageViewInput,
+        peer: IpAddr,
+        headers: &HeaderMap,
+    ) -> Result<EventId, ApiError> {
+        // A known contact is identified by its id; GDPR visitors by nothing else.
+        let needs_fingerprint = !input.gdpr && input.view.contact_id.is_none();
+        let visitor = self.visitor(peer, headers, needs_fingerprint);
+        self.accept(Event::new(EventData::PageView(input.view)), visitor)
+            .await
+    }
+
+    /// The visitor block. The raw IP and user agent are used here and
+    /// dropped; only the HMAC (and the bot flag) leave this function.
+    fn visitor(&self, peer: IpAddr, headers: &HeaderMap, fingerprint: bool) -> Visitor {
+        let ua = headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let bot = !ua.is_empty() && self.0.bots.is_bot(&ua);
+        let fingerprint = fingerprint.then(|| {
+            let ip = self.0.proxies.client_ip(peer, headers);
+            self.0.fingerprints.visitor(Utc::now(), ip, &ua)
+        });
+        Visitor { fingerprint, bot }
+    }
+
+    /// Publishes the raw event and waits for its PubAck.
+    async fn accept(&self, event: Event, visitor: Visitor) -> Result<EventId, ApiError> {
+        let kind = event.event_type();
+        let raw = RawEvent { event, visitor };
+        let id = raw.event.id.clone();
+        let payload = serde_json::to_vec(&raw).map_err(|e| {
+            tracing::error!(event_id = %id, error = %e, "raw event did not serialise");
+            ApiError::unavailable()
+        })?;
+        let msg = Outgoing::new(
+            self.0.nats.names.raw_subject(kind),
+            id.as_str(),
+            payload.into(),
+        );
+        let started = Instant::now();
+        match publish(&self.0.nats.js, &msg).await {
+            Ok(_) => {
+                metrics::histogram!("hookline_edge_publish_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::counter!("hookline_edge_events_total", "type" => kind.as_str(), "bot" => if raw.visitor.bot { "true" } else { "false" })
+                    .increment(1);
+                tracing::debug!(event_id = %id, kind = %kind, "raw event stored");
+                Ok(id)
+            }
+            Err(e) => {
+                metrics::counter!("hookline_edge_publish_failures_total", "type" => kind.as_str())
+                    .increment(1);
+                tracing::warn!(event_id = %id, kind = %kind, error = %e, "NATS did not take the event; answering 503");
+                Err(ApiError::unavailable())
+            }
+        }
+    }
+}

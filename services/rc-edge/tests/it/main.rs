@@ -1,0 +1,9 @@
+//! rc-edge against the real NATS: every endpoint, every refusal, 503 when
+//! NATS cannot take an event, privacy of the visitor block, rate limit, CORS.
+
+mod endpoints;
+mod fuzz;
+mod privacy;
+mod protection;
+mod support;
+mod unavailable;
