@@ -54,6 +54,7 @@ pub fn router(
     let api = api.route_layer(middleware::from_fn(track));
 
     let app = api
+        .route("/openapi.json", get(crate::openapi::serve))
         .merge(ops::router(readiness))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {

@@ -21,6 +21,7 @@ pub mod client_ip;
 pub mod error;
 pub mod fingerprint;
 pub mod input;
+pub mod openapi;
 mod routes;
 
 pub use app::router;

@@ -58,6 +58,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 }
 
 /// `POST /api/page-view`.
+#[utoipa::path(post, path = "/api/page-view", tag = "collect",
+    request_body = crate::openapi::PageViewRequest,
+    params(("gdpr" = Option<String>, Query, description = "`1` turns GDPR mode on")),
+    responses(
+        (status = 202, description = "Durably in JetStream", body = crate::openapi::Accepted),
+        (status = 400, description = "Bad input, named", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over edge.max_body_bytes", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not JSON", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = crate::openapi::ErrorBody),
+        (status = 503, description = "NATS cannot take it; retry", body = crate::openapi::ErrorBody),
+    ))]
 pub async fn page_view(
     State(state): State<AppState>,
     Peer(peer): Peer,
@@ -73,6 +84,21 @@ pub async fn page_view(
 }
 
 /// `GET /t/{content_type}/{slug}.gif`: the same page view, answered with a GIF.
+#[utoipa::path(get, path = "/t/{content_type}/{slug_gif}", tag = "collect",
+    params(
+        ("content_type" = String, Path, description = "`event`, `resource` or `news`"),
+        ("slug_gif" = String, Path, description = "The slug followed by `.gif`"),
+        ("content_id" = String, Query, description = "The content's id"),
+        ("contact_id" = Option<String>, Query, description = "The CRM contact"),
+        ("title" = Option<String>, Query, description = "Page title"),
+        ("community" = Option<String>, Query, description = "Community"),
+        ("gdpr" = Option<String>, Query, description = "`1` turns GDPR mode on"),
+    ),
+    responses(
+        (status = 200, description = "1x1 GIF, Cache-Control: no-store; X-Event-Id names the event", content_type = "image/gif"),
+        (status = 400, description = "Bad input, named", body = crate::openapi::ErrorBody),
+        (status = 503, description = "NATS cannot take it; retry", body = crate::openapi::ErrorBody),
+    ))]
 pub async fn pixel(
     State(state): State<AppState>,
     Peer(peer): Peer,
@@ -98,6 +124,16 @@ pub async fn pixel(
 }
 
 /// `POST /api/form-submission`.
+#[utoipa::path(post, path = "/api/form-submission", tag = "collect",
+    request_body = crate::openapi::FormSubmissionRequest,
+    responses(
+        (status = 202, description = "Durably in JetStream", body = crate::openapi::Accepted),
+        (status = 400, description = "Bad input, named (e.g. `form_id required`)", body = crate::openapi::ErrorBody),
+        (status = 413, description = "Body over edge.max_body_bytes", body = crate::openapi::ErrorBody),
+        (status = 415, description = "Not JSON", body = crate::openapi::ErrorBody),
+        (status = 429, description = "Rate limited", body = crate::openapi::ErrorBody),
+        (status = 503, description = "NATS cannot take it; retry", body = crate::openapi::ErrorBody),
+    ))]
 pub async fn form_submission(
     State(state): State<AppState>,
     Peer(peer): Peer,

@@ -1,0 +1,107 @@
+//! `/openapi.json` of the edge, generated from the handlers' annotations.
+//!
+//! The request types here describe the accepted JSON to integrators; the
+//! handlers parse bodies themselves (leniently, with field caps — see
+//! `input`), so these are documentation, not the parser.
+
+use axum::Json;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::{OpenApi, ToSchema};
+
+/// The edge's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hookline rc-edge",
+        description = "Collects page views and form submissions from the Resources Centre. A 202 means the event is durably in JetStream (PubAck received); a 503 means nothing was stored and the client may retry. Bad input is a 4xx with {\"status\":\"error\",\"message\":…} naming the problem."
+    ),
+    paths(
+        crate::routes::page_view,
+        crate::routes::pixel,
+        crate::routes::form_submission
+    ),
+    components(schemas(PageViewRequest, FormSubmissionRequest, Accepted, ErrorBody)),
+    tags((name = "collect", description = "Event collection"))
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// A page view, as the site posts it.
+#[derive(Serialize, ToSchema)]
+pub struct PageViewRequest {
+    /// `event`, `resource` or `news`.
+    #[schema(example = "event")]
+    pub content_type: String,
+    /// The content's id (a number is accepted too).
+    #[schema(example = "evt_123")]
+    pub content_id: String,
+    /// The page's slug.
+    #[schema(example = "generative-ai-for-finance-oct-2025")]
+    pub slug: String,
+    /// Page title.
+    pub title: Option<String>,
+    /// Community of the content.
+    pub community: Option<String>,
+    /// The CRM contact, when known.
+    pub contact_id: Option<String>,
+    /// Page URL (built from `edge.public_base_url` when absent); its
+    /// `utm_*` query parameters are read.
+    pub url: Option<String>,
+    /// SHA-256 of the page's normalised fields; carried to the CRM.
+    pub content_checksum: Option<String>,
+    /// Campaign attribution.
+    pub utm_campaign: Option<String>,
+    /// GDPR mode: no IP or user agent is used at all.
+    pub gdpr: Option<bool>,
+}
+
+/// A form submission: the seed's body.
+#[derive(Serialize, ToSchema)]
+pub struct FormSubmissionRequest {
+    /// Required.
+    #[schema(example = "frm_109")]
+    pub form_id: String,
+    /// `event`, `resource` or `news`, if the form sits on content.
+    pub content_type: Option<String>,
+    /// The content's id.
+    pub content_id: Option<String>,
+    /// The page's slug.
+    pub slug: Option<String>,
+    /// The CRM contact, when known.
+    pub contact_id: Option<String>,
+    /// The submitter's email.
+    pub email: Option<String>,
+    /// Submitted fields (at most 100; values are kept as text).
+    pub fields: Option<BTreeMap<String, String>>,
+    /// SHA-256 of the page's normalised fields.
+    pub content_checksum: Option<String>,
+    /// GDPR mode.
+    pub gdpr: Option<bool>,
+}
+
+/// `202 {"status":"ok","id":…}`.
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: String,
+    /// The event id, assigned here and never changed downstream.
+    #[schema(example = "evt_01JC8Q6W0V7Y3Z4X5A6B7C8D9E")]
+    pub id: String,
+}
+
+/// `{"status":"error","message":…}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Always `error`.
+    #[schema(example = "error")]
+    pub status: String,
+    /// What was wrong.
+    #[schema(example = "form_id required")]
+    pub message: String,
+}
