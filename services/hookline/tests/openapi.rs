@@ -6,6 +6,7 @@ use utoipa::OpenApi;
 
 fn documents() -> Vec<(&'static str, utoipa::openapi::OpenApi)> {
     vec![
+        ("rc-edge.json", rc_edge::openapi::ApiDoc::openapi()),
         (
             "webhook-out.json",
             webhook_out::api::openapi::ApiDoc::openapi(),
