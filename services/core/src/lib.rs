@@ -13,6 +13,7 @@ pub mod names;
 pub mod nats;
 pub mod ops;
 pub mod publish;
+pub mod runner;
 pub mod shutdown;
 pub mod signing;
 pub mod telemetry;
