@@ -8,6 +8,7 @@
 //! common case pays no savepoint round trips.
 
 use super::consumer::{Consumer, HandlerError};
+use super::metrics as m;
 use crate::event::Event;
 use futures::FutureExt;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -138,6 +139,7 @@ async fn attempt(
                 Err(e) => {
                     // Dropping `tx` rolls the whole attempt back.
                     let e = blame(e)?;
+                    m::count(m::FAILED, name, 1);
                     tracing::debug!(consumer = name, event_id = %event.id, error = %e, "handler failed on the fast path; redoing the batch with savepoints");
                     return Err(BatchError::HandlerFailed);
                 }
@@ -154,6 +156,7 @@ async fn attempt(
             }
             Err(e) => {
                 let e = blame(e)?;
+                m::count(m::FAILED, name, 1);
                 savepoint.rollback().await.map_err(BatchError::from_sqlx)?;
                 // Not done after all: a redelivery must run the handler again.
                 sqlx::query("DELETE FROM processed_events WHERE consumer = $1 AND event_id = $2")

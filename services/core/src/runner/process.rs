@@ -60,7 +60,6 @@ pub(super) async fn process(
 
     let mut done = Vec::new();
     let mut duplicates = 0;
-    let mut failed = 0;
     for ((delivery, event), status) in wanted.iter().zip(statuses) {
         match status {
             Status::Done => done.push(delivery),
@@ -70,7 +69,6 @@ pub(super) async fn process(
                 done.push(delivery);
             }
             Status::Failed(err) => {
-                failed += 1;
                 let out_of_tries = delivery.delivered >= shared.settings.max_deliver;
                 if err.is_permanent() || out_of_tries {
                     settle::dead_letter(
@@ -93,7 +91,6 @@ pub(super) async fn process(
     settle::ack_all(name, &done).await;
     m::count(m::PROCESSED, name, done.len() - duplicates);
     m::count(m::DUPLICATES, name, duplicates);
-    m::count(m::FAILED, name, failed);
     m::batch_took(name, started.elapsed());
 }
 
