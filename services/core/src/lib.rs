@@ -14,6 +14,7 @@ pub mod names;
 pub mod nats;
 pub mod ops;
 pub mod publish;
+pub mod runner;
 pub mod schemas;
 pub mod shutdown;
 pub mod signing;

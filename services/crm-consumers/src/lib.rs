@@ -1,21 +1,169 @@
-//! The CRM consumers — being built; see the CRM issue.
+//! The CRM consumers: `event-store`, `engagement-score` and `automation`.
+//!
+//! Each is one file implementing [`hookline_core::runner::Consumer`]; the
+//! shared runner does the rest (durable consumer, batching, exactly-once
+//! effects, retries, `CRM_DLQ`, metrics). To add one, write the file and add
+//! one line to [`registered`] — `docs/adding-a-consumer.md` walks through it.
+//!
+//! `hookline consume [NAME…]` calls [`run`]; `hookline all` can call [`work`]
+//! and serve the ops endpoints itself.
 
-use hookline_core::{Config, Shutdown};
+pub mod automation;
+pub mod engagement_score;
+pub mod event_store;
+pub mod identity;
+pub mod scoring;
 
-/// Why the consumers stopped.
+use hookline_core::db::{self, DbError, Schema};
+use hookline_core::nats::{Nats, NatsError};
+use hookline_core::ops::{self, Readiness};
+use hookline_core::runner::{Consumer, Runner, RunnerError};
+use hookline_core::{Config, Shutdown, telemetry};
+use std::sync::Arc;
+
+/// Every consumer this build knows, configured from `config`.
+///
+/// Registration is one line per consumer. Order does not matter: consumers
+/// are independent (each has its own durable and its own tables).
+pub fn registered(config: &Config) -> Vec<Arc<dyn Consumer>> {
+    vec![
+        Arc::new(event_store::EventStore::new()),
+        Arc::new(engagement_score::EngagementScore::new(config)),
+        Arc::new(automation::Automation::new(config)),
+    ]
+}
+
+/// The names of the registered consumers (for `--help` and error messages).
+pub fn names() -> Vec<&'static str> {
+    registered(&Config::default())
+        .iter()
+        .map(|c| c.name())
+        .collect()
+}
+
+/// Why the consumers stopped (or never started).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Not built yet.
-    #[error("the CRM consumers are not built yet")]
-    NotBuilt,
+    /// A name given on the command line is not a registered consumer.
+    #[error("no consumer named {name:?}; known consumers: {known}")]
+    UnknownConsumer {
+        /// The name asked for.
+        name: String,
+        /// The registered names, comma-separated.
+        known: String,
+    },
+    /// The automation rules cannot work.
+    #[error(transparent)]
+    Rules(#[from] automation::RuleError),
+    /// NATS could not be set up.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    /// Postgres could not be set up.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The runner could not start a consumer.
+    #[error(transparent)]
+    Runner(#[from] RunnerError),
+    /// The ops listener could not be bound or served.
+    #[error("ops listener on {addr}: {source}")]
+    Ops {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
-/// Names of the registered consumers.
-pub fn registered() -> Vec<&'static str> {
-    vec!["event-store", "engagement-score", "automation"]
+/// The registered consumers named in `names` (all of them when empty), or a
+/// clear error naming the unknown one and listing the known ones.
+pub fn select(config: &Config, names: &[String]) -> Result<Vec<Arc<dyn Consumer>>, Error> {
+    let all = registered(config);
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let mut chosen: Vec<Arc<dyn Consumer>> = Vec::with_capacity(names.len());
+    for name in names {
+        let found = all.iter().find(|c| c.name() == name.as_str());
+        match found {
+            Some(c) if !chosen.iter().any(|k| k.name() == c.name()) => chosen.push(c.clone()),
+            Some(_) => {}
+            None => {
+                return Err(Error::UnknownConsumer {
+                    name: name.clone(),
+                    known: all.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
+    }
+    Ok(chosen)
 }
 
-/// Runs the named consumers (all when empty) until `shutdown` fires.
-pub async fn run(_config: Config, _names: Vec<String>, _shutdown: Shutdown) -> Result<(), Error> {
-    Err(Error::NotBuilt)
+/// Runs the named consumers (all when empty) with `/healthz`, `/readyz` and
+/// `/metrics` on `ops.listen`, until `shutdown` fires.
+pub async fn run(config: Config, names: Vec<String>, shutdown: Shutdown) -> Result<(), Error> {
+    // Refuse bad names before binding anything.
+    select(&config, &names)?;
+    let addr = config.ops.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Ops { addr, source })?;
+    let readiness = Readiness::new();
+    let ops_stop = shutdown.child();
+    let ops = tokio::spawn(ops::serve_on(
+        listener,
+        ops::router(readiness.clone()),
+        ops_stop.clone(),
+    ));
+    let result = work(config, names, readiness, shutdown).await;
+    ops_stop.trigger();
+    match ops.await {
+        Ok(Err(source)) => result.and(Err(Error::Ops { addr, source })),
+        _ => result,
+    }
+}
+
+/// Runs the named consumers (all when empty) until `shutdown` fires, with no
+/// listener: the caller serves `readiness`.
+pub async fn work(
+    config: Config,
+    names: Vec<String>,
+    readiness: Readiness,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    let consumers = select(&config, &names)?;
+    automation::validate(&config.crm.automation)?;
+    work_with(config, consumers, readiness, shutdown).await
+}
+
+/// Runs any set of consumers — the registered ones or a platform team's
+/// own — against the configured NATS and CRM database (created and migrated
+/// if needed), until `shutdown` fires.
+pub async fn work_with(
+    config: Config,
+    consumers: Vec<Arc<dyn Consumer>>,
+    readiness: Readiness,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    telemetry::prometheus();
+    let nats = Nats::connect_and_declare(&config).await?;
+    // One connection per consumer's batch, plus one for /readyz.
+    let connections = u32::try_from(consumers.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(2);
+    let pool = db::connect(&config.crm.database_url, Schema::Crm, connections).await?;
+    readiness.add_nats(&nats);
+    readiness.add_pool("postgres", &pool);
+    let draining = readiness.clone();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        signal.wait().await;
+        draining.set_draining();
+    });
+    let names: Vec<&str> = consumers.iter().map(|c| c.name()).collect();
+    tracing::info!(consumers = ?names, "CRM consumers starting");
+    let result = Runner::new(&nats, pool.clone(), &config)
+        .run(consumers, shutdown)
+        .await;
+    pool.close().await;
+    Ok(result?)
 }

@@ -1,34 +1,81 @@
-//! `hookline all`: every service in one process, sharing one shutdown signal.
+//! `hookline all`: every service in one process, from one config, sharing one
+//! shutdown signal and one ops listener (for dedupe and the consumers; the
+//! HTTP services serve their own `/healthz`, `/readyz`, `/metrics`).
 
+use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("{what}: cannot listen on {addr}: {e}"))
+}
 
 /// Runs every service until `shutdown` fires; the first to fail stops the rest.
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
+    let edge = bind("edge.listen", config.edge.listen).await?;
+    let admin = bind("webhook_out.listen", config.webhook_out.listen).await?;
+    let ingest = bind("ingest.listen", config.ingest.listen).await?;
+    let ops_listener = bind("ops.listen", config.ops.listen).await?;
+    for (name, listener, what) in [
+        (
+            "rc-edge",
+            &edge,
+            "POST /api/page-view, /api/form-submission, GET /t/…gif",
+        ),
+        (
+            "webhook-out",
+            &admin,
+            "admin API /v1/webhooks (Bearer token)",
+        ),
+        ("crm-ingest", &ingest, "POST /api/webhooks/resources-centre"),
+        (
+            "ops",
+            &ops_listener,
+            "/healthz /readyz /metrics of dedupe and consumers",
+        ),
+    ] {
+        let addr = listener.local_addr()?;
+        println!("hookline all: {name:<12} http://{addr}  {what}");
+    }
+
+    let readiness = Readiness::new();
+    let ops_router = ops::router(readiness.clone());
+    let ops_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        if let Err(e) = ops::serve_on(ops_listener, ops_router, ops_shutdown).await {
+            tracing::error!(error = %e, "ops listener failed");
+        }
+    });
+
     let tasks = vec![
         tokio::spawn(named(
             "edge",
-            rc_edge::run(config.clone(), shutdown.clone()),
+            rc_edge::run_with_listener(config.clone(), edge, shutdown.clone()),
         )),
         tokio::spawn(named(
             "dedupe",
-            dedupe::run(config.clone(), shutdown.clone()),
+            dedupe::work(config.clone(), readiness.clone(), shutdown.clone()),
         )),
         tokio::spawn(named(
             "webhook-out",
-            webhook_out::run(config.clone(), shutdown.clone()),
+            webhook_out::run_with_listener(config.clone(), admin, shutdown.clone()),
         )),
         tokio::spawn(named(
             "ingest",
-            crm_ingest::run(config.clone(), shutdown.clone()),
+            crm_ingest::run_with_listener(config.clone(), ingest, shutdown.clone()),
         )),
         tokio::spawn(named(
             "consumers",
-            crm_consumers::run(config.clone(), Vec::new(), shutdown.clone()),
+            crm_consumers::work(config.clone(), Vec::new(), readiness, shutdown.clone()),
         )),
     ];
     let mut first_error = None;
     for task in tasks {
         if let Err(e) = task.await? {
+            tracing::error!(error = %e, "service stopped; stopping the others");
             shutdown.trigger();
             first_error.get_or_insert(e);
         }

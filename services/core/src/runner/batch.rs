@@ -1,0 +1,223 @@
+//! Applying a batch of events in one Postgres transaction.
+//!
+//! The fast path runs every handler in one transaction with no savepoints:
+//! one `BEGIN`, one bulk `INSERT INTO processed_events`, the handlers' own
+//! queries, one `COMMIT`. Only when a handler fails is the batch redone in
+//! careful mode, with a savepoint around each event, so the failing event is
+//! rolled back alone and the others still commit. Failures are rare, so the
+//! common case pays no savepoint round trips.
+
+use super::consumer::{Consumer, HandlerError};
+use super::metrics as m;
+use crate::event::Event;
+use futures::FutureExt;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+
+/// What happened to one event of a committed batch.
+#[derive(Debug)]
+pub(super) enum Status {
+    /// The handler ran and its effect committed.
+    Done,
+    /// `processed_events` already had it (or it came twice in this batch).
+    Duplicate,
+    /// The handler failed; its writes were rolled back.
+    Failed(HandlerError),
+}
+
+/// Why a batch could not commit as a whole.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum BatchError {
+    /// Postgres is unreachable or the connection broke: hold the batch and
+    /// try again; the events are not to blame.
+    #[error("Postgres unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    /// A deadlock or serialization failure with another instance: try again
+    /// at once.
+    #[error("conflict with a concurrent transaction: {0}")]
+    Conflict(sqlx::Error),
+    /// Anything else at the batch level (e.g. `COMMIT` refused).
+    #[error("{0}")]
+    Other(sqlx::Error),
+    /// A handler failed on the fast path: redo the batch in careful mode.
+    #[error("a handler failed")]
+    HandlerFailed,
+}
+
+impl BatchError {
+    fn from_sqlx(err: sqlx::Error) -> Self {
+        match kind(&err) {
+            ErrorKind::Unavailable => Self::Unavailable(err),
+            ErrorKind::Conflict => Self::Conflict(err),
+            ErrorKind::Query => Self::Other(err),
+        }
+    }
+}
+
+enum ErrorKind {
+    Unavailable,
+    Conflict,
+    Query,
+}
+
+/// Sorts a Postgres error into "the database is away", "lost a race" and
+/// "this query is wrong".
+fn kind(err: &sqlx::Error) -> ErrorKind {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => ErrorKind::Unavailable,
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // Deadlock, serialization failure.
+            Some("40P01" | "40001") => ErrorKind::Conflict,
+            // Connection exceptions, shutting down, too many connections,
+            // read-only (a failover in progress).
+            Some(code)
+                if code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "53300"
+                    || code == "25006" =>
+            {
+                ErrorKind::Unavailable
+            }
+            _ => ErrorKind::Query,
+        },
+        _ => ErrorKind::Query,
+    }
+}
+
+/// Separates handler errors that are really the batch's (connection lost,
+/// deadlock) from the event's own: blaming the event would dead-letter a good
+/// event during an outage.
+fn blame(err: HandlerError) -> Result<HandlerError, BatchError> {
+    match err {
+        HandlerError::Database(e) => match kind(&e) {
+            ErrorKind::Query => Ok(HandlerError::Database(e)),
+            ErrorKind::Unavailable => Err(BatchError::Unavailable(e)),
+            ErrorKind::Conflict => Err(BatchError::Conflict(e)),
+        },
+        other => Ok(other),
+    }
+}
+
+/// Applies `events` for `consumer`; the result is in input order.
+pub(super) async fn apply(
+    pool: &PgPool,
+    consumer: &dyn Consumer,
+    events: &[&Event],
+) -> Result<Vec<Status>, BatchError> {
+    match attempt(pool, consumer, events, false).await {
+        Err(BatchError::HandlerFailed) => attempt(pool, consumer, events, true).await,
+        other => other,
+    }
+}
+
+async fn attempt(
+    pool: &PgPool,
+    consumer: &dyn Consumer,
+    events: &[&Event],
+    careful: bool,
+) -> Result<Vec<Status>, BatchError> {
+    let name = consumer.name();
+    let mut tx = pool.begin().await.map_err(BatchError::from_sqlx)?;
+    let fresh = claim(&mut tx, name, events).await?;
+    let mut seen = HashSet::with_capacity(events.len());
+    let mut statuses = Vec::with_capacity(events.len());
+    for event in events {
+        let id = event.id.as_str();
+        if !fresh.contains(id) || !seen.insert(id) {
+            statuses.push(Status::Duplicate);
+            continue;
+        }
+        if !careful {
+            match call(consumer, event, &mut tx).await {
+                Ok(()) => statuses.push(Status::Done),
+                Err(e) => {
+                    // Dropping `tx` rolls the whole attempt back.
+                    let e = blame(e)?;
+                    m::count(m::FAILED, name, 1);
+                    tracing::debug!(consumer = name, event_id = %event.id, error = %e, "handler failed on the fast path; redoing the batch with savepoints");
+                    return Err(BatchError::HandlerFailed);
+                }
+            }
+            continue;
+        }
+        let mut savepoint = Connection::begin(&mut *tx)
+            .await
+            .map_err(BatchError::from_sqlx)?;
+        match call(consumer, event, &mut savepoint).await {
+            Ok(()) => {
+                savepoint.commit().await.map_err(BatchError::from_sqlx)?;
+                statuses.push(Status::Done);
+            }
+            Err(e) => {
+                let e = blame(e)?;
+                m::count(m::FAILED, name, 1);
+                savepoint.rollback().await.map_err(BatchError::from_sqlx)?;
+                // Not done after all: a redelivery must run the handler again.
+                sqlx::query("DELETE FROM processed_events WHERE consumer = $1 AND event_id = $2")
+                    .bind(name)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(BatchError::from_sqlx)?;
+                statuses.push(Status::Failed(e));
+            }
+        }
+    }
+    tx.commit().await.map_err(BatchError::from_sqlx)?;
+    Ok(statuses)
+}
+
+/// Inserts the `processed_events` rows of the batch in one statement and
+/// returns the ids that were new. Ids are inserted in sorted order so two
+/// instances claiming overlapping batches take row locks in the same order
+/// and cannot deadlock on them; an id another instance holds uncommitted
+/// makes this wait for its outcome, so exactly one of them applies it.
+async fn claim(
+    tx: &mut PgConnection,
+    consumer: &str,
+    events: &[&Event],
+) -> Result<HashSet<String>, BatchError> {
+    let mut ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let fresh: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO processed_events (consumer, event_id) \
+         SELECT $1, id FROM unnest($2::text[]) WITH ORDINALITY AS t(id, n) ORDER BY n \
+         ON CONFLICT DO NOTHING RETURNING event_id",
+    )
+    .bind(consumer)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(BatchError::from_sqlx)?;
+    Ok(fresh.into_iter().collect())
+}
+
+/// Runs the handler, turning a panic into an error so one bad event cannot
+/// take the process down.
+async fn call(
+    consumer: &dyn Consumer,
+    event: &Event,
+    tx: &mut PgConnection,
+) -> Result<(), HandlerError> {
+    match AssertUnwindSafe(consumer.handle(event, tx))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic".into());
+            Err(HandlerError::Panicked(message))
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The one trait a CRM consumer implements, and the error its handler returns.
+
+use crate::event::{Event, EventType};
+use async_trait::async_trait;
+use sqlx::PgConnection;
+use std::fmt;
+
+/// A CRM consumer: a name, the event types it wants, and a handler.
+///
+/// The runner gives every event to [`Consumer::handle`] together with a
+/// Postgres connection that is *inside the batch's transaction*: write your
+/// effect through it and nothing else. The runner commits your writes together
+/// with the `processed_events` row that marks the event done, so an event is
+/// applied exactly once however often JetStream delivers it.
+///
+/// Rules for handlers:
+/// - Write only through `tx`. Do not commit, and do not call other systems
+///   (HTTP, email, NATS): those calls would repeat on every redelivery.
+///   Record a row instead (a task, an outbox) and let a worker act on it.
+/// - Return an error to have the event retried with back-off; after
+///   `consumers.max_deliver` deliveries it goes to `CRM_DLQ`. Return
+///   [`HandlerError::permanent`] when retrying cannot help (bad data).
+/// - Events of one consumer arrive roughly in stream order, but redeliveries
+///   and several instances reorder them: make the effect's end state not
+///   depend on order (upserts with `GREATEST`, sums, `COALESCE`).
+///
+/// ```ignore
+/// struct PageViewCounter;
+///
+/// #[async_trait::async_trait]
+/// impl Consumer for PageViewCounter {
+///     fn name(&self) -> &'static str { "page-view-counter" }
+///     fn event_types(&self) -> &[EventType] { &[EventType::PageView] }
+///     async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
+///         sqlx::query("UPDATE counters SET n = n + 1 WHERE name = 'views'")
+///             .execute(&mut *tx)
+///             .await?;
+///         Ok(())
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait Consumer: Send + Sync + 'static {
+    /// The durable name: the JetStream consumer's name, the `processed_events`
+    /// key, the `CRM_DLQ` subject suffix (`crm.dlq.<name>`) and the metrics
+    /// label. Letters, digits, `-` and `_`. Never rename a running consumer:
+    /// a new name starts again from the oldest event in `CRM_EVENTS`.
+    fn name(&self) -> &'static str;
+
+    /// The event types this consumer wants. Others are acknowledged and
+    /// skipped without touching Postgres.
+    fn event_types(&self) -> &[EventType];
+
+    /// Applies one event inside the batch's transaction.
+    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError>;
+}
+
+/// Why a handler could not apply an event.
+///
+/// `?` converts a [`sqlx::Error`]; [`HandlerError::retry`] and
+/// [`HandlerError::permanent`] wrap anything else.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// A query failed. Lost connections and deadlocks are the batch's problem
+    /// (the runner retries the whole batch without blaming the event); other
+    /// database errors are retried like [`HandlerError::Retry`].
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Something that may work next time: retried with back-off, then
+    /// dead-lettered after `consumers.max_deliver` deliveries.
+    #[error("{0}")]
+    Retry(String),
+    /// Something that will never work (e.g. data the consumer cannot accept):
+    /// dead-lettered at once.
+    #[error("{0}")]
+    Permanent(String),
+    /// The handler panicked; treated like [`HandlerError::Retry`].
+    #[error("handler panicked: {0}")]
+    Panicked(String),
+}
+
+impl HandlerError {
+    /// An error worth retrying.
+    pub fn retry(err: impl fmt::Display) -> Self {
+        Self::Retry(err.to_string())
+    }
+
+    /// An error retrying cannot fix: the event goes straight to `CRM_DLQ`.
+    pub fn permanent(err: impl fmt::Display) -> Self {
+        Self::Permanent(err.to_string())
+    }
+
+    /// Whether the event should skip its remaining retries.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Permanent(_))
+    }
+}
+
+impl From<serde_json::Error> for HandlerError {
+    /// A payload the handler cannot read will not read better next time.
+    fn from(err: serde_json::Error) -> Self {
+        Self::Permanent(format!("JSON: {err}"))
+    }
+}

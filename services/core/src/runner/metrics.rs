@@ -1,0 +1,50 @@
+//! The runner's metrics, all labelled `consumer`.
+
+use std::time::Duration;
+
+/// Events whose effect was committed.
+pub const PROCESSED: &str = "hookline_consumer_processed_total";
+/// Deliveries skipped because `processed_events` already held the event.
+pub const DUPLICATES: &str = "hookline_consumer_duplicates_total";
+/// Handler failures (one per failed attempt).
+pub const FAILED: &str = "hookline_consumer_failed_total";
+/// Messages sent to `CRM_DLQ`.
+pub const DEAD_LETTERED: &str = "hookline_consumer_dead_lettered_total";
+/// Events of types the consumer does not want, acknowledged unread.
+pub const SKIPPED: &str = "hookline_consumer_skipped_total";
+/// Batches that could not commit (database down, conflicts, time-outs).
+pub const BATCH_ERRORS: &str = "hookline_consumer_batch_errors_total";
+/// Time from receiving a batch to settling it.
+pub const BATCH_SECONDS: &str = "hookline_consumer_batch_seconds";
+
+/// Registers help texts (harmless to call more than once).
+pub(super) fn describe() {
+    use metrics::{describe_counter, describe_histogram};
+    describe_counter!(PROCESSED, "CRM events whose effect a consumer committed");
+    describe_counter!(
+        DUPLICATES,
+        "CRM event deliveries skipped because the consumer had already applied them"
+    );
+    describe_counter!(FAILED, "CRM consumer handler failures (one per attempt)");
+    describe_counter!(DEAD_LETTERED, "CRM events a consumer sent to CRM_DLQ");
+    describe_counter!(SKIPPED, "CRM events of types a consumer does not want");
+    describe_counter!(
+        BATCH_ERRORS,
+        "CRM consumer batches that could not commit and were retried"
+    );
+    describe_histogram!(
+        BATCH_SECONDS,
+        metrics::Unit::Seconds,
+        "Time a CRM consumer took to apply and settle one batch"
+    );
+}
+
+pub(super) fn count(name: &'static str, consumer: &'static str, n: usize) {
+    if n > 0 {
+        metrics::counter!(name, "consumer" => consumer).increment(n as u64);
+    }
+}
+
+pub(super) fn batch_took(consumer: &'static str, took: Duration) {
+    metrics::histogram!(BATCH_SECONDS, "consumer" => consumer).record(took.as_secs_f64());
+}

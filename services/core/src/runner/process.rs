@@ -1,0 +1,189 @@
+//! One batch, from received messages to settled messages.
+//!
+//! Parse; dead-letter what does not parse; ack what the consumer does not
+//! want; apply the rest in one transaction (see [`super::batch`]); then, and
+//! only after `COMMIT`, ack the applied and the duplicates, nak the failed
+//! with back-off, and dead-letter those out of deliveries.
+
+use super::batch::{self, BatchError, Status};
+use super::consumer::Consumer;
+use super::metrics as m;
+use super::settle::{self, Delivery};
+use super::{Shared, backoff_cap};
+use crate::event::Event;
+use crate::shutdown::Shutdown;
+use std::time::{Duration, Instant};
+
+/// Quick retries of a batch that lost a deadlock before it is nak'ed.
+const CONFLICT_RETRIES: u32 = 3;
+
+/// Processes one batch to the end: every message is acked, nak'ed or
+/// dead-lettered when this returns — except on shutdown while Postgres is
+/// down, when the batch is released for redelivery.
+pub(super) async fn process(
+    shared: &Shared,
+    consumer: &dyn Consumer,
+    messages: Vec<Delivery>,
+    shutdown: &Shutdown,
+) {
+    let name = consumer.name();
+    let started = Instant::now();
+    let mut wanted: Vec<(Delivery, Event)> = Vec::with_capacity(messages.len());
+    let mut skipped = Vec::new();
+    for delivery in messages {
+        match serde_json::from_slice::<Event>(&delivery.msg.payload) {
+            Err(err) => {
+                let error = format!("not a hookline event envelope: {err}");
+                settle::dead_letter(&shared.js, &shared.settings, name, &delivery, None, &error)
+                    .await;
+            }
+            Ok(event) if !consumer.event_types().contains(&event.event_type()) => {
+                skipped.push(delivery)
+            }
+            Ok(event) => wanted.push((delivery, event)),
+        }
+    }
+    if !skipped.is_empty() {
+        settle::ack_all(name, &skipped.iter().collect::<Vec<_>>()).await;
+        m::count(m::SKIPPED, name, skipped.len());
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    let deliveries: Vec<&Delivery> = wanted.iter().map(|(d, _)| d).collect();
+    let events: Vec<&Event> = wanted.iter().map(|(_, e)| e).collect();
+    let Some(statuses) = apply_with_retries(shared, consumer, &deliveries, &events, shutdown).await
+    else {
+        m::batch_took(name, started.elapsed());
+        return;
+    };
+
+    let mut done = Vec::new();
+    let mut duplicates = 0;
+    for ((delivery, event), status) in wanted.iter().zip(statuses) {
+        match status {
+            Status::Done => done.push(delivery),
+            Status::Duplicate => {
+                tracing::debug!(consumer = name, event_id = %event.id, "already applied; skipping");
+                duplicates += 1;
+                done.push(delivery);
+            }
+            Status::Failed(err) => {
+                let out_of_tries = delivery.delivered >= shared.settings.max_deliver;
+                if err.is_permanent() || out_of_tries {
+                    settle::dead_letter(
+                        &shared.js,
+                        &shared.settings,
+                        name,
+                        delivery,
+                        Some(event.id.as_str()),
+                        &err.to_string(),
+                    )
+                    .await;
+                } else {
+                    let delay = settle::backoff(&shared.settings, delivery.delivered);
+                    tracing::warn!(consumer = name, event_id = %event.id, delivered = delivery.delivered, retry_in = ?delay, error = %err, "handler failed; will retry");
+                    settle::nak_all(&shared.settings, name, &[delivery]).await;
+                }
+            }
+        }
+    }
+    settle::ack_all(name, &done).await;
+    m::count(m::PROCESSED, name, done.len() - duplicates);
+    m::count(m::DUPLICATES, name, duplicates);
+    m::batch_took(name, started.elapsed());
+}
+
+/// Applies the batch, holding it while Postgres is unavailable and retrying
+/// lost deadlocks. Returns `None` when the batch was given back to JetStream
+/// (nak'ed) instead.
+async fn apply_with_retries(
+    shared: &Shared,
+    consumer: &dyn Consumer,
+    deliveries: &[&Delivery],
+    events: &[&Event],
+    shutdown: &Shutdown,
+) -> Option<Vec<Status>> {
+    let name = consumer.name();
+    let settings = &shared.settings;
+    let mut conflicts = 0;
+    let mut waits = 0usize;
+    loop {
+        let attempt = tokio::time::timeout(
+            settings.ack_wait,
+            batch::apply(&shared.pool, consumer, events),
+        )
+        .await;
+        let err = match attempt {
+            Ok(Ok(statuses)) => return Some(statuses),
+            Ok(Err(err)) => err,
+            Err(_) => {
+                m::count(m::BATCH_ERRORS, name, 1);
+                tracing::warn!(
+                    consumer = name,
+                    events = events.len(),
+                    "batch took longer than ack_wait; giving it back"
+                );
+                give_back(shared, name, deliveries).await;
+                return None;
+            }
+        };
+        m::count(m::BATCH_ERRORS, name, 1);
+        match err {
+            BatchError::Unavailable(e) => {
+                // Not the events' fault: keep them (in-progress acks stop
+                // JetStream from counting deliveries) and wait for Postgres.
+                let delay = settings
+                    .backoff
+                    .get(waits)
+                    .or(settings.backoff.last())
+                    .copied()
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(backoff_cap(settings));
+                waits += 1;
+                tracing::warn!(consumer = name, events = events.len(), retry_in = ?delay, error = %e, "Postgres unavailable; holding the batch");
+                settle::in_progress(deliveries).await;
+                let woke = tokio::select! {
+                    _ = tokio::time::sleep(delay) => true,
+                    _ = shutdown.wait() => false,
+                };
+                if !woke {
+                    settle::release_all(name, deliveries).await;
+                    return None;
+                }
+            }
+            BatchError::Conflict(e) if conflicts < CONFLICT_RETRIES => {
+                conflicts += 1;
+                tracing::debug!(consumer = name, error = %e, "batch lost a deadlock; retrying");
+            }
+            other => {
+                tracing::warn!(consumer = name, events = events.len(), error = %other, "batch failed; nak'ing it with back-off");
+                give_back(shared, name, deliveries).await;
+                return None;
+            }
+        }
+    }
+}
+
+/// Naks a batch that could not commit. A message on its last delivery the
+/// server will make is dead-lettered instead, so nothing is ever dropped.
+async fn give_back(shared: &Shared, name: &'static str, deliveries: &[&Delivery]) {
+    let last = shared.settings.server_max_deliver();
+    let (final_tries, rest): (Vec<&Delivery>, Vec<&Delivery>) =
+        deliveries.iter().partition(|d| d.delivered >= last);
+    settle::nak_all(&shared.settings, name, &rest).await;
+    for d in final_tries {
+        let id = serde_json::from_slice::<Event>(&d.msg.payload)
+            .ok()
+            .map(|e| e.id.to_string());
+        settle::dead_letter(
+            &shared.js,
+            &shared.settings,
+            name,
+            d,
+            id.as_deref(),
+            "the batch kept failing to commit",
+        )
+        .await;
+    }
+}

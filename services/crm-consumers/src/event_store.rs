@@ -1,0 +1,163 @@
+//! `event-store`: every event into `content_events`, and form submitters
+//! into `contacts`.
+//!
+//! `content_events` keeps the seed receiver's columns, so queries written for
+//! the seed keep working; `payload` is the event's `data` as received. A
+//! contact is upserted from each identified form submission, merging: a
+//! field the form left blank never erases what an earlier form told us.
+
+use crate::identity::{self, Contact, Profile};
+use async_trait::async_trait;
+use hookline_core::event::{FormSubmission, PageView};
+use hookline_core::runner::{Consumer, HandlerError};
+use hookline_core::{Event, EventData, EventType};
+use sqlx::PgConnection;
+use sqlx::types::Json;
+
+/// The `event-store` consumer.
+#[derive(Debug, Default)]
+pub struct EventStore;
+
+impl EventStore {
+    /// The consumer (it has no settings).
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+/// One `content_events` row.
+struct Row<'a> {
+    content_type: Option<&'a str>,
+    content_id: Option<&'a str>,
+    slug: Option<&'a str>,
+    title: Option<&'a str>,
+    community: Option<&'a str>,
+    contact_id: Option<&'a str>,
+    email: Option<String>,
+    url: Option<&'a str>,
+    payload: serde_json::Value,
+}
+
+fn row(event: &Event) -> Result<Row<'_>, serde_json::Error> {
+    Ok(match &event.data {
+        EventData::PageView(p) => {
+            let PageView {
+                content_type,
+                content_id,
+                slug,
+                title,
+                community,
+                contact_id,
+                url,
+                ..
+            } = p;
+            Row {
+                content_type: Some(content_type.as_str()),
+                content_id: Some(content_id),
+                slug: Some(slug),
+                title: title.as_deref(),
+                community: community.as_deref(),
+                contact_id: contact_id.as_deref(),
+                email: None,
+                url: url.as_deref(),
+                payload: serde_json::to_value(p)?,
+            }
+        }
+        EventData::FormSubmission(f) => {
+            let FormSubmission {
+                content_type,
+                content_id,
+                slug,
+                contact_id,
+                ..
+            } = f;
+            Row {
+                content_type: content_type.map(|t| t.as_str()),
+                content_id: content_id.as_deref(),
+                slug: slug.as_deref(),
+                title: None,
+                community: None,
+                contact_id: contact_id.as_deref(),
+                email: identity::form_email(f),
+                url: None,
+                payload: serde_json::to_value(f)?,
+            }
+        }
+    })
+}
+
+#[async_trait]
+impl Consumer for EventStore {
+    fn name(&self) -> &'static str {
+        "event-store"
+    }
+
+    fn event_types(&self) -> &[EventType] {
+        &EventType::ALL
+    }
+
+    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
+        let r = row(event)?;
+        sqlx::query(
+            "INSERT INTO content_events \
+             (event_id, event_name, content_type, content_id, slug, title, community, \
+              contact_id, email, url, payload, ts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(event.id.as_str())
+        .bind(event.event_type().as_str())
+        .bind(r.content_type)
+        .bind(r.content_id)
+        .bind(r.slug)
+        .bind(r.title)
+        .bind(r.community)
+        .bind(r.contact_id.map(str::trim).filter(|s| !s.is_empty()))
+        .bind(r.email)
+        .bind(r.url)
+        .bind(Json(r.payload))
+        .bind(event.occurred_at)
+        .execute(&mut *tx)
+        .await?;
+
+        if let (EventData::FormSubmission(form), Some(contact)) =
+            (&event.data, identity::contact(event))
+        {
+            upsert_contact(tx, &contact, &identity::profile(form)).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Inserts the contact or merges the form's non-blank fields into it.
+async fn upsert_contact(
+    tx: &mut PgConnection,
+    contact: &Contact,
+    profile: &Profile,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO contacts AS c \
+         (contact_key, contact_id, email, first_name, last_name, company, job_title, country) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (contact_key) DO UPDATE SET \
+           contact_id = COALESCE(NULLIF(EXCLUDED.contact_id, ''), c.contact_id), \
+           email      = COALESCE(NULLIF(EXCLUDED.email, ''), c.email), \
+           first_name = COALESCE(NULLIF(EXCLUDED.first_name, ''), c.first_name), \
+           last_name  = COALESCE(NULLIF(EXCLUDED.last_name, ''), c.last_name), \
+           company    = COALESCE(NULLIF(EXCLUDED.company, ''), c.company), \
+           job_title  = COALESCE(NULLIF(EXCLUDED.job_title, ''), c.job_title), \
+           country    = COALESCE(NULLIF(EXCLUDED.country, ''), c.country), \
+           updated_at = now()",
+    )
+    .bind(&contact.key)
+    .bind(&contact.contact_id)
+    .bind(profile.email.as_ref().or(contact.email.as_ref()))
+    .bind(&profile.first_name)
+    .bind(&profile.last_name)
+    .bind(&profile.company)
+    .bind(&profile.job_title)
+    .bind(&profile.country)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Who an event is about, and what a form says about them.
+//!
+//! Every consumer keys contacts the same way (`contact_key`): the event's
+//! `contact_id` when it has one, else its email trimmed and lower-cased.
+//! Events with neither are anonymous: stored, but not attached to anyone.
+//!
+//! Form fields arrive under whatever names the form builder used
+//! (`first_name`, `firstName`, `firstname`, HubSpot's `jobtitle`, …). Field
+//! names are compared after lower-casing and dropping everything but letters
+//! and digits, then looked up in an alias table modelled on the HubSpot
+//! mapping of seed 001.
+
+use hookline_core::event::{FormSubmission, PageView};
+use hookline_core::{Event, EventData};
+use std::collections::BTreeMap;
+
+/// The contact an event is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact {
+    /// `contact_id`, else the normalised email.
+    pub key: String,
+    /// The CRM contact id, if the event carried one.
+    pub contact_id: Option<String>,
+    /// The email, if the event carried one (trimmed, as given).
+    pub email: Option<String>,
+}
+
+/// What a form submission tells us about its submitter. Blank values are
+/// `None`, so an upsert can leave known values alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Email (`data.email`, else an email field).
+    pub email: Option<String>,
+    /// First name (or the first word of a full `name`).
+    pub first_name: Option<String>,
+    /// Last name (or the rest of a full `name`).
+    pub last_name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Job title.
+    pub job_title: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+}
+
+const EMAIL: &[&str] = &["email", "emailaddress", "mail"];
+const FIRST_NAME: &[&str] = &["firstname", "givenname", "fname", "forename"];
+const LAST_NAME: &[&str] = &["lastname", "surname", "familyname", "lname"];
+const FULL_NAME: &[&str] = &["name", "fullname"];
+const COMPANY: &[&str] = &[
+    "company",
+    "companyname",
+    "organisation",
+    "organization",
+    "org",
+];
+const JOB_TITLE: &[&str] = &["jobtitle", "jobrole", "position", "role"];
+const COUNTRY: &[&str] = &["country", "countryname", "countrycode"];
+const UTM_CAMPAIGN: &[&str] = &["utmcampaign"];
+
+/// The contact of an event, if it names one.
+pub fn contact(event: &Event) -> Option<Contact> {
+    let contact_id = clean(event.data.contact_id());
+    let email = match &event.data {
+        EventData::PageView(_) => None,
+        EventData::FormSubmission(f) => form_email(f),
+    };
+    let key = match (&contact_id, &email) {
+        (Some(id), _) => id.clone(),
+        (None, Some(email)) => email.to_lowercase(),
+        (None, None) => return None,
+    };
+    Some(Contact {
+        key,
+        contact_id,
+        email,
+    })
+}
+
+/// The submitter's details from a form's fields.
+pub fn profile(form: &FormSubmission) -> Profile {
+    let fields = &form.fields;
+    let mut first_name = field(fields, FIRST_NAME).map(str::to_string);
+    let mut last_name = field(fields, LAST_NAME).map(str::to_string);
+    if let Some(full) = field(fields, FULL_NAME) {
+        let mut words = full.split_whitespace();
+        let first = words.next().map(str::to_string);
+        let rest = words.collect::<Vec<_>>().join(" ");
+        first_name = first_name.or(first);
+        last_name = last_name.or_else(|| clean(Some(&rest)));
+    }
+    Profile {
+        email: form_email(form),
+        first_name,
+        last_name,
+        company: field(fields, COMPANY).map(str::to_string),
+        job_title: field(fields, JOB_TITLE).map(str::to_string),
+        country: field(fields, COUNTRY).map(str::to_string),
+    }
+}
+
+/// The campaign that brought the event (`utm_campaign`), if any.
+pub fn utm_campaign(event: &Event) -> Option<&str> {
+    match &event.data {
+        EventData::PageView(PageView { utm_campaign, .. }) => utm_campaign
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
+        EventData::FormSubmission(f) => field(&f.fields, UTM_CAMPAIGN),
+    }
+}
+
+/// The email of a form: `data.email`, else an email field. Values without
+/// an `@` are not emails (forms send "n/a").
+pub fn form_email(form: &FormSubmission) -> Option<String> {
+    clean(form.email.as_deref())
+        .or_else(|| field(&form.fields, EMAIL).map(str::to_string))
+        .filter(|e| e.contains('@'))
+}
+
+/// The first non-blank value among fields whose normalised name is one of
+/// `aliases` (in alias order), trimmed.
+pub fn field<'a>(fields: &'a BTreeMap<String, String>, aliases: &[&str]) -> Option<&'a str> {
+    aliases.iter().find_map(|alias| {
+        fields
+            .iter()
+            .filter(|(name, _)| normalise(name) == *alias)
+            .map(|(_, value)| value.trim())
+            .find(|v| !v.is_empty())
+    })
+}
+
+fn normalise(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+fn clean(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookline_core::EventData;
+
+    fn form(contact_id: Option<&str>, email: Option<&str>, fields: &[(&str, &str)]) -> Event {
+        Event::new(EventData::FormSubmission(FormSubmission {
+            form_id: "frm_1".into(),
+            content_type: None,
+            content_id: None,
+            slug: None,
+            contact_id: contact_id.map(Into::into),
+            email: email.map(Into::into),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            content_checksum: None,
+        }))
+    }
+
+    #[test]
+    fn contact_id_wins_then_normalised_email_then_nobody() {
+        let c = contact(&form(Some(" cnt_1 "), Some("A@B.com"), &[])).unwrap();
+        assert_eq!(c.key, "cnt_1");
+        assert_eq!(c.email.as_deref(), Some("A@B.com"));
+        let c = contact(&form(None, Some(" Jo@Acme.COM "), &[])).unwrap();
+        assert_eq!(c.key, "jo@acme.com");
+        let c = contact(&form(Some(""), None, &[("Email", "x@y.z")])).unwrap();
+        assert_eq!(c.key, "x@y.z");
+        assert_eq!(contact(&form(None, Some("n/a"), &[])), None);
+        assert_eq!(contact(&form(None, None, &[])), None);
+    }
+
+    #[test]
+    fn field_aliases_follow_the_hubspot_mapping() {
+        let EventData::FormSubmission(f) = form(
+            None,
+            None,
+            &[
+                ("firstname", "Ann"),
+                ("Last Name", " Lee "),
+                ("jobtitle", "CFO"),
+                ("company_name", "Acme"),
+                ("country", ""),
+                ("utm_campaign", "Q4"),
+            ],
+        )
+        .data
+        else {
+            unreachable!()
+        };
+        let p = profile(&f);
+        assert_eq!(p.first_name.as_deref(), Some("Ann"));
+        assert_eq!(p.last_name.as_deref(), Some("Lee"));
+        assert_eq!(p.job_title.as_deref(), Some("CFO"));
+        assert_eq!(p.company.as_deref(), Some("Acme"));
+        assert_eq!(p.country, None, "blank is unknown");
+    }
+
+    #[test]
+    fn a_full_name_fills_missing_first_and_last() {
+        let EventData::FormSubmission(f) = form(
+            None,
+            None,
+            &[("name", "Mary Ann Smith"), ("lastName", "S.")],
+        )
+        .data
+        else {
+            unreachable!()
+        };
+        let p = profile(&f);
+        assert_eq!(p.first_name.as_deref(), Some("Mary"));
+        assert_eq!(p.last_name.as_deref(), Some("S."), "an explicit field wins");
+    }
+
+    #[test]
+    fn utm_campaign_from_form_fields() {
+        let ev = form(None, None, &[("utmCampaign", " AI_Q4 ")]);
+        assert_eq!(utm_campaign(&ev), Some("AI_Q4"));
+    }
+}
