@@ -13,6 +13,7 @@ mod jspub;
 mod load;
 mod report;
 mod servers;
+mod summary;
 mod whout;
 
 use anyhow::Context;
@@ -135,6 +136,11 @@ enum Command {
     },
     /// Delete every stream and bucket of the prefix and both databases.
     Cleanup,
+    /// Render a results.jsonl file as Markdown tables.
+    Summary {
+        /// The file scripts/bench wrote.
+        results: PathBuf,
+    },
 }
 
 fn loopback(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
@@ -163,6 +169,10 @@ fn spec(a: &LoadArgs) -> anyhow::Result<load::Spec> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Summary { results } = &cli.command {
+        print!("{}", summary::render(results)?);
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref()).context("loading the hookline config")?;
     match cli.command {
         Command::Http(a) => report::emit("http", &load::run(spec(&a)?).await),
@@ -227,6 +237,7 @@ async fn main() -> anyhow::Result<()> {
             let at = e2e::lag_zero(&config, Duration::from_secs(timeout)).await?;
             anyhow::ensure!(at.is_some(), "the pipeline did not drain within {timeout} s");
         }
+        Command::Summary { .. } => {}
         Command::Cleanup => {
             if let Ok(nats) = Nats::connect(&config.nats).await {
                 hookline_core::nats::delete_all(&nats, &config).await;

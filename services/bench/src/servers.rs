@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::routing::{get, post};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,17 +17,19 @@ use std::sync::Mutex;
 /// reading the body, and nothing else: the same HTTP work as the edge minus
 /// validation, fingerprinting and the JetStream publish.
 pub async fn bare(listen: SocketAddr) -> anyhow::Result<()> {
-    let app = Router::new().route(
-        "/api/page-view",
-        post(|_body: Bytes| async {
-            let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
-            (
-                StatusCode::ACCEPTED,
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
-                format!(r#"{{"status":"ok","id":"{id}"}}"#),
-            )
-        }),
-    );
+    let app = Router::new()
+        .route(
+            "/api/page-view",
+            post(|_body: Bytes| async {
+                let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
+                (
+                    StatusCode::ACCEPTED,
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    format!(r#"{{"status":"ok","id":"{id}"}}"#),
+                )
+            }),
+        )
+        .route("/readyz", get(|| async { StatusCode::OK }));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!("bare axum 202 listening on {}", listener.local_addr()?);
     axum::serve(
