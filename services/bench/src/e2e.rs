@@ -2,14 +2,16 @@
 //! followed until every CRM consumer has committed it.
 //!
 //! The load generator hands every accepted event id (with the moment its 202
-//! arrived) to a watcher, which polls `processed_events` in the CRM database
-//! for the ids still outstanding, oldest first. Two latencies are reported
-//! per event, bracketing the truth:
+//! arrived) to a watcher, which polls `processed_events` in the CRM database.
+//! Event ids are time-ordered (UUIDv7), so one index range scan from the
+//! oldest outstanding id finds every event committed since — a query whose
+//! cost follows the events in flight, not the run's total. Two latencies are
+//! reported per event, bracketing the truth:
 //!
 //! - `observed`: 202 → the start of the first poll that saw the event's rows
 //!   of all consumers. A commit is visible to a query only if it happened
 //!   before the query's snapshot, so this is an upper bound, too high by at
-//!   most one poll interval;
+//!   most one poll interval (plus the poll's own time: see `poll_ms_max`);
 //! - `processed_at`: 202 → the latest `processed_events.processed_at` of the
 //!   event. That column is `now()`, the *start* of the consumer's batch
 //!   transaction, so this is a lower bound (it misses the batch's own time).
@@ -22,12 +24,9 @@ use hookline_core::nats::Nats;
 use hookline_core::{Config, names};
 use serde::Serialize;
 use sqlx::PgPool;
-use std::collections::{HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-
-/// Ids looked up per poll (the oldest outstanding ones).
-const POLL_WINDOW: usize = 8192;
 
 /// What an end-to-end run measured.
 #[derive(Debug, Serialize)]
@@ -52,6 +51,13 @@ pub struct E2eResult {
     pub lag_zero_after_s: Option<f64>,
     /// Poll interval of the watcher, ms.
     pub poll_ms: u64,
+    /// Polls made, and their mean and longest time (ms): the resolution of
+    /// `observed`.
+    pub polls: u64,
+    /// Mean time of a poll, ms.
+    pub poll_ms_mean: f64,
+    /// Longest poll, ms.
+    pub poll_ms_max: f64,
 }
 
 /// Settings of the watcher.
@@ -67,12 +73,16 @@ pub struct Watch {
 }
 
 struct Tracker {
-    pending: VecDeque<Accepted>,
+    /// Outstanding events by id (ids sort by time).
+    pending: BTreeMap<String, Accepted>,
     observed: hdrhistogram::Histogram<u64>,
     processed_at: hdrhistogram::Histogram<u64>,
     completed: u64,
     first_accept: Option<Instant>,
     last_commit: Option<Instant>,
+    polls: u64,
+    poll_total: Duration,
+    poll_max: Duration,
 }
 
 /// Runs the load in `spec` while watching the CRM database.
@@ -81,12 +91,15 @@ pub async fn run(config: &Config, mut spec: load::Spec, watch: Watch) -> anyhow:
     spec.accepted = Some(tx);
     let mut load_task = tokio::spawn(load::run(spec));
     let mut t = Tracker {
-        pending: VecDeque::new(),
+        pending: BTreeMap::new(),
         observed: report::histogram(),
         processed_at: report::histogram(),
         completed: 0,
         first_accept: None,
         last_commit: None,
+        polls: 0,
+        poll_total: Duration::ZERO,
+        poll_max: Duration::ZERO,
     };
     let mut tracked = 0u64;
     let mut load_done: Option<(LoadResult, Instant)> = None;
@@ -98,7 +111,7 @@ pub async fn run(config: &Config, mut spec: load::Spec, watch: Watch) -> anyhow:
         while let Ok(a) = rx.try_recv() {
             tracked += 1;
             t.first_accept.get_or_insert(a.at);
-            t.pending.push_back(a);
+            t.pending.insert(a.id.clone(), a);
         }
         if load_done.is_none() && load_task.is_finished() {
             load_done = Some(((&mut load_task).await?, Instant::now()));
@@ -145,49 +158,44 @@ pub async fn run(config: &Config, mut spec: load::Spec, watch: Watch) -> anyhow:
         completed_per_sec: report::round2(t.completed as f64 / span.max(1e-9)),
         lag_zero_after_s,
         poll_ms: watch.poll.as_millis() as u64,
+        polls: t.polls,
+        poll_ms_mean: report::round2(t.poll_total.as_secs_f64() * 1000.0 / t.polls.max(1) as f64),
+        poll_ms_max: report::round2(t.poll_max.as_secs_f64() * 1000.0),
     })
 }
 
-/// Looks up the oldest outstanding ids and settles those all consumers have.
+/// Finds the events committed by every consumer since the oldest
+/// outstanding one, and settles those we track.
 async fn poll(watch: &Watch, t: &mut Tracker) -> anyhow::Result<()> {
-    let n = t.pending.len().min(POLL_WINDOW);
-    let ids: Vec<&str> = t.pending.iter().take(n).map(|a| a.id.as_str()).collect();
+    let Some(oldest) = t.pending.keys().next().cloned() else {
+        return Ok(());
+    };
     let started = Instant::now();
-    let rows: Vec<(String, DateTime<Utc>, i64)> = sqlx::query_as(
-        "SELECT event_id, max(processed_at), count(*) FROM processed_events \
-         WHERE consumer = ANY($1) AND event_id = ANY($2) GROUP BY event_id",
+    let rows: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT event_id, max(processed_at) FROM processed_events \
+         WHERE consumer = ANY($1) AND event_id >= $2 \
+         GROUP BY event_id HAVING count(*) >= $3",
     )
     .bind(&watch.consumers)
-    .bind(&ids)
+    .bind(&oldest)
+    .bind(watch.consumers.len() as i64)
     .fetch_all(&watch.pool)
     .await?;
-    let want = watch.consumers.len() as i64;
-    let done: HashMap<String, DateTime<Utc>> = rows
-        .into_iter()
-        .filter(|(_, _, c)| *c >= want)
-        .map(|(id, at, _)| (id, at))
-        .collect();
-    if done.is_empty() {
-        return Ok(());
-    }
-    let window: Vec<Accepted> = t.pending.drain(..n).collect();
-    let mut keep = Vec::with_capacity(window.len());
-    for a in window {
-        match done.get(&a.id) {
-            Some(at) => {
-                t.completed += 1;
-                t.last_commit = Some(t.last_commit.map_or(started, |l| l.max(started)));
-                if a.measured {
-                    report::record(&mut t.observed, started.saturating_duration_since(a.at));
-                    let db = (*at - a.wall).to_std().unwrap_or_default();
-                    report::record(&mut t.processed_at, db);
-                }
-            }
-            None => keep.push(a),
+    let took = started.elapsed();
+    t.polls += 1;
+    t.poll_total += took;
+    t.poll_max = t.poll_max.max(took);
+    for (id, at) in rows {
+        let Some(a) = t.pending.remove(&id) else {
+            continue; // settled by an earlier poll, or not ours
+        };
+        t.completed += 1;
+        t.last_commit = Some(t.last_commit.map_or(started, |l| l.max(started)));
+        if a.measured {
+            report::record(&mut t.observed, started.saturating_duration_since(a.at));
+            let db = (at - a.wall).to_std().unwrap_or_default();
+            report::record(&mut t.processed_at, db);
         }
-    }
-    for a in keep.into_iter().rev() {
-        t.pending.push_front(a);
     }
     Ok(())
 }
@@ -196,7 +204,8 @@ async fn poll(watch: &Watch, t: &mut Tracker) -> anyhow::Result<()> {
 /// the moment it saw that, or `None` after `timeout`.
 pub async fn lag_zero(config: &Config, timeout: Duration) -> anyhow::Result<Option<Instant>> {
     let nats = Nats::connect(&config.nats).await?;
-    let watched = [names::RC_RAW, names::RC_EVENTS, names::CRM_EVENTS].map(|s| nats.names.stream(s));
+    let watched =
+        [names::RC_RAW, names::RC_EVENTS, names::CRM_EVENTS].map(|s| nats.names.stream(s));
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         let now = Instant::now();

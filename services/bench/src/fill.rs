@@ -63,8 +63,11 @@ pub async fn run(config: &Config, count: u64, timeout: Duration) -> anyhow::Resu
             r?;
         }
         n = end;
-        if n % 100_000 == 0 {
-            eprintln!("fill: published {n} in {:.1}s", started.elapsed().as_secs_f64());
+        if n.is_multiple_of(100_000) {
+            eprintln!(
+                "fill: published {n} in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     let publish_seconds = started.elapsed().as_secs_f64();

@@ -111,11 +111,18 @@ pub async fn run(spec: Spec) -> LoadResult {
     // time it really took.
     let seconds = tally
         .last_done
-        .map_or(0.0, |t| t.saturating_duration_since(measure_from).as_secs_f64())
+        .map_or(0.0, |t| {
+            t.saturating_duration_since(measure_from).as_secs_f64()
+        })
         .max(spec.duration.as_secs_f64());
     LoadResult {
         target: spec.target.clone(),
-        mode: if spec.rate.is_some() { "open" } else { "closed" }.into(),
+        mode: if spec.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .into(),
         offered_rate: spec.rate,
         connections: spec.connections,
         seconds: report::round2(seconds),
@@ -261,7 +268,7 @@ async fn connection(
 pub fn page_view_bodies(run: &str, contacts: u64, anonymous_every: u64) -> BodyFn {
     let run = run.to_string();
     Arc::new(move |n| {
-        let contact = if anonymous_every > 0 && n % anonymous_every == 0 {
+        let contact = if anonymous_every > 0 && n.is_multiple_of(anonymous_every) {
             String::new()
         } else {
             format!(r#","contact_id":"c-{run}-{}""#, n % contacts.max(1))

@@ -25,7 +25,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "hookline-bench", version, about = "hookline benchmarks (see scripts/bench)")]
+#[command(
+    name = "hookline-bench",
+    version,
+    about = "hookline benchmarks (see scripts/bench)"
+)]
 struct Cli {
     /// hookline configuration file; HOOKLINE__… variables apply on top.
     #[arg(long, short, global = true)]
@@ -92,7 +96,11 @@ enum Command {
         #[command(flatten)]
         load: LoadArgs,
         /// Consumers that must all commit an event.
-        #[arg(long, value_delimiter = ',', default_value = "event-store,engagement-score,automation")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "event-store,engagement-score,automation"
+        )]
         consumers: Vec<String>,
         /// Watcher poll interval, ms.
         #[arg(long, default_value_t = 20)]
@@ -235,7 +243,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Drain { timeout } => {
             let at = e2e::lag_zero(&config, Duration::from_secs(timeout)).await?;
-            anyhow::ensure!(at.is_some(), "the pipeline did not drain within {timeout} s");
+            anyhow::ensure!(
+                at.is_some(),
+                "the pipeline did not drain within {timeout} s"
+            );
         }
         Command::Summary { .. } => {}
         Command::Cleanup => {

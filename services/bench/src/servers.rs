@@ -9,9 +9,9 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use std::sync::Mutex;
 
 /// `POST /api/page-view` answered `202 {"status":"ok","id":…}` after
 /// reading the body, and nothing else: the same HTTP work as the edge minus

@@ -58,7 +58,11 @@ fn edge(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
         "| round | bare axum req/s | edge req/s | edge / bare | edge p50 / p99 ms | JetStream 256 in flight /s | JetStream 1024 in flight /s | edge / JetStream 1024 |"
     )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|")?;
-    let rounds = rows.iter().filter_map(|r| r["round"].as_u64()).max().unwrap_or(0);
+    let rounds = rows
+        .iter()
+        .filter_map(|r| r["round"].as_u64())
+        .max()
+        .unwrap_or(0);
     for round in 1..=rounds {
         let find = |target: &str, mode: &str, extra: Option<u64>| {
             rows.iter().copied().find(|r| {
@@ -96,10 +100,19 @@ fn edge(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
             ratio(edge_rate, js1024)
         )?;
     }
-    writeln!(out, "\n### Fixed offered rate (open loop, latency from the intended send time)\n")?;
-    writeln!(out, "| round | target | offered /s | accepted /s | p50 ms | p99 ms | p99.9 ms | max ms | errors |")?;
+    writeln!(
+        out,
+        "\n### Fixed offered rate (open loop, latency from the intended send time)\n"
+    )?;
+    writeln!(
+        out,
+        "| round | target | offered /s | accepted /s | p50 ms | p99 ms | p99.9 ms | max ms | errors |"
+    )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
-    for r in rows.iter().filter(|r| text(r, &["result", "mode"]) == "open") {
+    for r in rows
+        .iter()
+        .filter(|r| text(r, &["result", "mode"]) == "open")
+    {
         let res = &r["result"];
         writeln!(
             out,
@@ -128,7 +141,10 @@ fn e2e(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
     if rows.is_empty() {
         return Ok(());
     }
-    writeln!(out, "### End to end: edge 202 → committed by all three CRM consumers\n")?;
+    writeln!(
+        out,
+        "### End to end: edge 202 → committed by all three CRM consumers\n"
+    )?;
     writeln!(
         out,
         "| offered /s | accepted /s | completed | completed /s | observed p50 / p99 / max ms | processed_at p50 / p99 ms | drain s | lag 0 after s |"
@@ -161,7 +177,10 @@ fn webhooks(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
         return Ok(());
     }
     writeln!(out, "### webhook-out deliveries to a local 200 receiver\n")?;
-    writeln!(out, "| webhooks | events | delivered | deliveries /s | seconds |")?;
+    writeln!(
+        out,
+        "| webhooks | events | delivered | deliveries /s | seconds |"
+    )?;
     writeln!(out, "|---|---|---|---|---|")?;
     for r in rows {
         let res = &r["result"];

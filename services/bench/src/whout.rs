@@ -116,7 +116,10 @@ async fn measure(
             break;
         }
         if Instant::now() > deadline {
-            anyhow::bail!("webhook-out did not open its consumers within 30 s ({have}/{})", want.len());
+            anyhow::bail!(
+                "webhook-out did not open its consumers within 30 s ({have}/{})",
+                want.len()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -134,7 +137,9 @@ async fn measure(
                     title: Some(format!("Benchmark resource {n}")),
                     community: Some("bench".into()),
                     contact_id: Some(format!("c-{}", n % 10_000)),
-                    url: Some(format!("https://rc.example.org/resources/bench-resource-{n}")),
+                    url: Some(format!(
+                        "https://rc.example.org/resources/bench-resource-{n}"
+                    )),
                     content_checksum: None,
                     utm_campaign: None,
                     utm_source: None,
