@@ -102,9 +102,10 @@ pub fn profile(form: &FormSubmission) -> Profile {
 /// The campaign that brought the event (`utm_campaign`), if any.
 pub fn utm_campaign(event: &Event) -> Option<&str> {
     match &event.data {
-        EventData::PageView(PageView { utm_campaign, .. }) => {
-            utm_campaign.as_deref().map(str::trim).filter(|s| !s.is_empty())
-        }
+        EventData::PageView(PageView { utm_campaign, .. }) => utm_campaign
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
         EventData::FormSubmission(f) => field(&f.fields, UTM_CAMPAIGN),
     }
 }
@@ -204,8 +205,12 @@ mod tests {
 
     #[test]
     fn a_full_name_fills_missing_first_and_last() {
-        let EventData::FormSubmission(f) =
-            form(None, None, &[("name", "Mary Ann Smith"), ("lastName", "S.")]).data
+        let EventData::FormSubmission(f) = form(
+            None,
+            None,
+            &[("name", "Mary Ann Smith"), ("lastName", "S.")],
+        )
+        .data
         else {
             unreachable!()
         };

@@ -101,8 +101,19 @@ pub fn select(config: &Config, names: &[String]) -> Result<Vec<Arc<dyn Consumer>
 /// Runs the named consumers (all when empty) with `/healthz`, `/readyz` and
 /// `/metrics` on `ops.listen`, until `shutdown` fires.
 pub async fn run(config: Config, names: Vec<String>, shutdown: Shutdown) -> Result<(), Error> {
-    // Refuse bad names before binding anything.
-    select(&config, &names)?;
+    // Refuse bad names and rules before binding anything.
+    let consumers = select(&config, &names)?;
+    automation::validate(&config.crm.automation)?;
+    run_with(config, consumers, shutdown).await
+}
+
+/// Runs any set of consumers — e.g. a platform team's own, in its own
+/// binary — with the ops endpoints on `ops.listen`, until `shutdown` fires.
+pub async fn run_with(
+    config: Config,
+    consumers: Vec<Arc<dyn Consumer>>,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
     let addr = config.ops.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -114,7 +125,7 @@ pub async fn run(config: Config, names: Vec<String>, shutdown: Shutdown) -> Resu
         ops::router(readiness.clone()),
         ops_stop.clone(),
     ));
-    let result = work(config, names, readiness, shutdown).await;
+    let result = work_with(config, consumers, readiness, shutdown).await;
     ops_stop.trigger();
     match ops.await {
         Ok(Err(source)) => result.and(Err(Error::Ops { addr, source })),
@@ -147,7 +158,9 @@ pub async fn work_with(
     telemetry::prometheus();
     let nats = Nats::connect_and_declare(&config).await?;
     // One connection per consumer's batch, plus one for /readyz.
-    let connections = u32::try_from(consumers.len()).unwrap_or(u32::MAX).saturating_add(2);
+    let connections = u32::try_from(consumers.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(2);
     let pool = db::connect(&config.crm.database_url, Schema::Crm, connections).await?;
     readiness.add_nats(&nats);
     readiness.add_pool("postgres", &pool);

@@ -193,7 +193,10 @@ impl Runner {
             None => {
                 // Dropping the set aborts the tasks; their open transactions
                 // roll back and their messages are redelivered after ack_wait.
-                tracing::warn!(?grace, "consumers did not drain within the shutdown grace; abandoning in-flight batches");
+                tracing::warn!(
+                    ?grace,
+                    "consumers did not drain within the shutdown grace; abandoning in-flight batches"
+                );
                 Ok(())
             }
         }

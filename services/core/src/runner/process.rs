@@ -119,7 +119,11 @@ async fn apply_with_retries(
             Ok(Err(err)) => err,
             Err(_) => {
                 m::count(m::BATCH_ERRORS, name, 1);
-                tracing::warn!(consumer = name, events = events.len(), "batch took longer than ack_wait; giving it back");
+                tracing::warn!(
+                    consumer = name,
+                    events = events.len(),
+                    "batch took longer than ack_wait; giving it back"
+                );
                 give_back(shared, name, deliveries).await;
                 return None;
             }

@@ -83,7 +83,12 @@ pub(super) async fn nak_all(settings: &Settings, consumer: &'static str, deliver
 
 /// Naks at once, for redelivery elsewhere (on shutdown).
 pub(super) async fn release_all(consumer: &'static str, deliveries: &[&Delivery]) {
-    let results = join_all(deliveries.iter().map(|d| d.msg.ack_with(AckKind::Nak(None)))).await;
+    let results = join_all(
+        deliveries
+            .iter()
+            .map(|d| d.msg.ack_with(AckKind::Nak(None))),
+    )
+    .await;
     for err in results.into_iter().filter_map(Result::err) {
         tracing::debug!(consumer, error = %err, "nak on shutdown failed");
     }

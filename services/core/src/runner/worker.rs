@@ -97,7 +97,9 @@ pub(super) async fn run(
         // The durable may have been deleted (by an operator): declare it again.
         match ensure(&shared, name).await {
             Ok(d) => durable = d,
-            Err(e) => tracing::warn!(consumer = name, error = %e, "could not re-declare the durable consumer"),
+            Err(e) => {
+                tracing::warn!(consumer = name, error = %e, "could not re-declare the durable consumer")
+            }
         }
     }
 }

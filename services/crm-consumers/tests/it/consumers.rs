@@ -95,7 +95,13 @@ fn script() -> Vec<Event> {
         timed(page_view(Some("cnt_C"), EventPage, "e1", Some("SPRING")), 7),
         // 8. An anonymous form ("n/a" is not an email): stored only.
         timed(
-            form("frm_newsletter", None, Some("n/a"), None, &[("first_name", "X")]),
+            form(
+                "frm_newsletter",
+                None,
+                Some("n/a"),
+                None,
+                &[("first_name", "X")],
+            ),
             8,
         ),
     ]
@@ -175,13 +181,61 @@ async fn a_scripted_sequence_gives_exactly_the_expected_rows() {
     assert_eq!(
         content,
         vec![
-            (id(1), pv.clone(), s("resource"), s("r1"), s("cnt_A"), None, s("Title of r1")),
-            (id(2), pv.clone(), s("event"), s("e1"), None, None, s("Title of e1")),
-            (id(3), fs.clone(), s("event"), s("c1"), s("cnt_A"), s("a@acme.com"), None),
+            (
+                id(1),
+                pv.clone(),
+                s("resource"),
+                s("r1"),
+                s("cnt_A"),
+                None,
+                s("Title of r1")
+            ),
+            (
+                id(2),
+                pv.clone(),
+                s("event"),
+                s("e1"),
+                None,
+                None,
+                s("Title of e1")
+            ),
+            (
+                id(3),
+                fs.clone(),
+                s("event"),
+                s("c1"),
+                s("cnt_A"),
+                s("a@acme.com"),
+                None
+            ),
             (id(4), fs.clone(), None, None, s("cnt_A"), None, None),
-            (id(5), fs.clone(), None, None, None, s("Bob@Example.com"), None),
-            (id(6), pv.clone(), s("news"), s("n1"), s("cnt_C"), None, s("Title of n1")),
-            (id(7), pv.clone(), s("event"), s("e1"), s("cnt_C"), None, s("Title of e1")),
+            (
+                id(5),
+                fs.clone(),
+                None,
+                None,
+                None,
+                s("Bob@Example.com"),
+                None
+            ),
+            (
+                id(6),
+                pv.clone(),
+                s("news"),
+                s("n1"),
+                s("cnt_C"),
+                None,
+                s("Title of n1")
+            ),
+            (
+                id(7),
+                pv.clone(),
+                s("event"),
+                s("e1"),
+                s("cnt_C"),
+                None,
+                s("Title of e1")
+            ),
             (id(8), fs.clone(), None, None, None, None, None),
         ]
     );
@@ -281,7 +335,13 @@ async fn a_scripted_sequence_gives_exactly_the_expected_rows() {
         ("hot-lead", "sdr_task", "threshold", "cnt_A", id(3)),
         ("thank-you", "thank_you_email", "event", "cnt_A", id(3)),
         ("thank-you", "thank_you_email", "event", "cnt_A", id(4)),
-        ("thank-you", "thank_you_email", "event", "bob@example.com", id(5)),
+        (
+            "thank-you",
+            "thank_you_email",
+            "event",
+            "bob@example.com",
+            id(5),
+        ),
     ]
     .into_iter()
     .map(|(a, b, c, d, e)| (a.into(), b.into(), c.into(), d.into(), e))

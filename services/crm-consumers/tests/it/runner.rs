@@ -148,22 +148,44 @@ async fn a_failure_after_writing_rolls_back_and_the_redelivery_applies_once() {
     effects_table(&stack).await;
     let evs = events(6);
     let consumer = Recorder::new("rt-fail-once");
-    consumer.fail.lock().unwrap().insert(evs[2].id.to_string(), 2);
-    consumer.panic.lock().unwrap().insert(evs[4].id.to_string(), 2);
+    consumer
+        .fail
+        .lock()
+        .unwrap()
+        .insert(evs[2].id.to_string(), 2);
+    consumer
+        .panic
+        .lock()
+        .unwrap()
+        .insert(evs[4].id.to_string(), 2);
     let consumer = Arc::new(consumer);
     let running = stack.start(vec![consumer.clone()]);
     for e in &evs {
         stack.publish(e).await;
     }
-    assert_each_once(&stack, "rt-fail-once", &ids(&evs.iter().collect::<Vec<_>>())).await;
+    assert_each_once(
+        &stack,
+        "rt-fail-once",
+        &ids(&evs.iter().collect::<Vec<_>>()),
+    )
+    .await;
     // Each failed on both attempts of its first delivery, so the effect
     // above came from a redelivery.
     assert_eq!(consumer.fail.lock().unwrap()[evs[2].id.as_str()], 0);
     assert_eq!(consumer.panic.lock().unwrap()[evs[4].id.as_str()], 0);
-    assert_eq!(stack.count("SELECT count(*) FROM processed_events").await, 6);
+    assert_eq!(
+        stack.count("SELECT count(*) FROM processed_events").await,
+        6
+    );
     assert!(stack.dead_letters().await.is_empty());
-    assert_eq!(metric("hookline_consumer_failed_total", "rt-fail-once"), 4.0);
-    assert_eq!(metric("hookline_consumer_processed_total", "rt-fail-once"), 6.0);
+    assert_eq!(
+        metric("hookline_consumer_failed_total", "rt-fail-once"),
+        4.0
+    );
+    assert_eq!(
+        metric("hookline_consumer_processed_total", "rt-fail-once"),
+        6.0
+    );
     running.stop().await;
     stack.cleanup().await;
 }
@@ -221,7 +243,13 @@ async fn a_poison_event_is_dead_lettered_after_max_deliver_while_the_rest_flow()
     let p = find(poison.id.as_str());
     assert_eq!(p.subject.as_str(), subject);
     assert_eq!(p.headers.get(HEADER_DELIVERIES).unwrap().as_str(), "3");
-    assert!(p.headers.get(HEADER_ERROR).unwrap().as_str().contains("poison"));
+    assert!(
+        p.headers
+            .get(HEADER_ERROR)
+            .unwrap()
+            .as_str()
+            .contains("poison")
+    );
     assert_eq!(
         p.headers.get("Nats-Msg-Id").unwrap().as_str(),
         format!("rt-poison:{}", poison.id)
@@ -234,7 +262,10 @@ async fn a_poison_event_is_dead_lettered_after_max_deliver_while_the_rest_flow()
         .iter()
         .find(|m| m.headers.get(HEADER_EVENT_ID).is_none())
         .expect("the unparseable message is dead-lettered");
-    assert_eq!(garbage.headers.get(HEADER_DELIVERIES).unwrap().as_str(), "1");
+    assert_eq!(
+        garbage.headers.get(HEADER_DELIVERIES).unwrap().as_str(),
+        "1"
+    );
     assert_eq!(&garbage.payload[..], b"{not json");
 
     // The failed events left nothing behind.
