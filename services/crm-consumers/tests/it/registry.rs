@@ -38,3 +38,36 @@ async fn run_refuses_an_unknown_consumer_before_connecting() {
         .unwrap_err();
     assert!(matches!(err, crm_consumers::Error::UnknownConsumer { .. }));
 }
+
+#[tokio::test]
+async fn a_restart_with_new_settings_updates_the_durables() {
+    use crate::support::*;
+    use std::time::Duration;
+    let mut stack = Stack::new(|_| {}).await;
+    let first = stack.start(crm_consumers::registered(&stack.config));
+    eventually("durables declared", || async {
+        stack.backlog("automation").await == (0, 0)
+    })
+    .await;
+    first.stop().await;
+
+    stack.config.consumers.ack_wait = Duration::from_secs(7);
+    stack.config.consumers.max_deliver = 9;
+    let second = stack.start(crm_consumers::registered(&stack.config));
+    let stream = stack
+        .nats
+        .js
+        .get_stream(stack.nats.names.stream(hookline_core::names::CRM_EVENTS))
+        .await
+        .unwrap();
+    eventually("durables updated", || async {
+        let mut durable: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer("automation").await.unwrap();
+        let info = durable.info().await.unwrap();
+        info.config.ack_wait == Duration::from_secs(7)
+            && info.config.max_deliver == 9 + hookline_core::runner::MAX_DELIVER_MARGIN
+    })
+    .await;
+    second.stop().await;
+    stack.cleanup().await;
+}
