@@ -166,7 +166,7 @@ pub async fn work_with(
     readiness.add_pool("postgres", &pool);
     let draining = readiness.clone();
     let signal = shutdown.clone();
-    tokio::spawn(async move {
+    let flag = tokio::spawn(async move {
         signal.wait().await;
         draining.set_draining();
     });
@@ -175,6 +175,7 @@ pub async fn work_with(
     let result = Runner::new(&nats, pool.clone(), &config)
         .run(consumers, shutdown)
         .await;
+    flag.abort();
     pool.close().await;
     Ok(result?)
 }

@@ -2,6 +2,8 @@
 
 mod consumers;
 mod example;
+mod ordering;
+mod recorder;
 mod registry;
 mod runner;
 mod support;
