@@ -51,3 +51,13 @@ PY
 else
   warn "PyYAML missing (pip install pyyaml); docker-compose.yml not checked"
 fi
+
+# Where the compose plugin exists, let it validate the file too (this
+# machine's docker client has none; the compose test in services/hookline
+# checks commands and environment against the real binary either way).
+if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  (cd "$root" && docker compose config -q) || die "docker compose config failed"
+  log "docker compose config OK"
+else
+  warn "no docker compose plugin; skipped 'docker compose config'"
+fi

@@ -5,8 +5,9 @@
 
 use crate::nats::Nats;
 use crate::shutdown::Shutdown;
-use axum::extract::State;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,6 +16,7 @@ use sqlx::PgPool;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 /// What `/readyz` checks: every NATS connection and pool registered, and
 /// that the process is not draining.
@@ -135,4 +137,47 @@ pub async fn serve_on(
     )
     .with_graceful_shutdown(async move { shutdown.wait().await })
     .await
+}
+
+/// Middleware counting every request as
+/// `hookline_http_requests_total{service,route,status}` and timing it as
+/// `hookline_http_request_duration_seconds{service,route}`. The route label
+/// is the matched template, never the raw path, so the label set stays
+/// bounded. Use as
+/// `route_layer(from_fn(|req: Request, next: Next| ops::track_requests("edge", req, next)))`.
+pub async fn track_requests(service: &'static str, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    record_request(service, &route, response.status(), Some(started));
+    response
+}
+
+/// Records one request (also for answers produced outside the router's
+/// matched routes, such as fallbacks).
+pub fn record_request(
+    service: &'static str,
+    route: &str,
+    status: StatusCode,
+    started: Option<Instant>,
+) {
+    metrics::counter!(
+        "hookline_http_requests_total",
+        "service" => service,
+        "route" => route.to_owned(),
+        "status" => status.as_u16().to_string()
+    )
+    .increment(1);
+    if let Some(started) = started {
+        metrics::histogram!(
+            "hookline_http_request_duration_seconds",
+            "service" => service,
+            "route" => route.to_owned()
+        )
+        .record(started.elapsed().as_secs_f64());
+    }
 }

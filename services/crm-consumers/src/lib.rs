@@ -101,8 +101,19 @@ pub fn select(config: &Config, names: &[String]) -> Result<Vec<Arc<dyn Consumer>
 /// Runs the named consumers (all when empty) with `/healthz`, `/readyz` and
 /// `/metrics` on `ops.listen`, until `shutdown` fires.
 pub async fn run(config: Config, names: Vec<String>, shutdown: Shutdown) -> Result<(), Error> {
-    // Refuse bad names before binding anything.
-    select(&config, &names)?;
+    // Refuse bad names and rules before binding anything.
+    let consumers = select(&config, &names)?;
+    automation::validate(&config.crm.automation)?;
+    run_with(config, consumers, shutdown).await
+}
+
+/// Runs any set of consumers — e.g. a platform team's own, in its own
+/// binary — with the ops endpoints on `ops.listen`, until `shutdown` fires.
+pub async fn run_with(
+    config: Config,
+    consumers: Vec<Arc<dyn Consumer>>,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
     let addr = config.ops.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -114,7 +125,7 @@ pub async fn run(config: Config, names: Vec<String>, shutdown: Shutdown) -> Resu
         ops::router(readiness.clone()),
         ops_stop.clone(),
     ));
-    let result = work(config, names, readiness, shutdown).await;
+    let result = work_with(config, consumers, readiness, shutdown).await;
     ops_stop.trigger();
     match ops.await {
         Ok(Err(source)) => result.and(Err(Error::Ops { addr, source })),
@@ -155,7 +166,7 @@ pub async fn work_with(
     readiness.add_pool("postgres", &pool);
     let draining = readiness.clone();
     let signal = shutdown.clone();
-    tokio::spawn(async move {
+    let flag = tokio::spawn(async move {
         signal.wait().await;
         draining.set_draining();
     });
@@ -164,6 +175,7 @@ pub async fn work_with(
     let result = Runner::new(&nats, pool.clone(), &config)
         .run(consumers, shutdown)
         .await;
+    flag.abort();
     pool.close().await;
     Ok(result?)
 }

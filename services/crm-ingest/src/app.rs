@@ -3,14 +3,13 @@
 
 use crate::handler::{self, Ingest, ROUTE};
 use crate::openapi::ApiDoc;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hookline_core::ops::{self, Readiness};
-use std::time::Instant;
 use utoipa::OpenApi;
 
 /// The `service` label of this crate's metrics.
@@ -28,7 +27,9 @@ pub fn router(ingest: Ingest, readiness: Readiness) -> Router {
         .route("/openapi.json", get(openapi_json))
         .with_state(ingest)
         .merge(ops::router(readiness))
-        .route_layer(middleware::from_fn(track))
+        .route_layer(middleware::from_fn(|req: Request, next: Next| {
+            ops::track_requests(SERVICE, req, next)
+        }))
         .fallback(not_found)
 }
 
@@ -44,38 +45,6 @@ async fn method_not_allowed() -> Response {
 }
 
 async fn not_found() -> Response {
-    count("unmatched", StatusCode::NOT_FOUND, None);
+    ops::record_request(SERVICE, "unmatched", StatusCode::NOT_FOUND, None);
     handler::error_response(StatusCode::NOT_FOUND, "Not found".into())
-}
-
-/// Counts every matched request by route template (never the raw path, so
-/// the label set stays bounded).
-async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let started = Instant::now();
-    let response = next.run(req).await;
-    count(&route, response.status(), Some(started));
-    response
-}
-
-fn count(route: &str, status: StatusCode, started: Option<Instant>) {
-    metrics::counter!(
-        "hookline_http_requests_total",
-        "service" => SERVICE,
-        "route" => route.to_owned(),
-        "status" => status.as_u16().to_string()
-    )
-    .increment(1);
-    if let Some(started) = started {
-        metrics::histogram!(
-            "hookline_http_request_duration_seconds",
-            "service" => SERVICE,
-            "route" => route.to_owned()
-        )
-        .record(started.elapsed().as_secs_f64());
-    }
 }

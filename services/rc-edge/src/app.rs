@@ -6,17 +6,17 @@ use crate::error::ApiError;
 use crate::fingerprint::Fingerprinter;
 use crate::routes::{self, AppState, Inner};
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use hookline_core::config::EdgeConfig;
 use hookline_core::nats::Nats;
 use hookline_core::ops::{self, Readiness};
 use hookline_core::shutdown::Shutdown;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -51,7 +51,9 @@ pub fn router(
         api = rate_limited(api, edge, proxies, shutdown)?;
     }
     // Outermost of the route layers, so 429s are counted too.
-    let api = api.route_layer(middleware::from_fn(track));
+    let api = api.route_layer(middleware::from_fn(|req: Request, next: Next| {
+        ops::track_requests("edge", req, next)
+    }));
 
     let app = api
         .route("/openapi.json", get(crate::openapi::serve))
@@ -141,21 +143,4 @@ fn rate_limited(
     Ok(api.route_layer(GovernorLayer {
         config: Arc::new(config),
     }))
-}
-
-/// `hookline_http_requests_total{service,route,status}` and latency.
-async fn track(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let started = Instant::now();
-    let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("hookline_http_requests_total", "service" => "edge", "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("hookline_http_request_duration_seconds", "service" => "edge", "route" => route)
-        .record(started.elapsed().as_secs_f64());
-    response
 }

@@ -381,7 +381,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
-            level: "info,async_nats=warn".into(),
+            level: "info,async_nats=warn,sqlx=warn".into(),
         }
     }
 }

@@ -1,4 +1,9 @@
 //! crm-consumers integration tests, against the real NATS and Postgres.
 
+mod consumers;
+mod example;
+mod ordering;
+mod recorder;
+mod registry;
 mod runner;
 mod support;

@@ -1,99 +1,16 @@
-//! The runner's guarantees, with a consumer that records every effect in a
-//! table without a unique key — so an effect applied twice shows as two rows.
+//! The runner's guarantees, checked with the [`Recorder`] test consumer.
 
+use crate::recorder::Recorder;
 use crate::support::*;
-use async_trait::async_trait;
 use hookline_core::event::ContentType;
+use hookline_core::runner::Consumer;
 use hookline_core::runner::settle::{HEADER_DELIVERIES, HEADER_ERROR, HEADER_EVENT_ID};
-use hookline_core::runner::{Consumer, HandlerError};
 use hookline_core::{Event, EventType};
-use sqlx::PgConnection;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-
-/// Writes one `effects` row per applied event; fails on request.
-struct Recorder {
-    name: &'static str,
-    types: Vec<EventType>,
-    /// Fail this many more times, after writing (the write must be rolled
-    /// back). Twice fails both the fast and the careful attempt of the first
-    /// delivery, so the event must come back from JetStream.
-    fail: Mutex<HashMap<String, u32>>,
-    /// Panic this many more times, after writing.
-    panic: Mutex<HashMap<String, u32>>,
-    /// Always fail.
-    poison: HashSet<String>,
-    /// Fail permanently (straight to the DLQ).
-    reject: HashSet<String>,
-    /// Kill our own database connection once, mid-batch.
-    disconnect_once: Mutex<HashSet<String>>,
-}
-
-impl Recorder {
-    fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            types: EventType::ALL.to_vec(),
-            fail: Mutex::default(),
-            panic: Mutex::default(),
-            poison: HashSet::new(),
-            reject: HashSet::new(),
-            disconnect_once: Mutex::default(),
-        }
-    }
-}
-
-/// Uses up one of the failures planned for `id`.
-fn take(plan: &Mutex<HashMap<String, u32>>, id: &str) -> bool {
-    let mut plan = plan.lock().unwrap();
-    match plan.get_mut(id) {
-        Some(n) if *n > 0 => {
-            *n -= 1;
-            true
-        }
-        _ => false,
-    }
-}
+use std::collections::HashSet;
+use std::sync::Arc;
 
 fn ids(events: &[&Event]) -> HashSet<String> {
     events.iter().map(|e| e.id.to_string()).collect()
-}
-
-#[async_trait]
-impl Consumer for Recorder {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn event_types(&self) -> &[EventType] {
-        &self.types
-    }
-
-    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
-        let id = event.id.to_string();
-        sqlx::query("INSERT INTO effects (event_id) VALUES ($1)")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-        if self.disconnect_once.lock().unwrap().remove(&id) {
-            sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
-                .execute(&mut *tx)
-                .await?;
-        }
-        if self.poison.contains(&id) {
-            return Err(HandlerError::retry("poison event: always fails"));
-        }
-        if self.reject.contains(&id) {
-            return Err(HandlerError::permanent("unacceptable data"));
-        }
-        if take(&self.fail, &id) {
-            return Err(HandlerError::retry("fails after writing"));
-        }
-        if take(&self.panic, &id) {
-            panic!("handler bug on {id}");
-        }
-        Ok(())
-    }
 }
 
 async fn effects_table(stack: &Stack) {

@@ -93,7 +93,8 @@ impl Stack {
         out
     }
 
-    /// Pending and ack-pending of a durable (0, 0 once all is settled).
+    /// Pending and ack-pending of a durable: (0, 0) once all is settled;
+    /// `u64::MAX` pending while the durable does not exist yet.
     pub async fn backlog(&self, consumer: &str) -> (u64, usize) {
         let stream = self
             .nats
@@ -101,10 +102,15 @@ impl Stack {
             .get_stream(self.nats.names.stream(names::CRM_EVENTS))
             .await
             .expect("stream");
-        let mut c: async_nats::jetstream::consumer::PullConsumer =
-            stream.get_consumer(consumer).await.expect("durable exists");
-        let info = c.info().await.expect("consumer info");
-        (info.num_pending, info.num_ack_pending)
+        let durable: Result<async_nats::jetstream::consumer::PullConsumer, _> =
+            stream.get_consumer(consumer).await;
+        let Ok(mut durable) = durable else {
+            return (u64::MAX, 0);
+        };
+        match durable.info().await {
+            Ok(info) => (info.num_pending, info.num_ack_pending),
+            Err(_) => (u64::MAX, 0),
+        }
     }
 
     /// `SELECT count(*)` of a query.

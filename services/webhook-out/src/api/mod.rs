@@ -10,7 +10,7 @@ pub mod openapi;
 mod webhooks;
 
 use crate::delivery::Ctx;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -121,7 +121,9 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .merge(v1)
         .route("/openapi.json", get(openapi::serve))
         .merge(ops::router(readiness))
-        .layer(middleware::from_fn(count_requests))
+        .layer(middleware::from_fn(|req: Request, next: Next| {
+            hookline_core::ops::track_requests("webhook-out", req, next)
+        }))
 }
 
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -147,21 +149,4 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         )
         .into_response(),
     }
-}
-
-async fn count_requests(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let resp = next.run(req).await;
-    metrics::counter!(
-        "hookline_http_requests_total",
-        "service" => "webhook-out",
-        "route" => route,
-        "status" => resp.status().as_u16().to_string()
-    )
-    .increment(1);
-    resp
 }
