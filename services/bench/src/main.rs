@@ -205,9 +205,15 @@ async fn main() -> anyhow::Result<()> {
             poll_ms,
             drain_timeout,
         } => {
+            let options: sqlx::postgres::PgConnectOptions = config
+                .crm
+                .database_url
+                .parse()
+                .context("parsing crm.database_url")?;
+            // Named, so its cost can be told apart in pg_stat_activity.
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(2)
-                .connect(&config.crm.database_url)
+                .connect_with(options.application_name("hookline-bench"))
                 .await
                 .context("connecting to the CRM database")?;
             let watch = e2e::Watch {
