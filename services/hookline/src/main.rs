@@ -5,12 +5,6 @@
 
 mod cli;
 
-/// mimalloc instead of glibc malloc: the services allocate per request and
-/// per message (JSON, headers, buffers), and glibc's malloc/free showed as
-/// ~15 % of the edge's CPU under load (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookline_core::db::{self, Schema};
