@@ -5,7 +5,11 @@
 //! Tests wait by polling with a deadline ([`wait_for`]), never by sleeping a
 //! fixed time.
 
+pub mod check;
+pub mod pipeline;
+pub mod proxy;
 pub mod stack;
+pub mod workload;
 
 pub use stack::{Service, Stack};
 

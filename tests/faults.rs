@@ -1,0 +1,432 @@
+//! Fault injection across real processes: each service of a running
+//! pipeline is killed, stopped or made to fail while events flow, and at the
+//! end the CRM database must hold exactly what the events sent say — every
+//! event the edge accepted once, its duplicates not at all, scores, counters,
+//! campaign touches and tasks equal to values computed by the test.
+//!
+//! `cargo build -p hookline && cargo test -p hookline-e2e --test faults`;
+//! `HOOKLINE_QUICK=1` sends fewer events.
+
+use hookline_e2e::check::{assert_meaningful, check_crm};
+use hookline_e2e::pipeline::{Attempt, attempts};
+use hookline_e2e::proxy::Proxy;
+use hookline_e2e::workload::{Figures, Outcome, Pace, Planned, Workload, send, send_all, size};
+use hookline_e2e::{Service, Stack, wait_for};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Longest wait for the pipeline to settle. A killed webhook-out's
+/// in-flight deliveries come back after its ack wait (request time-out 3 s
+/// + 30 s here), a killed dedupe's after 30 s.
+const IDLE: Duration = Duration::from_secs(180);
+/// `HOOKLINE__OPS__SHUTDOWN_GRACE` of the stack.
+const GRACE: Duration = Duration::from_secs(5);
+/// Room for process start-up and exit on a busy machine.
+const SLACK: Duration = Duration::from_secs(5);
+
+const CONSUMERS: [Service; 3] = [
+    Service::Consumer("event-store"),
+    Service::Consumer("engagement-score"),
+    Service::Consumer("automation"),
+];
+
+async fn started_stack(extra: Vec<(String, String)>) -> Stack {
+    let mut stack = Stack::new();
+    stack
+        .extra_env
+        .push(("HOOKLINE__WEBHOOK_OUT__REQUEST_TIMEOUT".into(), "3s".into()));
+    stack.extra_env.extend(extra);
+    stack.start_all().await;
+    stack
+}
+
+/// Events being sent in the background.
+struct Flow {
+    task: tokio::task::JoinHandle<Vec<(usize, Outcome)>>,
+    done: Arc<AtomicUsize>,
+    total: usize,
+}
+
+impl Flow {
+    /// Sends `events` on 2 lanes, one request per lane every 20 ms or so:
+    /// about a second of traffic per phase for the fault to land in.
+    fn start(stack: &Stack, events: Vec<Planned>, tolerate_errors: bool) -> Flow {
+        let done = Arc::new(AtomicUsize::new(0));
+        let total = events.len();
+        let pace = Pace {
+            lanes: 2,
+            gap: Duration::from_millis(20),
+            tolerate_errors,
+        };
+        let task = tokio::spawn(send(
+            stack.http().clone(),
+            stack.url(Service::Edge),
+            events,
+            pace,
+            done.clone(),
+        ));
+        Flow { task, done, total }
+    }
+
+    /// Waits until a third of the events are answered: the fault then hits
+    /// a stream in full flow.
+    async fn midway(&self) {
+        let target = (self.total / 3).max(1);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.done.load(Ordering::SeqCst) < target {
+            assert!(Instant::now() < deadline, "events are not flowing");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn finish(self, w: &mut Workload) {
+        let results = self.task.await.expect("sender");
+        w.record(results);
+    }
+}
+
+fn report(scenario: &str, faults: &str, f: &Figures) {
+    eprintln!(
+        "RELIABILITY {scenario}: sent {} accepted {} unknown {} (landed {}) duplicates dropped {} unique {} faults [{faults}] lost 0 doubled 0",
+        f.sent, f.accepted, f.unknown, f.unknown_landed, f.duplicates, f.unique
+    );
+}
+
+/// Waits for the pipeline, checks the CRM exactly, no dead letters, no
+/// panics; returns the figures.
+async fn settle_and_check(stack: &Stack, w: &Workload) -> Figures {
+    stack.wait_idle(IDLE).await;
+    let figures = check_crm(stack, w).await;
+    assert_eq!(
+        stack.dead_letters().await,
+        (0, 0),
+        "nothing may dead-letter"
+    );
+    let logs = stack.logs();
+    assert!(!logs.contains("panicked at"), "a process panicked:\n{logs}");
+    assert_meaningful(w);
+    figures
+}
+
+/// Scenario 1: `kill -9` of every process in turn while events flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_each_service_mid_stream() {
+    let mut stack = started_stack(Vec::new()).await;
+    let mut w = Workload::new(0x5eed_0001);
+    let per_phase = size(30, 5);
+    let warm = w.batch(per_phase, true);
+    send_all(&stack, &mut w, warm).await;
+
+    // The slowest to recover first (their in-flight messages wait for the
+    // ack wait), so their tails overlap the later phases.
+    let mut order = vec![Service::WebhookOut, Service::Dedupe, Service::Ingest];
+    order.extend(CONSUMERS);
+    order.push(Service::Edge);
+    let mut interrupted = Vec::new();
+    for service in &order {
+        let edge = *service == Service::Edge;
+        // Requests to a dying edge have an unknown fate: groups of one only.
+        let events = w.batch(per_phase, !edge);
+        let flow = Flow::start(&stack, events, edge);
+        flow.midway().await;
+        stack.kill9(*service);
+        if let Some(n) = stack.unacked(*service).await {
+            interrupted.push(format!("{service:?} {n}"));
+        }
+        if edge {
+            // Keep it down a moment: the edge binds its port before
+            // anything else, so a quick restart would just queue requests.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stack.start(Service::Edge).await;
+            flow.finish(&mut w).await;
+        } else {
+            flow.finish(&mut w).await;
+            stack.start(*service).await;
+        }
+    }
+    let last = w.batch(per_phase, true);
+    send_all(&stack, &mut w, last).await;
+
+    let f = settle_and_check(&stack, &w).await;
+    report(
+        "kill -9",
+        &format!(
+            "{} kill -9; unacked messages held by the killed process: {}",
+            order.len(),
+            interrupted.join(", ")
+        ),
+        &f,
+    );
+    stack.cleanup().await;
+}
+
+/// The attempt log of the events in `ids`: each must show a failure
+/// matching `failed`, and then exactly one success.
+async fn assert_failures_then_one_success(
+    stack: &Stack,
+    ids: &std::collections::BTreeSet<String>,
+    failed: impl Fn(&Attempt) -> bool,
+) -> usize {
+    let rc = stack.rc_pool().await;
+    // The attempt log is written in batches: wait for the successes.
+    let log = wait_for("attempt log", Duration::from_secs(30), || {
+        let rc = rc.clone();
+        async move {
+            let log = attempts(&rc).await;
+            let ok = ids
+                .iter()
+                .all(|id| log.iter().any(|a| &a.event_id == id && a.success));
+            ok.then_some(log)
+        }
+    })
+    .await;
+    let mut by_event: BTreeMap<&str, Vec<&Attempt>> = BTreeMap::new();
+    for a in &log {
+        by_event.entry(a.event_id.as_str()).or_default().push(a);
+    }
+    let mut failures = 0;
+    for id in ids {
+        let rows = &by_event[id.as_str()];
+        let successes: Vec<_> = rows.iter().filter(|a| a.success).collect();
+        assert_eq!(successes.len(), 1, "{id}: one success expected: {rows:?}");
+        let failed_rows: Vec<_> = rows.iter().filter(|a| !a.success).collect();
+        assert!(
+            failed_rows.iter().any(|a| failed(a)),
+            "{id}: the outage must show in the attempt log: {rows:?}"
+        );
+        assert!(
+            failed_rows.iter().all(|a| a.attempt < successes[0].attempt),
+            "{id}: failures come before the success: {rows:?}"
+        );
+        failures += failed_rows.len();
+    }
+    rc.close().await;
+    failures
+}
+
+/// Waits until webhook-out has logged at least `n` failed attempts.
+async fn wait_failed_attempts(stack: &Stack, n: usize) {
+    let rc = stack.rc_pool().await;
+    wait_for("failed attempts", Duration::from_secs(60), || {
+        let rc = rc.clone();
+        async move {
+            let failed = attempts(&rc).await.iter().filter(|a| !a.success).count();
+            (failed >= n).then_some(())
+        }
+    })
+    .await;
+    rc.close().await;
+}
+
+/// Scenario 2: crm-ingest down for a while, then back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_down_for_a_while() {
+    let mut stack = started_stack(Vec::new()).await;
+    let mut w = Workload::new(0x5eed_0002);
+    let per_phase = size(60, 8);
+    let warm = w.batch(per_phase, true);
+    send_all(&stack, &mut w, warm).await;
+    // Delivered before the outage, so the outage hits only the next batch.
+    stack.wait_idle(IDLE).await;
+
+    stack.kill9(Service::Ingest);
+    let first = w.groups().len();
+    let outage = w.batch(per_phase, true);
+    send_all(&stack, &mut w, outage).await;
+    let outage_groups = first..w.groups().len();
+    wait_failed_attempts(&stack, per_phase.min(10)).await;
+    // Let the outage last a while: retries pile up (bounded, not a wait
+    // for an outcome).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stack.start(Service::Ingest).await;
+    let after = w.batch(per_phase, true);
+    send_all(&stack, &mut w, after).await;
+
+    let f = settle_and_check(&stack, &w).await;
+    let outage_ids: std::collections::BTreeSet<String> = w
+        .accepted_ids_of(outage_groups)
+        .intersection(&f.survivors)
+        .cloned()
+        .collect();
+    assert!(!outage_ids.is_empty());
+    let failures = assert_failures_then_one_success(&stack, &outage_ids, |a| {
+        a.status_code.is_none() && a.error.is_some()
+    })
+    .await;
+    report(
+        "crm-ingest down",
+        &format!(
+            "ingest down ~3 s+, {failures} failed deliveries of {} events",
+            outage_ids.len()
+        ),
+        &f,
+    );
+    stack.cleanup().await;
+}
+
+/// Scenario 3: crm-ingest answering 500 for a while (a proxy in front of it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_answering_500_for_a_while() {
+    let mut stack = Stack::new();
+    let proxy = Proxy::start(stack.url(Service::Ingest)).await;
+    stack.extra_env.push((
+        "CRM_WEBHOOK_URL".into(),
+        format!("{}/api/webhooks/resources-centre", proxy.url()),
+    ));
+    stack
+        .extra_env
+        .push(("HOOKLINE__WEBHOOK_OUT__REQUEST_TIMEOUT".into(), "3s".into()));
+    stack.start_all().await;
+    let mut w = Workload::new(0x5eed_0003);
+    let per_phase = size(60, 8);
+    let warm = w.batch(per_phase, true);
+    send_all(&stack, &mut w, warm).await;
+    stack.wait_idle(IDLE).await;
+
+    proxy.set_failing(true);
+    let first = w.groups().len();
+    let outage = w.batch(per_phase, true);
+    send_all(&stack, &mut w, outage).await;
+    let outage_groups = first..w.groups().len();
+    wait_failed_attempts(&stack, per_phase.min(10)).await;
+    // Let the 500s go on for a while (bounded, not a wait for an outcome).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.set_failing(false);
+    let after = w.batch(per_phase, true);
+    send_all(&stack, &mut w, after).await;
+
+    let f = settle_and_check(&stack, &w).await;
+    let outage_ids: std::collections::BTreeSet<String> = w
+        .accepted_ids_of(outage_groups)
+        .intersection(&f.survivors)
+        .cloned()
+        .collect();
+    assert!(!outage_ids.is_empty());
+    let failures =
+        assert_failures_then_one_success(&stack, &outage_ids, |a| a.status_code == Some(500)).await;
+    // Exactly one successful delivery per event reached crm-ingest.
+    let delivered = proxy.delivered.lock().expect("not poisoned").clone();
+    assert_eq!(
+        delivered
+            .keys()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        f.survivors,
+        "every unique event is delivered, and nothing else"
+    );
+    assert!(
+        delivered.values().all(|n| *n == 1),
+        "an event was delivered twice: {delivered:?}"
+    );
+    let injected = proxy.injected.load(Ordering::SeqCst);
+    report(
+        "crm-ingest 500",
+        &format!(
+            "{injected} injected 500s, {failures} failed deliveries of {} events",
+            outage_ids.len()
+        ),
+        &f,
+    );
+    stack.cleanup().await;
+}
+
+/// What `/readyz` said while a process drained.
+#[derive(Debug, Default)]
+struct Drain {
+    ok: usize,
+    unavailable: usize,
+    refused: usize,
+}
+
+/// Polls `/readyz` until the process is gone; once it has said 503 or
+/// stopped listening, it must never say 200 again.
+async fn watch_readyz(
+    http: reqwest::Client,
+    url: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Drain {
+    let mut d = Drain::default();
+    while !stop.load(Ordering::SeqCst) {
+        match http.get(&url).timeout(Duration::from_secs(2)).send().await {
+            Ok(r) if r.status().is_success() => {
+                assert!(
+                    d.unavailable == 0 && d.refused == 0,
+                    "{url} turned ready again while draining: {d:?}"
+                );
+                d.ok += 1;
+            }
+            Ok(r) if r.status().as_u16() == 503 => d.unavailable += 1,
+            Ok(r) => panic!("{url}: unexpected {}", r.status()),
+            Err(_) => d.refused += 1,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    d
+}
+
+/// Issue 6 "Lifecycle": SIGTERM to each process while events flow; each
+/// drains and exits by itself, successfully, within the grace period, and
+/// after restarts nothing is lost or doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_stream_drains_and_loses_nothing() {
+    let mut stack = started_stack(Vec::new()).await;
+    let mut w = Workload::new(0x5eed_0004);
+    let per_phase = size(30, 5);
+    let warm = w.batch(per_phase, true);
+    send_all(&stack, &mut w, warm).await;
+
+    let mut order = vec![Service::Dedupe, Service::WebhookOut, Service::Ingest];
+    order.extend(CONSUMERS);
+    order.push(Service::Edge);
+    let mut slowest = Duration::ZERO;
+    let mut saw_503 = Vec::new();
+    for service in &order {
+        let edge = *service == Service::Edge;
+        let events = w.batch(per_phase, !edge);
+        let flow = Flow::start(&stack, events, edge);
+        flow.midway().await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = tokio::spawn(watch_readyz(
+            stack.http().clone(),
+            format!("{}/readyz", stack.url(*service)),
+            stop.clone(),
+        ));
+        let started = Instant::now();
+        stack.signal_term(*service);
+        let clean = stack.wait_exit(*service, GRACE + SLACK).await;
+        let took = started.elapsed();
+        stop.store(true, Ordering::SeqCst);
+        let drain = watcher.await.expect("readyz watcher");
+        assert!(
+            clean,
+            "{service:?} did not exit by itself with success within {:?} of SIGTERM",
+            GRACE + SLACK
+        );
+        slowest = slowest.max(took);
+        if drain.unavailable > 0 {
+            saw_503.push(format!("{service:?}"));
+        }
+        if edge {
+            stack.start(Service::Edge).await;
+            flow.finish(&mut w).await;
+        } else {
+            flow.finish(&mut w).await;
+            stack.start(*service).await;
+        }
+    }
+    let last = w.batch(per_phase, true);
+    send_all(&stack, &mut w, last).await;
+
+    let f = settle_and_check(&stack, &w).await;
+    report(
+        "SIGTERM",
+        &format!(
+            "{} SIGTERM, slowest exit {slowest:?}, /readyz 503 observed for {saw_503:?}",
+            order.len()
+        ),
+        &f,
+    );
+    stack.cleanup().await;
+}
