@@ -226,9 +226,14 @@ impl Stack {
 
     /// Sends SIGTERM to a running process (without waiting).
     pub fn signal_term(&mut self, service: Service) {
+        self.signal(service, "TERM");
+    }
+
+    /// Sends a signal (`TERM`, `INT`, …) to a running process.
+    pub fn signal(&mut self, service: Service, name: &str) {
         if let Some(child) = self.children.get(&service) {
             let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
+                .args([format!("-{name}"), child.id().to_string()])
                 .status();
         }
     }
