@@ -52,14 +52,15 @@ struct Flow {
 }
 
 impl Flow {
-    /// Sends `events` on 2 lanes, one request per lane every 20 ms or so:
-    /// about a second of traffic per phase for the fault to land in.
+    /// Sends `events` on 6 lanes, each pausing 5 ms between requests: a
+    /// steady stream, busy enough that the fault finds work in flight in
+    /// the process it hits.
     fn start(stack: &Stack, events: Vec<Planned>, tolerate_errors: bool) -> Flow {
         let done = Arc::new(AtomicUsize::new(0));
         let total = events.len();
         let pace = Pace {
-            lanes: 2,
-            gap: Duration::from_millis(20),
+            lanes: 6,
+            gap: Duration::from_millis(5),
             tolerate_errors,
         };
         let task = tokio::spawn(send(
