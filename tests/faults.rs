@@ -8,13 +8,15 @@
 //! `HOOKLINE_QUICK=1` sends fewer events.
 
 use hookline_e2e::check::{assert_meaningful, check_crm};
-use hookline_e2e::pipeline::{Attempt, attempts};
+use hookline_e2e::flow::{Flow, watch_readyz};
+use hookline_e2e::pipeline::{assert_failures_then_one_success, wait_failed_attempts};
 use hookline_e2e::proxy::Proxy;
-use hookline_e2e::workload::{Figures, Outcome, Pace, Planned, Workload, send, send_all, size};
-use hookline_e2e::{Service, Stack, wait_for};
-use std::collections::BTreeMap;
+use hookline_e2e::send::send_all;
+use hookline_e2e::workload::{Figures, Workload, size};
+use hookline_e2e::{Service, Stack};
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Longest wait for the pipeline to settle. A killed webhook-out's
@@ -42,52 +44,6 @@ async fn started_stack() -> Stack {
         .push(("HOOKLINE__WEBHOOK_OUT__REQUEST_TIMEOUT".into(), "3s".into()));
     stack.start_all().await;
     stack
-}
-
-/// Events being sent in the background.
-struct Flow {
-    task: tokio::task::JoinHandle<Vec<(usize, Outcome)>>,
-    done: Arc<AtomicUsize>,
-    total: usize,
-}
-
-impl Flow {
-    /// Sends `events` on 6 lanes, each pausing 5 ms between requests: a
-    /// steady stream, busy enough that the fault finds work in flight in
-    /// the process it hits.
-    fn start(stack: &Stack, events: Vec<Planned>, tolerate_errors: bool) -> Flow {
-        let done = Arc::new(AtomicUsize::new(0));
-        let total = events.len();
-        let pace = Pace {
-            lanes: 6,
-            gap: Duration::from_millis(5),
-            tolerate_errors,
-        };
-        let task = tokio::spawn(send(
-            stack.http().clone(),
-            stack.url(Service::Edge),
-            events,
-            pace,
-            done.clone(),
-        ));
-        Flow { task, done, total }
-    }
-
-    /// Waits until a third of the events are answered: the fault then hits
-    /// a stream in full flow.
-    async fn midway(&self) {
-        let target = (self.total / 3).max(1);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self.done.load(Ordering::SeqCst) < target {
-            assert!(Instant::now() < deadline, "events are not flowing");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    async fn finish(self, w: &mut Workload) {
-        let results = self.task.await.expect("sender");
-        w.record(results);
-    }
 }
 
 fn report(scenario: &str, faults: &str, f: &Figures) {
@@ -165,64 +121,6 @@ async fn kill_each_service_mid_stream() {
     stack.cleanup().await;
 }
 
-/// The attempt log of the events in `ids`: each must show a failure
-/// matching `failed`, and then exactly one success.
-async fn assert_failures_then_one_success(
-    stack: &Stack,
-    ids: &std::collections::BTreeSet<String>,
-    failed: impl Fn(&Attempt) -> bool,
-) -> usize {
-    let rc = stack.rc_pool().await;
-    // The attempt log is written in batches: wait for the successes.
-    let log = wait_for("attempt log", Duration::from_secs(30), || {
-        let rc = rc.clone();
-        async move {
-            let log = attempts(&rc).await;
-            let ok = ids
-                .iter()
-                .all(|id| log.iter().any(|a| &a.event_id == id && a.success));
-            ok.then_some(log)
-        }
-    })
-    .await;
-    let mut by_event: BTreeMap<&str, Vec<&Attempt>> = BTreeMap::new();
-    for a in &log {
-        by_event.entry(a.event_id.as_str()).or_default().push(a);
-    }
-    let mut failures = 0;
-    for id in ids {
-        let rows = &by_event[id.as_str()];
-        let successes: Vec<_> = rows.iter().filter(|a| a.success).collect();
-        assert_eq!(successes.len(), 1, "{id}: one success expected: {rows:?}");
-        let failed_rows: Vec<_> = rows.iter().filter(|a| !a.success).collect();
-        assert!(
-            failed_rows.iter().any(|a| failed(a)),
-            "{id}: the outage must show in the attempt log: {rows:?}"
-        );
-        assert!(
-            failed_rows.iter().all(|a| a.attempt < successes[0].attempt),
-            "{id}: failures come before the success: {rows:?}"
-        );
-        failures += failed_rows.len();
-    }
-    rc.close().await;
-    failures
-}
-
-/// Waits until webhook-out has logged at least `n` failed attempts.
-async fn wait_failed_attempts(stack: &Stack, n: usize) {
-    let rc = stack.rc_pool().await;
-    wait_for("failed attempts", Duration::from_secs(60), || {
-        let rc = rc.clone();
-        async move {
-            let failed = attempts(&rc).await.iter().filter(|a| !a.success).count();
-            (failed >= n).then_some(())
-        }
-    })
-    .await;
-    rc.close().await;
-}
-
 /// Scenario 2: crm-ingest down for a while, then back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_down_for_a_while() {
@@ -251,7 +149,7 @@ async fn ingest_down_for_a_while() {
     send_all(&stack, &mut w, after).await;
 
     let f = settle_and_check(&stack, &w).await;
-    let outage_ids: std::collections::BTreeSet<String> = w
+    let outage_ids: BTreeSet<String> = w
         .accepted_ids_of(outage_groups)
         .intersection(&f.survivors)
         .cloned()
@@ -301,7 +199,7 @@ async fn ingest_answering_500_for_a_while() {
     send_all(&stack, &mut w, after).await;
 
     let f = settle_and_check(&stack, &w).await;
-    let outage_ids: std::collections::BTreeSet<String> = w
+    let outage_ids: BTreeSet<String> = w
         .accepted_ids_of(outage_groups)
         .intersection(&f.survivors)
         .cloned()
@@ -335,40 +233,6 @@ async fn ingest_answering_500_for_a_while() {
     stack.cleanup().await;
 }
 
-/// What `/readyz` said while a process drained.
-#[derive(Debug, Default)]
-struct Drain {
-    ok: usize,
-    unavailable: usize,
-    refused: usize,
-}
-
-/// Polls `/readyz` until the process is gone; once it has said 503 or
-/// stopped listening, it must never say 200 again.
-async fn watch_readyz(
-    http: reqwest::Client,
-    url: String,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-) -> Drain {
-    let mut d = Drain::default();
-    while !stop.load(Ordering::SeqCst) {
-        match http.get(&url).timeout(Duration::from_secs(2)).send().await {
-            Ok(r) if r.status().is_success() => {
-                assert!(
-                    d.unavailable == 0 && d.refused == 0,
-                    "{url} turned ready again while draining: {d:?}"
-                );
-                d.ok += 1;
-            }
-            Ok(r) if r.status().as_u16() == 503 => d.unavailable += 1,
-            Ok(r) => panic!("{url}: unexpected {}", r.status()),
-            Err(_) => d.refused += 1,
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    d
-}
-
 /// Issue 6 "Lifecycle": SIGTERM to each process while events flow; each
 /// drains and exits by itself, successfully, within the grace period, and
 /// after restarts nothing is lost or doubled.
@@ -390,7 +254,7 @@ async fn sigterm_mid_stream_drains_and_loses_nothing() {
         let events = w.batch(per_phase, !edge);
         let flow = Flow::start(&stack, events, edge);
         flow.midway().await;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let watcher = tokio::spawn(watch_readyz(
             stack.http().clone(),
             format!("{}/readyz", stack.url(*service)),

@@ -7,10 +7,9 @@
 //!
 //! `cargo build -p hookline && cargo test -p hookline-e2e --test security`.
 
-use hookline_core::event::EventId;
 use hookline_core::names::CRM_EVENTS;
-use hookline_core::nats::Nats;
-use hookline_core::signing::{self, Secret};
+use hookline_e2e::scan::{assert_absent, assert_present, stream_texts, table_texts};
+use hookline_e2e::signed::{Delivery, deliver, legacy, standard};
 use hookline_e2e::stack::{ADMIN_TOKEN, API_KEY, SHARED_SECRET};
 use hookline_e2e::{Service, Stack, wait_for};
 use serde_json::{Value, json};
@@ -43,83 +42,6 @@ async fn post_as_client(stack: &Stack, path: &str, ip: &str, body: Value) -> Val
         .expect("edge answers");
     assert_eq!(resp.status().as_u16(), 202, "{path} {body}");
     resp.json().await.expect("json")
-}
-
-/// Every message of every stream and KV bucket of the stack, as text
-/// (payload and headers).
-async fn stream_texts(stack: &Stack) -> Vec<(String, String)> {
-    use futures::TryStreamExt;
-    let nats = Nats::connect(&stack.config.nats).await.expect("NATS");
-    let prefix = &stack.config.nats.prefix;
-    let names: Vec<String> = nats
-        .js
-        .stream_names()
-        .try_collect()
-        .await
-        .expect("stream names");
-    let mut out = Vec::new();
-    for name in names
-        .into_iter()
-        .filter(|n| n.starts_with(&format!("{prefix}_")) || n.starts_with(&format!("KV_{prefix}_")))
-    {
-        let mut stream = nats.js.get_stream(&name).await.expect("stream");
-        let state = stream.info().await.expect("info").state.clone();
-        if state.messages == 0 {
-            continue;
-        }
-        for seq in state.first_sequence..=state.last_sequence {
-            if let Ok(m) = stream.get_raw_message(seq).await {
-                let text = format!(
-                    "{} {:?} {}",
-                    m.subject,
-                    m.headers,
-                    String::from_utf8_lossy(&m.payload)
-                );
-                out.push((name.clone(), text));
-            }
-        }
-    }
-    out
-}
-
-/// Every row of every table of a database, as text.
-async fn table_texts(url: &str) -> Vec<(String, String)> {
-    let pool = sqlx::PgPool::connect(url).await.expect("database");
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables \
-         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("tables");
-    let mut out = Vec::new();
-    for table in tables {
-        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t"))
-            .fetch_all(&pool)
-            .await
-            .expect("rows");
-        out.extend(rows.into_iter().map(|r| (table.clone(), r)));
-    }
-    pool.close().await;
-    out
-}
-
-fn assert_absent(place: &str, texts: &[(String, String)], needles: &[&str]) {
-    for (where_, text) in texts {
-        for needle in needles {
-            assert!(
-                !text.contains(needle),
-                "{place} {where_} holds {needle:?}: {text}"
-            );
-        }
-    }
-}
-
-fn assert_present(place: &str, texts: &[(String, String)], needle: &str) {
-    assert!(
-        texts.iter().any(|(_, t)| t.contains(needle)),
-        "{place}: the scan never saw {needle:?} — it is not reading the data"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,76 +191,6 @@ async fn no_secret_ip_or_user_agent_in_logs_streams_or_tables() {
     stack.cleanup().await;
 }
 
-/// A delivery to crm-ingest: body and headers.
-struct Delivery {
-    body: Vec<u8>,
-    headers: Vec<(&'static str, String)>,
-}
-
-fn page_view_data() -> Value {
-    json!({"content_type": "resource", "content_id": "sec-1", "slug": "sec", "title": MARKER})
-}
-
-/// The seed's profile: `{"api_key","event","data"}`, `X-Timestamp`,
-/// `X-Signature` over `{ts}.{body}` with the secret string.
-fn legacy(secret: &str, api_key: &str, signed_at: i64, sent_at: i64) -> Delivery {
-    let id = EventId::new();
-    let mut data = page_view_data();
-    data["id"] = json!(id.as_str());
-    data["ts"] = json!(chrono::Utc::now().to_rfc3339());
-    let body = serde_json::to_vec(&json!({"api_key": api_key, "event": "page_view", "data": data}))
-        .expect("json");
-    let sig = signing::legacy::sign(&Secret::legacy(secret).expect("secret"), signed_at, &body);
-    Delivery {
-        headers: vec![
-            ("webhook-id", id.as_str().to_string()),
-            ("x-timestamp", sent_at.to_string()),
-            ("x-signature", sig),
-        ],
-        body,
-    }
-}
-
-/// Standard Webhooks: the envelope, `webhook-signature` over
-/// `{id}.{ts}.{body}`.
-fn standard(secret: &str, signed_at: i64, sent_at: i64) -> Delivery {
-    let id = EventId::new();
-    let body = serde_json::to_vec(&json!({"id": id.as_str(), "type": "page_view",
-        "occurred_at": chrono::Utc::now().to_rfc3339(), "data": page_view_data()}))
-    .expect("json");
-    let sig = signing::standard::sign(
-        &Secret::standard(secret).expect("secret"),
-        id.as_str(),
-        signed_at,
-        &body,
-    );
-    Delivery {
-        headers: vec![
-            ("webhook-id", id.as_str().to_string()),
-            ("webhook-timestamp", sent_at.to_string()),
-            ("webhook-signature", sig),
-        ],
-        body,
-    }
-}
-
-async fn deliver(stack: &Stack, d: &Delivery) -> (u16, Value) {
-    let mut req = stack
-        .http()
-        .post(format!(
-            "{}/api/webhooks/resources-centre",
-            stack.url(Service::Ingest)
-        ))
-        .header("content-type", "application/json")
-        .body(d.body.clone());
-    for (k, v) in &d.headers {
-        req = req.header(*k, v.as_str());
-    }
-    let resp = req.send().await.expect("ingest answers");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_stale_future_replayed_and_wrong_key_deliveries_are_refused() {
     let mut stack = Stack::new();
@@ -418,25 +270,8 @@ async fn forged_stale_future_replayed_and_wrong_key_deliveries_are_refused() {
 
     // A last good delivery: once it is stored, anything sent before it
     // would be too (one stream, consumed in order).
-    let last = legacy(SHARED_SECRET, API_KEY, now, chrono::Utc::now().timestamp());
-    let last = Delivery {
-        headers: {
-            let mut h = last.headers;
-            let ts = chrono::Utc::now().timestamp();
-            h.retain(|(k, _)| *k != "x-timestamp" && *k != "x-signature");
-            h.push(("x-timestamp", ts.to_string()));
-            h.push((
-                "x-signature",
-                signing::legacy::sign(
-                    &Secret::legacy(SHARED_SECRET).expect("secret"),
-                    ts,
-                    &last.body,
-                ),
-            ));
-            h
-        },
-        body: last.body,
-    };
+    let ts = chrono::Utc::now().timestamp();
+    let last = legacy(SHARED_SECRET, API_KEY, ts, ts);
     assert_eq!(deliver(&stack, &last).await.0, 200);
     stack
         .wait_count(&crm, stored, 3, Duration::from_secs(30))

@@ -6,8 +6,12 @@
 //! fixed time.
 
 pub mod check;
+pub mod flow;
 pub mod pipeline;
 pub mod proxy;
+pub mod scan;
+pub mod send;
+pub mod signed;
 pub mod stack;
 pub mod workload;
 

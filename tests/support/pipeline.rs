@@ -1,9 +1,11 @@
 //! Watching a running stack: lag, dead letters, the attempt log.
 
 use crate::stack::{Service, Stack};
+use crate::wait_for;
 use hookline_core::lag;
 use hookline_core::names::{CRM_DLQ, CRM_EVENTS, RC_DLQ, RC_EVENTS, RC_RAW};
 use hookline_core::nats::Nats;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// Consumers a full pipeline has, per stream.
@@ -153,4 +155,62 @@ pub async fn attempts(pool: &sqlx::PgPool) -> Vec<Attempt> {
     .fetch_all(pool)
     .await
     .unwrap_or_default()
+}
+
+/// The attempt log of the events in `ids`: each must show a failure
+/// matching `failed`, and then exactly one success.
+pub async fn assert_failures_then_one_success(
+    stack: &Stack,
+    ids: &BTreeSet<String>,
+    failed: impl Fn(&Attempt) -> bool,
+) -> usize {
+    let rc = stack.rc_pool().await;
+    // The attempt log is written in batches: wait for the successes.
+    let log = wait_for("attempt log", Duration::from_secs(30), || {
+        let rc = rc.clone();
+        async move {
+            let log = attempts(&rc).await;
+            let ok = ids
+                .iter()
+                .all(|id| log.iter().any(|a| &a.event_id == id && a.success));
+            ok.then_some(log)
+        }
+    })
+    .await;
+    let mut by_event: BTreeMap<&str, Vec<&Attempt>> = BTreeMap::new();
+    for a in &log {
+        by_event.entry(a.event_id.as_str()).or_default().push(a);
+    }
+    let mut failures = 0;
+    for id in ids {
+        let rows = &by_event[id.as_str()];
+        let successes: Vec<_> = rows.iter().filter(|a| a.success).collect();
+        assert_eq!(successes.len(), 1, "{id}: one success expected: {rows:?}");
+        let failed_rows: Vec<_> = rows.iter().filter(|a| !a.success).collect();
+        assert!(
+            failed_rows.iter().any(|a| failed(a)),
+            "{id}: the outage must show in the attempt log: {rows:?}"
+        );
+        assert!(
+            failed_rows.iter().all(|a| a.attempt < successes[0].attempt),
+            "{id}: failures come before the success: {rows:?}"
+        );
+        failures += failed_rows.len();
+    }
+    rc.close().await;
+    failures
+}
+
+/// Waits until webhook-out has logged at least `n` failed attempts.
+pub async fn wait_failed_attempts(stack: &Stack, n: usize) {
+    let rc = stack.rc_pool().await;
+    wait_for("failed attempts", Duration::from_secs(60), || {
+        let rc = rc.clone();
+        async move {
+            let failed = attempts(&rc).await.iter().filter(|a| !a.success).count();
+            (failed >= n).then_some(())
+        }
+    })
+    .await;
+    rc.close().await;
 }
