@@ -5,7 +5,15 @@
 //! Tests wait by polling with a deadline ([`wait_for`]), never by sleeping a
 //! fixed time.
 
+pub mod check;
+pub mod flow;
+pub mod pipeline;
+pub mod proxy;
+pub mod scan;
+pub mod send;
+pub mod signed;
 pub mod stack;
+pub mod workload;
 
 pub use stack::{Service, Stack};
 
