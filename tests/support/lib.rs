@@ -5,6 +5,10 @@
 //! Tests wait by polling with a deadline ([`wait_for`]), never by sleeping a
 //! fixed time.
 
+pub mod badinput;
+pub mod exact;
+pub mod nats_server;
+pub mod pg_cluster;
 pub mod stack;
 
 pub use stack::{Service, Stack};
