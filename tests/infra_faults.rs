@@ -244,9 +244,10 @@ async fn postgres_down_mid_run_loses_and_doubles_nothing() {
     pool.close().await;
     pg.stop_immediate();
     let sent_at_stop = progress.load(Ordering::Relaxed);
-    // Down for a few seconds: every consumer batch, and webhook-out's
-    // attempt log, fail meanwhile.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Down for longer than the services' pool acquire time-out (10 s), so
+    // the outage is not just absorbed by a slow acquire: consumer batches and
+    // webhook-out's attempt log fail outright meanwhile and must retry.
+    tokio::time::sleep(Duration::from_secs(12)).await;
     pg.start_again().await;
     let log = sender.await.expect("sender");
     assert!(
