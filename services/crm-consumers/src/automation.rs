@@ -29,6 +29,8 @@
 //! Anonymous events (no `contact_id`, no email) create no task: there is no
 //! one to thank or call.
 
+mod batch;
+
 use crate::identity::{self, Contact};
 use crate::scoring;
 use async_trait::async_trait;
@@ -116,6 +118,15 @@ impl Consumer for Automation {
     fn event_types(&self) -> &[EventType] {
         // Every event: each one moves the score threshold rules watch.
         &EventType::ALL
+    }
+
+    /// The same, for a whole batch in four statements (see [`batch`]).
+    async fn handle_batch(
+        &self,
+        events: &[&Event],
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        self.apply_batch(events, tx).await
     }
 
     async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {

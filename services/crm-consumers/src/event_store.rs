@@ -127,6 +127,80 @@ impl Consumer for EventStore {
         }
         Ok(())
     }
+
+    /// Every row of the batch in one `INSERT … SELECT FROM UNNEST`; contacts
+    /// (form submissions only) one upsert each, in order, as `handle` does.
+    async fn handle_batch(
+        &self,
+        events: &[&Event],
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let mut c = Columns::default();
+        for event in events {
+            let r = row(event)?;
+            c.event_id.push(event.id.as_str());
+            c.event_name.push(event.event_type().as_str());
+            c.content_type.push(r.content_type);
+            c.content_id.push(r.content_id);
+            c.slug.push(r.slug);
+            c.title.push(r.title);
+            c.community.push(r.community);
+            c.contact_id
+                .push(r.contact_id.map(str::trim).filter(|s| !s.is_empty()));
+            c.email.push(r.email);
+            c.url.push(r.url);
+            c.payload.push(Json(r.payload));
+            c.ts.push(event.occurred_at);
+        }
+        sqlx::query(
+            "INSERT INTO content_events \
+             (event_id, event_name, content_type, content_id, slug, title, community, \
+              contact_id, email, url, payload, ts) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+              $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::jsonb[], \
+              $12::timestamptz[]) \
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(&c.event_id)
+        .bind(&c.event_name)
+        .bind(&c.content_type)
+        .bind(&c.content_id)
+        .bind(&c.slug)
+        .bind(&c.title)
+        .bind(&c.community)
+        .bind(&c.contact_id)
+        .bind(&c.email)
+        .bind(&c.url)
+        .bind(&c.payload)
+        .bind(&c.ts)
+        .execute(&mut *tx)
+        .await?;
+        for event in events {
+            if let (EventData::FormSubmission(form), Some(contact)) =
+                (&event.data, identity::contact(event))
+            {
+                upsert_contact(tx, &contact, &identity::profile(form)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `content_events` columns of a batch, one array each.
+#[derive(Default)]
+struct Columns<'a> {
+    event_id: Vec<&'a str>,
+    event_name: Vec<&'static str>,
+    content_type: Vec<Option<&'a str>>,
+    content_id: Vec<Option<&'a str>>,
+    slug: Vec<Option<&'a str>>,
+    title: Vec<Option<&'a str>>,
+    community: Vec<Option<&'a str>>,
+    contact_id: Vec<Option<&'a str>>,
+    email: Vec<Option<String>>,
+    url: Vec<Option<&'a str>>,
+    payload: Vec<Json<serde_json::Value>>,
+    ts: Vec<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Inserts the contact or merges the form's non-blank fields into it.

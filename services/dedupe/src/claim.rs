@@ -11,13 +11,20 @@
 //! The moka cache remembers owners we have seen, each entry expiring no later
 //! than its KV entry does, so hot duplicates cost no round trip. A miss only
 //! costs the round trip; correctness never depends on the cache.
+//!
+//! Entries are kept small, because a dedupe window holds many keys and moka
+//! itself spends about 300 bytes on each: the cache key is the first 128 bits
+//! of the (SHA-256, hex) dedupe key and the owner is a 64-bit keyed hash of
+//! its event id, where the strings cost over 150 bytes more. Only equality
+//! is ever asked of either, and a false match needs a 2⁻⁶⁴ collision.
 
 use async_nats::jetstream::kv::{self, Operation, UpdateErrorKind};
 use bytes::Bytes;
 use hookline_core::event::{EventId, EventType};
 use moka::Expiry;
 use moka::sync::Cache;
-use std::sync::Arc;
+use sha2::{Digest, Sha256};
+use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::key::Keys;
@@ -53,23 +60,26 @@ pub enum ClaimError {
     Contended,
 }
 
-#[derive(Clone, Debug)]
+/// A keyed 64-bit hash of an owner's event id.
+type OwnerTag = u64;
+
+#[derive(Clone, Copy, Debug)]
 struct Owner {
-    id: Arc<str>,
+    id: OwnerTag,
     /// No later than the KV entry's own expiry.
     expires: Instant,
 }
 
 struct UntilKvExpiry;
 
-impl Expiry<String, Owner> for UntilKvExpiry {
-    fn expire_after_create(&self, _: &String, v: &Owner, now: Instant) -> Option<Duration> {
+impl Expiry<u128, Owner> for UntilKvExpiry {
+    fn expire_after_create(&self, _: &u128, v: &Owner, now: Instant) -> Option<Duration> {
         Some(v.expires.saturating_duration_since(now))
     }
 
     fn expire_after_update(
         &self,
-        _: &String,
+        _: &u128,
         v: &Owner,
         now: Instant,
         _: Option<Duration>,
@@ -82,7 +92,9 @@ impl Expiry<String, Owner> for UntilKvExpiry {
 pub struct Claims {
     page_view: (kv::Store, Duration),
     form_submission: (kv::Store, Duration),
-    cache: Cache<String, Owner>,
+    cache: Cache<u128, Owner>,
+    /// Keys the owner tags (random per process: the tags never leave it).
+    tags: RandomState,
 }
 
 impl Claims {
@@ -99,7 +111,12 @@ impl Claims {
                 .max_capacity(capacity)
                 .expire_after(UntilKvExpiry)
                 .build(),
+            tags: RandomState::new(),
         }
+    }
+
+    fn tag(&self, id: &str) -> OwnerTag {
+        self.tags.hash_one(id)
     }
 
     fn store(&self, kind: EventType) -> &(kv::Store, Duration) {
@@ -119,12 +136,13 @@ impl Claims {
         if let Some(previous) = &keys.previous {
             // The same visitor under yesterday's fingerprint key.
             let owner = self.lookup(kind, previous).await?;
-            if owner.is_some_and(|o| o.as_ref() != id.as_str()) {
+            let mine = self.tag(id.as_str());
+            if owner.is_some_and(|o| o != mine) {
                 // A duplicate — unless this is a redelivery of an event
                 // that had already claimed today's key.
                 let current = self.lookup(kind, &keys.current).await?;
                 return Ok(match current {
-                    Some(o) if o.as_ref() == id.as_str() => Verdict::Mine,
+                    Some(o) if o == mine => Verdict::Mine,
                     _ => Verdict::Duplicate,
                 });
             }
@@ -133,9 +151,9 @@ impl Claims {
     }
 
     /// The owner of `key`, from the cache or the KV store (never creates it).
-    async fn lookup(&self, kind: EventType, key: &str) -> Result<Option<Arc<str>>, ClaimError> {
+    async fn lookup(&self, kind: EventType, key: &str) -> Result<Option<OwnerTag>, ClaimError> {
         let cache_key = cache_key(kind, key);
-        if let Some(owner) = self.cached(&cache_key) {
+        if let Some(owner) = self.cached(cache_key) {
             return Ok(Some(owner));
         }
         let (store, window) = self.store(kind);
@@ -150,9 +168,10 @@ impl Claims {
     /// Creates `key` with `id`, or finds who owns it.
     async fn claim(&self, kind: EventType, key: &str, id: &EventId) -> Result<Verdict, ClaimError> {
         let cache_key = cache_key(kind, key);
-        if let Some(owner) = self.cached(&cache_key) {
+        let mine = self.tag(id.as_str());
+        if let Some(owner) = self.cached(cache_key) {
             metrics::counter!("hookline_dedupe_cache_hits_total").increment(1);
-            return Ok(verdict(&owner, id));
+            return Ok(verdict(owner, mine));
         }
         let (store, window) = self.store(kind);
         let value = Bytes::copy_from_slice(id.as_str().as_bytes());
@@ -165,7 +184,7 @@ impl Claims {
                     self.cache.insert(
                         cache_key,
                         Owner {
-                            id: Arc::from(id.as_str()),
+                            id: mine,
                             expires: sent + *window,
                         },
                     );
@@ -175,7 +194,7 @@ impl Claims {
                     match store.entry(key).await? {
                         Some(entry) if entry.operation == Operation::Put => {
                             let owner = self.remember_read(cache_key, &entry, *window);
-                            return Ok(verdict(&owner, id));
+                            return Ok(verdict(owner, mine));
                         }
                         // A delete marker: take the key over its revision.
                         Some(entry) => expected_revision = entry.revision,
@@ -189,16 +208,16 @@ impl Claims {
         Err(ClaimError::Contended)
     }
 
-    fn cached(&self, cache_key: &str) -> Option<Arc<str>> {
+    fn cached(&self, cache_key: u128) -> Option<OwnerTag> {
         self.cache
-            .get(cache_key)
+            .get(&cache_key)
             .filter(|o| o.expires > Instant::now())
             .map(|o| o.id)
     }
 
     /// Caches an owner read from KV until shortly before its entry expires.
-    fn remember_read(&self, cache_key: String, entry: &kv::Entry, window: Duration) -> Arc<str> {
-        let id: Arc<str> = Arc::from(String::from_utf8_lossy(&entry.value).as_ref());
+    fn remember_read(&self, cache_key: u128, entry: &kv::Entry, window: Duration) -> OwnerTag {
+        let id = self.tag(String::from_utf8_lossy(&entry.value).as_ref());
         let now_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as i128)
@@ -210,7 +229,7 @@ impl Claims {
             self.cache.insert(
                 cache_key,
                 Owner {
-                    id: id.clone(),
+                    id,
                     expires: Instant::now() + left.min(window),
                 },
             );
@@ -219,14 +238,57 @@ impl Claims {
     }
 }
 
-fn verdict(owner: &str, id: &EventId) -> Verdict {
-    if owner == id.as_str() {
+fn verdict(owner: OwnerTag, mine: OwnerTag) -> Verdict {
+    if owner == mine {
         Verdict::Mine
     } else {
         Verdict::Duplicate
     }
 }
 
-fn cache_key(kind: EventType, key: &str) -> String {
-    format!("{}/{key}", kind.as_str())
+/// The cache key: the first 128 bits of the dedupe key, which is a hex
+/// SHA-256 digest over the event type and its parts (see [`crate::key`]);
+/// anything else is hashed with the type.
+fn cache_key(kind: EventType, key: &str) -> u128 {
+    if let Some(prefix) = key.get(..32)
+        && let Ok(bits) = u128::from_str_radix(prefix, 16)
+    {
+        return bits;
+    }
+    let digest = Sha256::new()
+        .chain_update(kind.as_str())
+        .chain_update([0])
+        .chain_update(key)
+        .finalize();
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_digests_key_by_their_first_128_bits() {
+        let key = "00112233445566778899aabbccddeeff0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            cache_key(EventType::PageView, key),
+            0x00112233445566778899aabbccddeeff
+        );
+    }
+
+    #[test]
+    fn other_keys_are_hashed_with_their_type() {
+        let a = cache_key(EventType::PageView, "short");
+        let b = cache_key(EventType::FormSubmission, "short");
+        assert_ne!(a, b);
+        assert_eq!(a, cache_key(EventType::PageView, "short"));
+    }
+
+    #[test]
+    fn verdict_compares_owner_tags() {
+        assert_eq!(verdict(7, 7), Verdict::Mine);
+        assert_eq!(verdict(7, 8), Verdict::Duplicate);
+    }
 }

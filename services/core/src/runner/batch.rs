@@ -1,11 +1,13 @@
 //! Applying a batch of events in one Postgres transaction.
 //!
-//! The fast path runs every handler in one transaction with no savepoints:
-//! one `BEGIN`, one bulk `INSERT INTO processed_events`, the handlers' own
-//! queries, one `COMMIT`. Only when a handler fails is the batch redone in
-//! careful mode, with a savepoint around each event, so the failing event is
+//! The fast path runs the whole batch in one transaction with no savepoints:
+//! one `BEGIN`, one bulk `INSERT INTO processed_events`, one call of the
+//! consumer's [`Consumer::handle_batch`] with every new event (a few bulk
+//! statements where the consumer implements it), one `COMMIT`. Only when that
+//! fails is the batch redone in careful mode, event by event with
+//! [`Consumer::handle`] and a savepoint around each, so the failing event is
 //! rolled back alone and the others still commit. Failures are rare, so the
-//! common case pays no savepoint round trips.
+//! common case pays no per-event round trips.
 
 use super::consumer::{Consumer, HandlerError};
 use super::metrics as m;
@@ -127,23 +129,33 @@ async fn attempt(
     let fresh = claim(&mut tx, name, events).await?;
     let mut seen = HashSet::with_capacity(events.len());
     let mut statuses = Vec::with_capacity(events.len());
+    if !careful {
+        let mut new = Vec::with_capacity(events.len());
+        for event in events {
+            let id = event.id.as_str();
+            if fresh.contains(id) && seen.insert(id) {
+                new.push(*event);
+                statuses.push(Status::Done);
+            } else {
+                statuses.push(Status::Duplicate);
+            }
+        }
+        if !new.is_empty()
+            && let Err(e) = call_batch(consumer, &new, &mut tx).await
+        {
+            // Dropping `tx` rolls the whole attempt back.
+            let e = blame(e)?;
+            m::count(m::FAILED, name, 1);
+            tracing::debug!(consumer = name, events = new.len(), error = %e, "batch handler failed on the fast path; redoing the batch event by event with savepoints");
+            return Err(BatchError::HandlerFailed);
+        }
+        tx.commit().await.map_err(BatchError::from_sqlx)?;
+        return Ok(statuses);
+    }
     for event in events {
         let id = event.id.as_str();
         if !fresh.contains(id) || !seen.insert(id) {
             statuses.push(Status::Duplicate);
-            continue;
-        }
-        if !careful {
-            match call(consumer, event, &mut tx).await {
-                Ok(()) => statuses.push(Status::Done),
-                Err(e) => {
-                    // Dropping `tx` rolls the whole attempt back.
-                    let e = blame(e)?;
-                    m::count(m::FAILED, name, 1);
-                    tracing::debug!(consumer = name, event_id = %event.id, error = %e, "handler failed on the fast path; redoing the batch with savepoints");
-                    return Err(BatchError::HandlerFailed);
-                }
-            }
             continue;
         }
         let mut savepoint = Connection::begin(&mut *tx)
@@ -206,10 +218,30 @@ async fn call(
     event: &Event,
     tx: &mut PgConnection,
 ) -> Result<(), HandlerError> {
-    match AssertUnwindSafe(consumer.handle(event, tx))
-        .catch_unwind()
-        .await
-    {
+    caught(
+        AssertUnwindSafe(consumer.handle(event, tx))
+            .catch_unwind()
+            .await,
+    )
+}
+
+/// Runs the batch handler, a panic being an error like in [`call`].
+async fn call_batch(
+    consumer: &dyn Consumer,
+    events: &[&Event],
+    tx: &mut PgConnection,
+) -> Result<(), HandlerError> {
+    caught(
+        AssertUnwindSafe(consumer.handle_batch(events, tx))
+            .catch_unwind()
+            .await,
+    )
+}
+
+fn caught(
+    outcome: Result<Result<(), HandlerError>, Box<dyn std::any::Any + Send>>,
+) -> Result<(), HandlerError> {
+    match outcome {
         Ok(result) => result,
         Err(panic) => {
             let message = panic

@@ -53,6 +53,28 @@ pub trait Consumer: Send + Sync + 'static {
 
     /// Applies one event inside the batch's transaction.
     async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError>;
+
+    /// Applies several events (each new to this consumer, in stream order)
+    /// inside the batch's transaction. The default calls [`Consumer::handle`]
+    /// for each.
+    ///
+    /// Override it to write a whole batch in a few statements (`UNNEST`
+    /// arrays, one upsert per table) instead of a round trip per event: on a
+    /// busy database that is the difference between hundreds and thousands
+    /// of events a second. The end state must be the one `handle` gives
+    /// applied to each event in order. If it fails, the runner rolls the
+    /// batch back and redoes it event by event with `handle`, so one bad
+    /// event is still isolated and retried alone.
+    async fn handle_batch(
+        &self,
+        events: &[&Event],
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        for event in events {
+            self.handle(event, tx).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a handler could not apply an event.

@@ -1,5 +1,6 @@
 //! crm-consumers integration tests, against the real NATS and Postgres.
 
+mod batch;
 mod consumers;
 mod example;
 mod ordering;
