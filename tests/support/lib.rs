@@ -5,7 +5,19 @@
 //! Tests wait by polling with a deadline ([`wait_for`]), never by sleeping a
 //! fixed time.
 
+pub mod badinput;
+pub mod check;
+pub mod exact;
+pub mod flow;
+pub mod nats_server;
+pub mod pg_cluster;
+pub mod pipeline;
+pub mod proxy;
+pub mod scan;
+pub mod send;
+pub mod signed;
 pub mod stack;
+pub mod workload;
 
 pub use stack::{Service, Stack};
 

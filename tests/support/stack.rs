@@ -220,12 +220,30 @@ impl Stack {
     /// SIGTERM, then waits for the process to exit (at most `limit`).
     /// Returns whether it exited by itself and successfully.
     pub async fn terminate(&mut self, service: Service, limit: Duration) -> bool {
+        self.signal_term(service);
+        self.wait_exit(service, limit).await
+    }
+
+    /// Sends SIGTERM to a running process (without waiting).
+    pub fn signal_term(&mut self, service: Service) {
+        self.signal(service, "TERM");
+    }
+
+    /// Sends a signal (`TERM`, `INT`, …) to a running process.
+    pub fn signal(&mut self, service: Service, name: &str) {
+        if let Some(child) = self.children.get(&service) {
+            let _ = Command::new("kill")
+                .args([format!("-{name}"), child.id().to_string()])
+                .status();
+        }
+    }
+
+    /// Waits for a signalled process to exit (at most `limit`; then it is
+    /// killed). Returns whether it exited by itself and successfully.
+    pub async fn wait_exit(&mut self, service: Service, limit: Duration) -> bool {
         let Some(mut child) = self.children.remove(&service) else {
             return true;
         };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
         let deadline = std::time::Instant::now() + limit;
         loop {
             if let Ok(Some(status)) = child.try_wait() {

@@ -82,8 +82,12 @@ pub async fn create_database_if_absent(url: &str) -> Result<(), DbError> {
         let sql = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
         match sqlx::query(&sql).execute(&mut conn).await {
             Ok(_) => tracing::info!(database = %name, "created database"),
-            // Two services racing to create it: the other one won.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+            // Two services racing to create it: the other one won. Postgres
+            // reports that as 42P04 (duplicate_database) or, when both
+            // passed its own existence check, as 23505 (unique violation on
+            // pg_database_datname_index).
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {}
             Err(e) => return Err(e.into()),
         }
     }

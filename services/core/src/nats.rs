@@ -67,7 +67,7 @@ impl Nats {
                 .name("hookline")
                 .connection_timeout(Duration::from_secs(5))
                 .max_reconnects(None)
-                .connect(config.url.as_str())
+                .connect(servers(&config.url))
                 .await
             {
                 Ok(client) => break client,
@@ -107,6 +107,17 @@ impl Nats {
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
     }
+}
+
+/// `nats.url` may list several servers, comma-separated (a cluster's seeds):
+/// async-nats takes them as a list, and a client that starts while one node
+/// is down still connects to another.
+fn servers(url: &str) -> Vec<String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The stream configurations of DESIGN.md under this stack's names.
@@ -221,5 +232,19 @@ pub async fn delete_all(nats: &Nats, config: &Config) {
             .js
             .delete_key_value(config.names().dedupe_bucket(kind))
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::servers;
+
+    #[test]
+    fn a_cluster_url_list_is_split() {
+        assert_eq!(
+            servers("nats://a:4222, nats://b:4222,,nats://c:4222"),
+            ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
+        );
+        assert_eq!(servers("nats://127.0.0.1:4222"), ["nats://127.0.0.1:4222"]);
     }
 }

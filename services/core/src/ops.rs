@@ -19,7 +19,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// What `/readyz` checks: every NATS connection and pool registered, and
-/// that the process is not draining.
+/// that the process is not draining. Until a service has registered at
+/// least one dependency it is still starting, and not ready: services
+/// without an HTTP API serve `/readyz` before they connect, and a 200 then
+/// would tell an orchestrator (or the next service in a start-up order) that
+/// a process with no NATS connection yet is ready.
 #[derive(Clone, Default)]
 pub struct Readiness(Arc<ReadinessInner>);
 
@@ -65,6 +69,11 @@ impl Readiness {
         }
         details.insert("draining".into(), json!(draining));
         let nats = self.0.nats.lock().expect("not poisoned").clone();
+        let starting = nats.is_empty() && self.0.pools.lock().expect("not poisoned").is_empty();
+        if starting {
+            ok = false;
+            details.insert("starting".into(), json!(true));
+        }
         let nats_ok = nats.iter().all(Nats::is_connected);
         if !nats.is_empty() {
             ok &= nats_ok;
@@ -179,5 +188,62 @@ pub fn record_request(
             "route" => route.to_owned()
         )
         .record(started.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn postgres() -> PgPool {
+        let url = std::env::var("HOOKLINE_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy(&format!("{url}/postgres"))
+            .expect("valid URL")
+    }
+
+    async fn status(readiness: &Readiness) -> StatusCode {
+        readyz(State(readiness.clone())).await.status()
+    }
+
+    #[tokio::test]
+    async fn not_ready_until_something_is_registered() {
+        let r = Readiness::new();
+        let (ok, details) = r.check().await;
+        assert!(!ok);
+        assert_eq!(details["starting"], true);
+        assert_eq!(status(&r).await, StatusCode::SERVICE_UNAVAILABLE);
+        r.add_pool("postgres", &postgres());
+        assert_eq!(status(&r).await, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn draining_turns_readyz_503_for_good() {
+        let r = Readiness::new();
+        r.add_pool("postgres", &postgres());
+        assert_eq!(status(&r).await, StatusCode::OK);
+        r.set_draining();
+        let (ok, details) = r.check().await;
+        assert!(!ok);
+        assert_eq!(details["draining"], true);
+        assert_eq!(details["postgres"], "ok", "dependencies are still fine");
+        assert_eq!(status(&r).await, StatusCode::SERVICE_UNAVAILABLE);
+        r.set_draining();
+        assert_eq!(status(&r).await, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_dependency_is_not_ready() {
+        let r = Readiness::new();
+        let down = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(std::time::Duration::from_millis(500))
+            .connect_lazy("postgres://postgres@127.0.0.1:1/postgres")
+            .expect("valid URL");
+        r.add_pool("postgres", &down);
+        let (ok, details) = r.check().await;
+        assert!(!ok);
+        assert_eq!(details["postgres"], "down");
     }
 }

@@ -84,7 +84,15 @@ async fn publish_until(
 ) -> Result<PublishAck, PublishError> {
     let mut delay = Duration::from_millis(25);
     loop {
-        match attempt(js, msg).await {
+        // Bound each try by what is left of the deadline, so a server that
+        // swallows the publish cannot hold the caller for the context's
+        // whole ack time-out.
+        let left = deadline.saturating_duration_since(Instant::now());
+        let result = match tokio::time::timeout(left, attempt(js, msg)).await {
+            Ok(result) => result,
+            Err(_) => Err(PublishError::new(PublishErrorKind::TimedOut)),
+        };
+        match result {
             Ok(ack) => return Ok(ack),
             Err(err) if retryable(err.kind()) && Instant::now() + delay < deadline => {
                 tracing::debug!(subject = %msg.subject, msg_id = %msg.msg_id, error = %err, "publish failed, retrying");

@@ -105,3 +105,24 @@ async fn unreachable_nats_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn services_starting_together_all_get_the_database() {
+    // A fresh stack starts every consumer at once: each finds the database
+    // absent and creates it; the losers of the race must carry on.
+    for _ in 0..3 {
+        let config = testing::isolated_config();
+        let url = config.crm.database_url.clone();
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { db::connect(&url, Schema::Crm, 2).await })
+            })
+            .collect();
+        for r in racers {
+            let pool = r.await.unwrap().expect("every racer connects");
+            pool.close().await;
+        }
+        testing::cleanup(&config).await;
+    }
+}

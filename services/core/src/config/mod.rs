@@ -65,6 +65,7 @@ const LIST_KEYS: &[&str] = &[
     "edge.cors_origins",
     "webhook_out.retry_schedule",
     "ingest.secrets",
+    "consumers.backoff",
 ];
 
 /// The seed's variable names and the key each one sets.

@@ -58,6 +58,7 @@ fn hookline_env_sets_nested_keys_and_lists() {
         ("HOOKLINE__WEBHOOK_OUT__ALLOW_PRIVATE_NETWORKS", "true"),
         ("HOOKLINE__WEBHOOK_OUT__RETRY_SCHEDULE", "1s,2s"),
         ("HOOKLINE__EDGE__TRUSTED_PROXIES", "10.0.0.0/8,192.168.1.1"),
+        ("HOOKLINE__CONSUMERS__BACKOFF", "100ms,1s"),
         ("HOOKLINE__LOG__FORMAT", "json"),
     ])
     .unwrap();
@@ -70,6 +71,10 @@ fn hookline_env_sets_nested_keys_and_lists() {
         [Duration::from_secs(1), Duration::from_secs(2)]
     );
     assert_eq!(c.edge.trusted_proxies, ["10.0.0.0/8", "192.168.1.1"]);
+    assert_eq!(
+        c.consumers.backoff,
+        [Duration::from_millis(100), Duration::from_secs(1)]
+    );
     assert_eq!(c.log.format, LogFormat::Json);
 }
 

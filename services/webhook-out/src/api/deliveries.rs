@@ -7,7 +7,7 @@ use crate::replay;
 use crate::store::AttemptRow;
 use crate::store::attempts::{self, StatusFilter};
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -217,10 +217,10 @@ pub struct ReplayResponse {
 pub async fn replay(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<ReplayRequest>, JsonRejection>,
+    body: super::ObjectBody<ReplayRequest>,
 ) -> Result<Json<ReplayResponse>, ApiError> {
     let webhook = load(&state, &id).await?;
-    let Json(body) = body?;
+    let super::ObjectBody(body) = body;
     if body.since > Utc::now() {
         return Err(ApiError::invalid("since is in the future"));
     }

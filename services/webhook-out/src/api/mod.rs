@@ -91,6 +91,31 @@ impl From<axum::extract::rejection::JsonRejection> for ApiError {
     }
 }
 
+/// A JSON request body that must be an object. axum's `Json` would also
+/// accept an array for a struct (serde reads structs from sequences), so
+/// `[null, null]` could pass as an update; this refuses anything but `{…}`.
+pub struct ObjectBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ObjectBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<serde_json::Value>::from_request(req, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::bad_request(
+                "invalid JSON body: expected a JSON object".to_string(),
+            ));
+        }
+        serde_json::from_value(value)
+            .map(ObjectBody)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+}
+
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
         Self::bad_request(format!("invalid query: {}", e.body_text()))

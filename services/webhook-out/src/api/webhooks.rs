@@ -5,7 +5,6 @@ use crate::delivery::consumer_name;
 use crate::ssrf;
 use crate::store::{self, NewWebhook, Profile, Webhook, WebhookPatch, webhooks};
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -214,9 +213,9 @@ pub(super) async fn load(state: &AppState, id: &str) -> Result<Webhook, ApiError
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
-    body: Result<Json<CreateWebhook>, JsonRejection>,
+    body: super::ObjectBody<CreateWebhook>,
 ) -> Result<(StatusCode, Json<WebhookOut>), ApiError> {
-    let Json(body) = body?;
+    let super::ObjectBody(body) = body;
     let profile = profile(body.profile.as_deref().unwrap_or("standard"))?;
     let events = event_types(&body.events)?;
     let url = target(&state, &body.url).await?;
@@ -273,10 +272,10 @@ pub async fn get(
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Result<Json<UpdateWebhook>, JsonRejection>,
+    body: super::ObjectBody<UpdateWebhook>,
 ) -> Result<Json<WebhookOut>, ApiError> {
     check_id(&id)?;
-    let Json(body) = body?;
+    let super::ObjectBody(body) = body;
     let patch = WebhookPatch {
         url: match &body.url {
             Some(u) => Some(target(&state, u).await?),

@@ -17,6 +17,7 @@ use hookline_core::names::RC_EVENTS;
 use hookline_core::publish::{Outgoing, publish};
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -51,6 +52,10 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(ctx.max_in_flight.max(1)));
     let mut tasks = JoinSet::new();
     let source = Arc::new(source);
+    // Set by the first 410 Gone, before the webhook is disabled in the
+    // database: from then on this worker delivers nothing more, even before
+    // the supervisor has seen the change and stopped it.
+    let gone = Arc::new(AtomicBool::new(false));
     while !stop.is_triggered() {
         let first = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
@@ -83,8 +88,9 @@ pub async fn run(
                 Some(Ok(msg)) => {
                     let Some(permit) = permits.pop() else { break };
                     let (ctx, source, webhook) = (ctx.clone(), source.clone(), webhook.clone());
+                    let gone = gone.clone();
                     tasks.spawn(async move {
-                        process(&ctx, &source, &webhook, msg).await;
+                        process(&ctx, &source, &webhook, &gone, msg).await;
                         drop(permit);
                     });
                 }
@@ -185,6 +191,7 @@ async fn process(
     ctx: &Ctx,
     source: &Source,
     webhook: &watch::Receiver<Arc<Webhook>>,
+    stopped: &AtomicBool,
     msg: Message,
 ) {
     let webhook = webhook.borrow().clone();
@@ -205,7 +212,7 @@ async fn process(
     if !in_window || !kind.is_some_and(|k| webhook.wants(k.as_str())) {
         return settle(&msg, AckKind::Ack, &webhook.id).await;
     }
-    if !webhook.active {
+    if !webhook.active || stopped.load(Ordering::SeqCst) {
         // Disabled while this was in flight: leave it for when it is enabled.
         return settle(
             &msg,
@@ -266,6 +273,7 @@ async fn process(
         settle(&msg, AckKind::Ack, &webhook.id).await;
     } else if gone {
         tracing::warn!(webhook = %webhook.id, event_id = %event_id, "endpoint answered 410 Gone; disabling the webhook");
+        stopped.store(true, Ordering::SeqCst);
         if let Err(e) =
             webhooks::disable(&ctx.pool, &webhook.id, "endpoint answered 410 Gone").await
         {

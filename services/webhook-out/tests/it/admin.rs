@@ -123,6 +123,16 @@ async fn auth_crud_and_validation() {
         )
         .await;
     assert_eq!(s, 422, "{v}");
+    // serde would read a struct from an array; the API must not.
+    let (s, v) = stack
+        .call(
+            Method::PATCH,
+            &format!("/v1/webhooks/{id}"),
+            Some(json!([null, null])),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(v["message"], "invalid JSON body: expected a JSON object");
 
     // 404s.
     for path in [

@@ -1,0 +1,267 @@
+//! Infrastructure faults under load, with exact counts afterwards (issue 7,
+//! scenarios 4–6; issue 6's 3-node cluster test):
+//!
+//! 4. the (test-owned, single-node, file-storage) NATS server killed while
+//!    events flow, kept down a few seconds, restarted on the same port and
+//!    store dir;
+//! 5. the 3-node cluster of `deploy/nats/cluster/`, streams R3, one node
+//!    killed mid-run and restarted;
+//! 6. the (test-owned) Postgres cluster of both the CRM and RC databases
+//!    stopped `-m immediate` mid-run and started again.
+//!
+//! Every test drives a known workload with known duplicates through the
+//! edge and checks the CRM tables exactly (see `hookline_e2e::exact`). The
+//! tests run one at a time (a lock): each runs a whole stack plus its own
+//! servers, and the machine has two cores. `HOOKLINE_QUICK=1` shrinks the
+//! workload.
+
+use hookline_core::EventType;
+use hookline_core::nats::{Nats, dedupe_bucket_config, stream_configs};
+use hookline_e2e::exact::{self, Figures, Workload};
+use hookline_e2e::nats_server::{NatsCluster, NatsServer};
+use hookline_e2e::pg_cluster::PgCluster;
+use hookline_e2e::{Service, Stack, wait_for};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// One scenario at a time in this binary.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn quick() -> bool {
+    std::env::var("HOOKLINE_QUICK").is_ok_and(|v| v == "1")
+}
+
+/// Logical events per scenario.
+fn unique() -> usize {
+    if quick() { 300 } else { 1500 }
+}
+
+/// Spacing between sends: the whole workload takes about 12 s (4 s in
+/// quick mode) to send, so a fault at a third lands mid-stream.
+fn spacing(sends: usize) -> Duration {
+    let total = if quick() { 4_000 } else { 12_000 };
+    Duration::from_micros(total * 1_000 / sends as u64)
+}
+
+/// In-flight requests of the client.
+const CONCURRENCY: usize = 32;
+/// Longest wait for the pipeline to settle after a fault.
+const SETTLE: Duration = Duration::from_secs(180);
+
+/// Sends the workload in the background; returns the task and its progress.
+fn start_sending(
+    stack: &Stack,
+    workload: &Arc<Workload>,
+) -> (tokio::task::JoinHandle<exact::SendLog>, Arc<AtomicUsize>) {
+    let progress = Arc::new(AtomicUsize::new(0));
+    let task = tokio::spawn(exact::send_all(
+        stack.url(Service::Edge),
+        workload.clone(),
+        CONCURRENCY,
+        spacing(workload.sends.len()),
+        progress.clone(),
+    ));
+    (task, progress)
+}
+
+async fn wait_progress(progress: &AtomicUsize, at_least: usize) {
+    wait_for(
+        "sends to reach the fault point",
+        Duration::from_secs(120),
+        || async { (progress.load(Ordering::Relaxed) >= at_least).then_some(()) },
+    )
+    .await
+}
+
+fn report(name: &str, f: &Figures) {
+    println!(
+        "FIGURES {name}: sends={} unique={} duplicates={} edge_503={} transport_errors={} lost={} doubled={}",
+        f.sends, f.unique, f.duplicates, f.unavailable, f.transport_errors, f.lost, f.doubled
+    );
+}
+
+/// The workload's expected state must have both kinds of contact, or the
+/// SDR threshold check would prove nothing.
+fn check_workload(workload: &Workload) {
+    let e = workload.expected();
+    assert!(
+        !e.sdr.is_empty() && e.sdr.len() < e.scores.len(),
+        "workload mix"
+    );
+    assert!(
+        workload.duplicates() > 0 && !e.touches.is_empty(),
+        "workload mix"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nats_restart_mid_run_loses_and_doubles_nothing() {
+    let _serial = SERIAL.lock().await;
+    let mut nats = NatsServer::start().await;
+    let mut stack = Stack::new();
+    stack.config.nats.url = nats.url();
+    stack.start_all().await;
+    let workload = Arc::new(Workload::new(&stack.config.nats.prefix, unique()));
+    check_workload(&workload);
+
+    let (sender, progress) = start_sending(&stack, &workload);
+    wait_progress(&progress, workload.sends.len() / 3).await;
+    // kill -9: harsher than a graceful stop (no flush, clients see the
+    // socket die). The outage outlasts the edge's longest wait for a
+    // PubAck (one 10 s attempt: `PUBLISH_DEADLINE` is only checked between
+    // attempts) on purpose: requests at its start wait and get a 503 (the
+    // client resends them), requests near its end wait and get a 202, and
+    // every service's pulls and publishes hit a dead server meanwhile.
+    nats.kill();
+    let at_kill = progress.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    nats.start_again().await;
+    let log = sender.await.expect("sender");
+    assert!(
+        at_kill < workload.sends.len(),
+        "all sends finished before the fault: nothing was tested"
+    );
+    assert!(
+        log.unavailable > 0,
+        "no request met the outage (no 503): nothing was tested"
+    );
+    // The edge itself never went away: every request got an answer.
+    assert_eq!(log.transport_errors, 0, "requests without an answer");
+
+    let pool = stack.crm_pool().await;
+    exact::wait_settled(&stack, &pool, workload.events.len(), SETTLE).await;
+    let figures = exact::verify(&stack, &pool, &workload, &log).await;
+    report("nats-restart", &figures);
+    pool.close().await;
+    stack.cleanup().await;
+    drop(nats);
+}
+
+/// Node to kill in the cluster test: n1, the one URL every service was
+/// given (async-nats does not split comma-separated URLs). The services must
+/// fail over to n2/n3, which they learned from n1's INFO when they connected
+/// (async-nats 0.51 only reads `connect_urls` at connect time, so the
+/// cluster is fully formed before the services start). Killing n1 is thus
+/// the hard case: losing any other node would not move any client.
+const KILLED: usize = 0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_node_killed_mid_run_loses_and_doubles_nothing() {
+    let _serial = SERIAL.lock().await;
+    let mut cluster = NatsCluster::start().await;
+    let mut stack = Stack::new();
+    stack.config.nats.url = cluster.url(KILLED);
+    stack.config.nats.replicas = 3;
+    stack
+        .extra_env
+        .push(("HOOKLINE__NATS__REPLICAS".into(), "3".into()));
+    stack.start_all().await;
+
+    // Streams and dedupe buckets were created with three replicas.
+    let nats = Nats::connect(&stack.config.nats).await.expect("NATS");
+    let mut names: Vec<String> = stream_configs(&stack.config)
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    names.extend(EventType::ALL.map(|k| dedupe_bucket_config(&stack.config, k).name));
+    for name in &names {
+        let mut s = nats.js.get_stream(name).await.expect("stream exists");
+        let info = s.info().await.expect("stream info");
+        assert_eq!(info.config.num_replicas, 3, "{name} replicas");
+        let peers = info.cluster.as_ref().map_or(0, |c| c.replicas.len());
+        assert_eq!(peers, 2, "{name}: leader plus two replicas");
+    }
+    drop(nats);
+    let prefix = stack.config.nats.prefix.clone();
+    cluster.wait_stream_leaders(&prefix).await;
+
+    let workload = Arc::new(Workload::new(&prefix, unique()));
+    check_workload(&workload);
+    let (sender, progress) = start_sending(&stack, &workload);
+    wait_progress(&progress, workload.sends.len() / 3).await;
+    let pool = stack.crm_pool().await;
+    cluster.kill(KILLED);
+    let killed_at = chrono::Utc::now();
+    // With n1 gone the pipeline must keep moving on n2 and n3 (quorum 2 of
+    // 3): events the edge accepted after the kill (their `ts` is the edge's
+    // clock) reach content_events, so every service reconnected to another
+    // node and every stream on the way elected a leader.
+    wait_for(
+        "events accepted after n1 died to reach the CRM while n1 is down",
+        Duration::from_secs(60),
+        || async {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM content_events WHERE ts > $1")
+                .bind(killed_at + chrono::Duration::seconds(1))
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (n >= 10).then_some(())
+        },
+    )
+    .await;
+    cluster.restart(KILLED).await;
+    let log = sender.await.expect("sender");
+    assert_eq!(log.transport_errors, 0, "requests without an answer");
+    cluster.wait_stream_leaders(&prefix).await;
+
+    exact::wait_settled(&stack, &pool, workload.events.len(), SETTLE).await;
+    let figures = exact::verify(&stack, &pool, &workload, &log).await;
+    report("cluster-node-kill", &figures);
+    pool.close().await;
+    stack.cleanup().await;
+    drop(cluster);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_down_mid_run_loses_and_doubles_nothing() {
+    let _serial = SERIAL.lock().await;
+    let mut pg = PgCluster::start().await;
+    let mut stack = Stack::new();
+    stack.config.crm.database_url = pg.rehome(&stack.config.crm.database_url);
+    stack.config.rc.database_url = pg.rehome(&stack.config.rc.database_url);
+    stack.start_all().await;
+    let workload = Arc::new(Workload::new(&stack.config.nats.prefix, unique()));
+    check_workload(&workload);
+    let unique = workload.events.len() as i64;
+
+    let (sender, progress) = start_sending(&stack, &workload);
+    let pool = stack.crm_pool().await;
+    // Stop once the consumers are well into the stream, with events still
+    // arriving at the edge.
+    wait_for(
+        "a fifth of the events in content_events",
+        Duration::from_secs(120),
+        || async {
+            let n = stack
+                .count(&pool, "SELECT count(*) FROM content_events")
+                .await
+                .unwrap_or(0);
+            (n >= unique / 5).then_some(n)
+        },
+    )
+    .await;
+    pool.close().await;
+    pg.stop_immediate();
+    let sent_at_stop = progress.load(Ordering::Relaxed);
+    // Down for longer than the services' pool acquire time-out (10 s), so
+    // the outage is not just absorbed by a slow acquire: consumer batches and
+    // webhook-out's attempt log fail outright meanwhile and must retry.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    pg.start_again().await;
+    let log = sender.await.expect("sender");
+    assert!(
+        sent_at_stop < workload.sends.len(),
+        "all sends finished before the fault: nothing was tested"
+    );
+    // The edge does not use Postgres: nothing there may fail.
+    assert_eq!(log.unavailable + log.transport_errors, 0, "edge hiccup");
+
+    let pool = stack.crm_pool().await;
+    exact::wait_settled(&stack, &pool, workload.events.len(), SETTLE).await;
+    let figures = exact::verify(&stack, &pool, &workload, &log).await;
+    report("postgres-down", &figures);
+    pool.close().await;
+    stack.cleanup().await;
+    drop(pg);
+}
