@@ -7,6 +7,7 @@ mod cli;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use hookline_core::config::ConfigError;
 use hookline_core::db::{self, Schema};
 use hookline_core::{Config, Shutdown, lag, telemetry};
 use std::path::PathBuf;
@@ -71,7 +72,16 @@ fn main() -> anyhow::Result<()> {
     };
     telemetry::init_logging(&config.log);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(dispatch(cli.command, config))
+    let result = runtime.block_on(dispatch(cli.command, config));
+    if let Err(e) = &result
+        && let Some(key_error) = e.chain().find_map(|c| c.downcast_ref::<ConfigError>())
+    {
+        // A setting the operator must fix (a refused NATS login, a missing
+        // secret): one line naming the key, and exit 2 like a bad file.
+        eprintln!("hookline: {key_error}");
+        std::process::exit(2);
+    }
+    result
 }
 
 /// How often a running service refreshes the stack's lag gauges.
