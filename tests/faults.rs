@@ -9,7 +9,7 @@
 
 use hookline_e2e::check::{assert_meaningful, check_crm};
 use hookline_e2e::flow::{Flow, watch_readyz};
-use hookline_e2e::pipeline::{assert_failures_then_one_success, wait_failed_attempts};
+use hookline_e2e::pipeline::{assert_failures_then_one_success, wait_each_failed};
 use hookline_e2e::proxy::Proxy;
 use hookline_e2e::send::send_all;
 use hookline_e2e::workload::{Figures, Workload, size};
@@ -140,7 +140,12 @@ async fn ingest_down_for_a_while() {
     let outage = w.batch(per_phase, true);
     send_all(&stack, &mut w, outage).await;
     let outage_groups = first..w.groups().len();
-    wait_failed_attempts(&stack, per_phase.min(10)).await;
+    let sent_in_outage = w
+        .accepted_by_group()
+        .into_iter()
+        .filter(|(g, _)| outage_groups.contains(g))
+        .collect();
+    wait_each_failed(&stack, &sent_in_outage).await;
     // Let the outage last a while: retries pile up (bounded, not a wait
     // for an outcome).
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -191,7 +196,12 @@ async fn ingest_answering_500_for_a_while() {
     let outage = w.batch(per_phase, true);
     send_all(&stack, &mut w, outage).await;
     let outage_groups = first..w.groups().len();
-    wait_failed_attempts(&stack, per_phase.min(10)).await;
+    let sent_in_outage = w
+        .accepted_by_group()
+        .into_iter()
+        .filter(|(g, _)| outage_groups.contains(g))
+        .collect();
+    wait_each_failed(&stack, &sent_in_outage).await;
     // Let the 500s go on for a while (bounded, not a wait for an outcome).
     tokio::time::sleep(Duration::from_secs(3)).await;
     proxy.set_failing(false);

@@ -42,12 +42,31 @@ where
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+/// First port handed out, and how many there are: below the kernel's
+/// ephemeral range (32768 and up on Linux).
+const PORT_BASE: u32 = 20_000;
+const PORT_SPAN: u32 = 12_000;
+
+/// A TCP port on 127.0.0.1 that nothing listens on, for a process a test is
+/// about to start.
+///
+/// Each port is handed out once per test binary, from below the ephemeral
+/// range. A port picked by binding port 0 and releasing it could be picked
+/// again by a stack running in parallel, or taken by any outgoing
+/// connection, before the process that was meant to listen on it started;
+/// that process then failed to bind while `/readyz` answered from the other
+/// one. Concurrent test binaries start at different offsets.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let offset = (std::process::id() % 64) * (PORT_SPAN / 64);
+    loop {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let port = PORT_BASE + (offset + n) % PORT_SPAN;
+        let port = u16::try_from(port).expect("below 65536");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The `hookline` binary built beside the test binary (`cargo build` first;

@@ -201,16 +201,32 @@ pub async fn assert_failures_then_one_success(
     failures
 }
 
-/// Waits until webhook-out has logged at least `n` failed attempts.
-pub async fn wait_failed_attempts(stack: &Stack, n: usize) {
+/// Waits until each group in `groups` (group -> the ids the edge accepted
+/// for it) has a failed attempt logged for one of its ids. Exactly one id
+/// of a group is delivered, and only once it has reached webhook-out through
+/// the backlog does the outage show in its log: ending an outage earlier
+/// would let a late event pass without ever meeting it.
+pub async fn wait_each_failed(stack: &Stack, groups: &BTreeMap<usize, BTreeSet<String>>) {
     let rc = stack.rc_pool().await;
-    wait_for("failed attempts", Duration::from_secs(60), || {
-        let rc = rc.clone();
-        async move {
-            let failed = attempts(&rc).await.iter().filter(|a| !a.success).count();
-            (failed >= n).then_some(())
-        }
-    })
+    wait_for(
+        "a failed attempt of every event sent during the outage",
+        Duration::from_secs(120),
+        || {
+            let rc = rc.clone();
+            async move {
+                let failed: BTreeSet<String> = attempts(&rc)
+                    .await
+                    .into_iter()
+                    .filter(|a| !a.success)
+                    .map(|a| a.event_id)
+                    .collect();
+                groups
+                    .values()
+                    .all(|ids| ids.iter().any(|id| failed.contains(id)))
+                    .then_some(())
+            }
+        },
+    )
     .await;
     rc.close().await;
 }

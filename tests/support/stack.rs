@@ -199,6 +199,14 @@ impl Stack {
             if let Ok(r) = http.get(&url).send().await
                 && r.status().is_success()
             {
+                // The answer must come from this process, not from another
+                // that holds the port while this one failed to bind it.
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "{label} exited with {status} although its port answered:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
                 return;
             }
             assert!(

@@ -21,6 +21,9 @@ use hookline_core::runner::{Consumer, Runner, RunnerError};
 use hookline_core::{Config, Shutdown, telemetry};
 use std::sync::Arc;
 
+/// Longest wait for the Postgres pool to close on shutdown.
+const POOL_CLOSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Every consumer this build knows, configured from `config`.
 ///
 /// Registration is one line per consumer. Order does not matter: consumers
@@ -127,6 +130,7 @@ pub async fn run_with(
     ));
     let result = work_with(config, consumers, readiness, shutdown).await;
     ops_stop.trigger();
+    tracing::info!("closing the ops listener");
     match ops.await {
         Ok(Err(source)) => result.and(Err(Error::Ops { addr, source })),
         _ => result,
@@ -176,6 +180,15 @@ pub async fn work_with(
         .run(consumers, shutdown)
         .await;
     flag.abort();
-    pool.close().await;
+    tracing::info!("consumers drained; closing the Postgres pool");
+    // Closing waits for every checked-out connection; one abandoned by a
+    // batch cut off at the grace must not hold the exit. Postgres rolls back
+    // whatever a dropped connection left open.
+    if tokio::time::timeout(POOL_CLOSE, pool.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(waited = ?POOL_CLOSE, "Postgres pool did not close in time; leaving its connections to the server");
+    }
     Ok(result?)
 }

@@ -11,7 +11,7 @@ use hookline_core::config::ConfigError;
 use hookline_core::db::{self, Schema};
 use hookline_core::{Config, Shutdown, lag, telemetry};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// hookline: engagement events from the Resources Centre to the CRM, over
 /// NATS JetStream, nothing lost and nothing counted twice.
@@ -73,6 +73,9 @@ fn main() -> anyhow::Result<()> {
     telemetry::init_logging(&config.log);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let result = runtime.block_on(dispatch(cli.command, config));
+    // Dropping a runtime waits without limit for its blocking threads; a
+    // stuck one must not keep a stopped service alive.
+    runtime.shutdown_timeout(EXIT_MARGIN);
     if let Err(e) = &result
         && let Some(key_error) = e.chain().find_map(|c| c.downcast_ref::<ConfigError>())
     {
@@ -87,12 +90,48 @@ fn main() -> anyhow::Result<()> {
 /// How often a running service refreshes the stack's lag gauges.
 const LAG_EVERY: Duration = Duration::from_secs(10);
 
+/// Time after `ops.shutdown_grace` for closing listeners, pools and the
+/// runtime once a service's drain is over.
+const EXIT_MARGIN: Duration = Duration::from_secs(1);
+
+/// Runs a long-lived service until it returns. Once the shutdown signal has
+/// fired it has `ops.shutdown_grace` + [`EXIT_MARGIN`] to do so; past that
+/// it is abandoned, as an orchestrator's SIGKILL would, and whatever it held
+/// unacknowledged is redelivered by JetStream. Either way the time taken is
+/// logged, so a slow stage shows up in the logs instead of as a hung process.
+async fn until_stopped<E>(
+    shutdown: &Shutdown,
+    grace: Duration,
+    service: impl Future<Output = Result<(), E>>,
+) -> Result<(), E> {
+    tokio::pin!(service);
+    tokio::select! {
+        out = &mut service => return out,
+        _ = shutdown.wait() => {}
+    }
+    let signalled = Instant::now();
+    match tokio::time::timeout(grace + EXIT_MARGIN, &mut service).await {
+        Ok(out) => {
+            tracing::info!(took = ?signalled.elapsed(), "stopped");
+            out
+        }
+        Err(_) => {
+            tracing::error!(
+                took = ?signalled.elapsed(),
+                "did not stop within ops.shutdown_grace; exiting anyway (unacknowledged work is redelivered)"
+            );
+            Ok(())
+        }
+    }
+}
+
 async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
     let service = |config: &Config| {
         let shutdown = Shutdown::on_signals();
         tokio::spawn(lag::export(config.clone(), LAG_EVERY, shutdown.clone()));
         shutdown
     };
+    let grace = config.ops.shutdown_grace;
     match command {
         Command::Migrate => migrate(&config).await,
         Command::Config => {
@@ -100,14 +139,31 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Lag(args) => cli::lag::run(config, args).await,
-        Command::Edge => Ok(rc_edge::run(config.clone(), service(&config)).await?),
-        Command::Dedupe => Ok(dedupe::run(config.clone(), service(&config)).await?),
-        Command::WebhookOut => Ok(webhook_out::run(config.clone(), service(&config)).await?),
-        Command::Ingest => Ok(crm_ingest::run(config.clone(), service(&config)).await?),
-        Command::Consume { names } => {
-            Ok(crm_consumers::run(config.clone(), names, service(&config)).await?)
+        Command::Edge => {
+            let stop = service(&config);
+            Ok(until_stopped(&stop, grace, rc_edge::run(config, stop.clone())).await?)
         }
-        Command::All => cli::all::run(config.clone(), service(&config)).await,
+        Command::Dedupe => {
+            let stop = service(&config);
+            Ok(until_stopped(&stop, grace, dedupe::run(config, stop.clone())).await?)
+        }
+        Command::WebhookOut => {
+            let stop = service(&config);
+            Ok(until_stopped(&stop, grace, webhook_out::run(config, stop.clone())).await?)
+        }
+        Command::Ingest => {
+            let stop = service(&config);
+            Ok(until_stopped(&stop, grace, crm_ingest::run(config, stop.clone())).await?)
+        }
+        Command::Consume { names } => {
+            let stop = service(&config);
+            let consumers = crm_consumers::run(config, names, stop.clone());
+            Ok(until_stopped(&stop, grace, consumers).await?)
+        }
+        Command::All => {
+            let stop = service(&config);
+            until_stopped(&stop, grace, cli::all::run(config, stop.clone())).await
+        }
         Command::Webhooks(cmd) => cli::admin::webhooks(cmd, &config).await,
         Command::Deliveries(args) => cli::admin::deliveries(args, &config).await,
         Command::Replay(args) => cli::admin::replay(args, &config).await,
@@ -124,4 +180,43 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
         println!("migrated {}", db::redact(url));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_service_that_ignores_the_signal_is_abandoned_after_the_grace() {
+        let shutdown = Shutdown::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            trigger.trigger();
+        });
+        let started = tokio::time::Instant::now();
+        let stuck = std::future::pending::<Result<(), std::io::Error>>();
+        until_stopped(&shutdown, Duration::from_secs(5), stuck)
+            .await
+            .expect("abandoning is not an error");
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(1) + Duration::from_secs(5) + EXIT_MARGIN
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_service_that_drains_returns_its_own_result() {
+        let shutdown = Shutdown::new();
+        shutdown.trigger();
+        let drains = async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Err::<(), _>(std::io::Error::other("drain failed"))
+        };
+        let out = until_stopped(&shutdown, Duration::from_secs(5), drains).await;
+        assert_eq!(
+            out.expect_err("the service's error").to_string(),
+            "drain failed"
+        );
+    }
 }
