@@ -243,7 +243,7 @@ async fn ingest_answering_500_for_a_while() {
     stack.cleanup().await;
 }
 
-/// Issue 6 "Lifecycle": SIGTERM to each process while events flow; each
+/// Lifecycle: SIGTERM to each process while events flow; each
 /// drains and exits by itself, successfully, within the grace period, and
 /// after restarts nothing is lost or doubled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

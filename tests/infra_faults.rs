@@ -1,5 +1,5 @@
-//! Infrastructure faults under load, with exact counts afterwards (issue 7,
-//! scenarios 4–6; issue 6's 3-node cluster test):
+//! Infrastructure faults under load, with exact counts afterwards
+//! (scenarios 4–6, and the 3-node cluster losing a node):
 //!
 //! 4. the (test-owned, single-node, file-storage) NATS server killed while
 //!    events flow, kept down a few seconds, restarted on the same port and

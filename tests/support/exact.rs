@@ -67,7 +67,7 @@ impl Lcg {
 }
 
 /// Points of an event by the default scoring, computed here from the rule
-/// in DESIGN.md (event type points plus the content type's bonus), not by
+/// as documented (event type points plus the content type's bonus), not by
 /// calling the product's scoring code.
 fn points(is_view: bool, content_type: Option<&str>) -> i64 {
     let s = ScoringConfig::default();

@@ -24,7 +24,7 @@ pub const CRM_EVENTS: &str = "CRM_EVENTS";
 pub const CRM_DLQ: &str = "CRM_DLQ";
 
 impl Names {
-    /// Names under `prefix` (empty: the plain names of DESIGN.md). The prefix
+    /// Names under `prefix` (empty: the plain names, `RC_RAW`, `rc.raw.page_view`, …). The prefix
     /// must already be validated (letters, digits, `_` and `-`).
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {

@@ -1,4 +1,4 @@
-//! Which raw events are "the same": the dedupe key of DESIGN.md.
+//! Which raw events are "the same": the dedupe key.
 //!
 //! - page_view: `content_id` + visitor (`contact_id`, else fingerprint).
 //! - form_submission: `form_id` + identity (`contact_id`, else `email`, else

@@ -1,4 +1,4 @@
-//! The configuration sections and their defaults (the table in DESIGN.md).
+//! The configuration sections and their defaults (every key with its documented default).
 
 use super::{serde_duration, serde_durations};
 use crate::event::EventType;

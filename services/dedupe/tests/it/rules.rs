@@ -1,4 +1,4 @@
-//! The rules of DESIGN.md: keys, first-seen windows, forms, bots, several
+//! The dedupe rules: keys, first-seen windows, forms, bots, several
 //! instances.
 
 use crate::support::{Stack, form, ids, view, view_at};
