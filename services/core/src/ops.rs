@@ -209,7 +209,10 @@ mod tests {
     }
 
     #[tokio::test]
-    #[cfg_attr(not(feature = "service-tests"), ignore = "needs Postgres (scripts/test)")]
+    #[cfg_attr(
+        not(feature = "service-tests"),
+        ignore = "needs Postgres (scripts/test)"
+    )]
     async fn not_ready_until_something_is_registered() {
         let r = Readiness::new();
         let (ok, details) = r.check().await;
@@ -221,7 +224,10 @@ mod tests {
     }
 
     #[tokio::test]
-    #[cfg_attr(not(feature = "service-tests"), ignore = "needs Postgres (scripts/test)")]
+    #[cfg_attr(
+        not(feature = "service-tests"),
+        ignore = "needs Postgres (scripts/test)"
+    )]
     async fn draining_turns_readyz_503_for_good() {
         let r = Readiness::new();
         r.add_pool("postgres", &postgres());

@@ -2,7 +2,7 @@
 //!
 //! - page_view: `content_id` + visitor (`contact_id`, else fingerprint).
 //! - form_submission: `form_id` + identity (`contact_id`, else `email`, else
-//!   fingerprint) + the submitted fields. (DESIGN names contact and email; a
+//!   fingerprint) + the submitted fields. (The rule names contact and email; a
 //!   submitter with neither falls back to the fingerprint, so a double click
 //!   by an anonymous visitor still collapses.)
 //!

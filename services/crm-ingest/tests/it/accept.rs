@@ -212,7 +212,7 @@ async fn a_delivery_signed_by_the_reference_standardwebhooks_crate_is_accepted()
         ("webhook-signature".to_string(), signature),
     ];
     stack.post(&headers, body).await.assert_ok();
-    // The header id is the event id (DESIGN: `webhook-id`, else the body's).
+    // Standard Webhooks: the signed `webhook-id` header is the event id, else the body's.
     assert_eq!(stack.only_event().await.id.as_str(), id);
     stack.stop().await;
 }
