@@ -43,11 +43,36 @@ where
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+///
+/// Taken below Linux's ephemeral range (32768 and up), where a port the
+/// kernel hands out is also the local port of outgoing connections: a stack
+/// and a NATS cluster open many, and one of them could take a listener's
+/// port between this check and the service's own bind.
 pub fn free_port() -> u16 {
+    for _ in 0..200 {
+        let port = rand_port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// A port in 20000..32000, varied by time and process so parallel tests
+/// rarely try the same one.
+fn rand_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    20_000 + (h.finish() % 12_000) as u16
 }
 
 /// The `hookline` binary built beside the test binary (`cargo build` first;

@@ -14,7 +14,8 @@
 //! and dedupe drops and counts them. The list is the `isbot` crate's, which
 //! includes command-line clients such as `curl`, `wget` and
 //! `python-requests` — send a browser `User-Agent` when trying the API by
-//! hand, or the event is counted as a bot and not forwarded.
+//! hand, or the event is counted as a bot and not forwarded. The 202 then
+//! carries `"bot": true`, so the sender learns it at once.
 
 mod app;
 pub mod client_ip;
