@@ -13,6 +13,7 @@ use async_nats::jetstream::{self, response::Response};
 use async_nats::jetstream::{Error as ApiError, ErrorCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::time::Duration;
 
 /// Why a declaration call did not succeed.
 #[derive(Debug)]
@@ -104,12 +105,21 @@ pub(crate) fn unanswered(error: &jetstream::context::RequestError) -> Failure {
     Failure::NotReady(message, None)
 }
 
+/// How long one declaration call waits for its answer. Shorter than the
+/// connection's JetStream time-out: a cluster without a meta leader yet
+/// answers nothing, and asking again soon (reading first, so a slow create
+/// that did happen is found) gets a process ready sooner than one long wait.
+const CALL_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// One JetStream API call (`subject` without the `$JS.API.` prefix).
 pub(crate) async fn call<T: DeserializeOwned>(
     js: &jetstream::Context,
     subject: String,
     payload: &(impl Serialize + ?Sized),
 ) -> Result<T, Failure> {
+    // A copy: handles made from `js` later keep the connection's time-out.
+    let mut js = js.clone();
+    js.set_timeout(CALL_TIMEOUT);
     match js.request::<_, _, Response<T>>(subject, payload).await {
         Ok(Response::Ok(value)) => Ok(value),
         Ok(Response::Err { error }) => Err(classify(error)),
