@@ -3,6 +3,8 @@
 //! - Services started before their NATS server answer `/readyz` with 503
 //!   (not silence, and not 200) while they wait, and become ready once it
 //!   is up; none exits.
+//! - `hookline all` started before NATS does not die: every listener
+//!   answers `/readyz` 503, then 200 once NATS is up.
 //! - A fresh 3-node cluster and every service of the pipeline, all started
 //!   at once, streams R3 and `nats.url` listing the three nodes: every
 //!   process is ready within 60 s and the pipeline then delivers exact
@@ -14,7 +16,8 @@
 use hookline_e2e::exact::{self, Workload};
 use hookline_e2e::nats_server::{NatsCluster, NatsServer};
 use hookline_e2e::workload::size;
-use hookline_e2e::{Service, Stack, wait_for};
+use hookline_e2e::{Service, Stack, free_port, hookline_bin, wait_for};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
@@ -55,6 +58,71 @@ async fn services_started_before_nats_answer_503_then_become_ready() {
     for s in early {
         stack.wait_ready(s).await;
     }
+    stack.cleanup().await;
+}
+
+/// `/readyz` status at `base` (None: no answer).
+async fn status_at(base: &str) -> Option<u16> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let r = http.get(format!("{base}/readyz")).send().await.ok()?;
+    Some(r.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hookline_all_started_before_nats_waits_for_it() {
+    let mut nats = NatsServer::unstarted();
+    let mut stack = Stack::new();
+    stack.config.nats.url = nats.url();
+    let keys = [
+        "HOOKLINE__EDGE__LISTEN",
+        "HOOKLINE__WEBHOOK_OUT__LISTEN",
+        "HOOKLINE__INGEST__LISTEN",
+        "HOOKLINE__OPS__LISTEN",
+    ];
+    let ports: Vec<u16> = keys.iter().map(|_| free_port()).collect();
+    let mut env = stack.env(Service::Edge);
+    env.retain(|(k, _)| !keys.contains(&k.as_str()));
+    env.extend(
+        keys.iter()
+            .zip(&ports)
+            .map(|(k, p)| (k.to_string(), format!("127.0.0.1:{p}"))),
+    );
+    let mut all = Command::new(hookline_bin())
+        .arg("all")
+        .env_clear()
+        .envs(env)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hookline all starts");
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    for base in &bases {
+        let what = format!("{base}/readyz to answer while NATS is down");
+        let status = wait_for(&what, READY_LIMIT, || status_at(base)).await;
+        assert_eq!(status, 503, "{base}/readyz before NATS is up");
+    }
+    nats.start_again().await;
+    for base in &bases {
+        let what = format!("{base}/readyz to say ready once NATS is up");
+        wait_for(&what, READY_LIMIT, || async {
+            (status_at(base).await == Some(200)).then_some(())
+        })
+        .await;
+    }
+    assert!(
+        all.try_wait().ok().flatten().is_none(),
+        "hookline all exited"
+    );
+    let _ = all.kill();
+    let _ = all.wait();
     stack.cleanup().await;
 }
 
