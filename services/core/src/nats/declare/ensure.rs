@@ -16,7 +16,7 @@ pub(crate) struct Patience {
     started: Instant,
     limit: Duration,
     delay: Duration,
-    races: u32,
+    overlaps: u32,
 }
 
 /// Answers of "subjects overlap" in a row, with the stream still missing,
@@ -32,7 +32,7 @@ impl Patience {
             started: Instant::now(),
             limit,
             delay: FIRST_DELAY,
-            races: 0,
+            overlaps: 0,
         }
     }
 
@@ -69,11 +69,16 @@ async fn judge(
     replicas: usize,
     patience: &mut Patience,
 ) -> Result<(), Stop> {
+    let overlap =
+        matches!(&failure, Failure::Race(_, code) if *code == ErrorCode::STREAM_SUBJECT_OVERLAP);
+    if !overlap {
+        patience.overlaps = 0;
+    }
     let placement = match &failure {
         Failure::NotReady(_, code) => answer::is_placement(*code),
-        Failure::Race(_, code) if *code == ErrorCode::STREAM_SUBJECT_OVERLAP => {
-            patience.races += 1;
-            if patience.races >= OVERLAPS_BEFORE_BLAME {
+        Failure::Race(..) if overlap => {
+            patience.overlaps += 1;
+            if patience.overlaps >= OVERLAPS_BEFORE_BLAME {
                 return Err(Stop::Setting(ConfigError::Invalid {
                     key: "nats.prefix",
                     message: format!(
