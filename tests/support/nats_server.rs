@@ -90,14 +90,20 @@ impl NatsServer {
     /// Starts a node on free ports with a fresh store dir and waits until it
     /// is healthy.
     pub async fn start() -> Self {
-        let mut server = Self {
+        let mut server = Self::unstarted();
+        server.start_again().await;
+        server
+    }
+
+    /// Ports and a store dir, but no process yet ([`Self::start_again`]
+    /// starts it): for services that must cope with a server not up yet.
+    pub fn unstarted() -> Self {
+        Self {
             port: free_port(),
             monitor_port: free_port(),
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
-        };
-        server.start_again().await;
-        server
+        }
     }
 
     /// `nats://127.0.0.1:<port>`.
@@ -207,6 +213,17 @@ impl NatsCluster {
     /// panic if not), starts the three nodes and waits until the meta group
     /// has a leader that every node agrees on.
     pub async fn start() -> Self {
+        let mut cluster = Self::launch().await;
+        for node in 0..3 {
+            cluster.wait_node_healthy(node).await;
+        }
+        cluster.wait_meta_leader().await;
+        cluster
+    }
+
+    /// Like [`Self::start`] without waiting for anything: the nodes are
+    /// still finding each other when it returns, as in a fresh deployment.
+    pub async fn launch() -> Self {
         let guard = CLUSTER_MUTEX.lock().await;
         let lock_path = std::env::temp_dir().join("hookline-nats-cluster-test.lock");
         let file_lock = File::options()
@@ -243,11 +260,12 @@ impl NatsCluster {
         for node in 0..3 {
             cluster.spawn(node);
         }
-        for node in 0..3 {
-            cluster.wait_node_healthy(node).await;
-        }
-        cluster.wait_meta_leader().await;
         cluster
+    }
+
+    /// Comma-separated URLs of all three nodes (a client's seed list).
+    pub fn urls(&self) -> String {
+        (0..3).map(|n| self.url(n)).collect::<Vec<_>>().join(",")
     }
 
     /// `nats://127.0.0.1:1422x` of one node (0, 1, 2 = n1, n2, n3).

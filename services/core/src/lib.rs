@@ -18,6 +18,7 @@ pub mod runner;
 pub mod schemas;
 pub mod shutdown;
 pub mod signing;
+pub mod startup;
 pub mod telemetry;
 
 pub use config::Config;

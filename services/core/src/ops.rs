@@ -18,12 +18,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// What `/readyz` checks: every NATS connection and pool registered, and
-/// that the process is not draining. Until a service has registered at
-/// least one dependency it is still starting, and not ready: services
-/// without an HTTP API serve `/readyz` before they connect, and a 200 then
-/// would tell an orchestrator (or the next service in a start-up order) that
-/// a process with no NATS connection yet is ready.
+/// What `/readyz` checks: every NATS connection and pool registered, that
+/// no part is still setting up, and that the process is not draining. Until
+/// a service has registered at least one dependency it is still starting,
+/// and not ready: services without an HTTP API serve `/readyz` before they
+/// connect, and a 200 then would tell an orchestrator (or the next service
+/// in a start-up order) that a process with no NATS connection yet is ready.
+/// A part that declares streams and consumers marks itself
+/// [`setting_up`](Readiness::setting_up) until they all exist, so a
+/// process that is connected but still waiting for JetStream is not ready
+/// either.
 #[derive(Clone, Default)]
 pub struct Readiness(Arc<ReadinessInner>);
 
@@ -31,6 +35,7 @@ pub struct Readiness(Arc<ReadinessInner>);
 struct ReadinessInner {
     nats: std::sync::Mutex<Vec<Nats>>,
     pools: std::sync::Mutex<Vec<(String, PgPool)>>,
+    setting_up: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
     draining: AtomicBool,
 }
 
@@ -54,6 +59,19 @@ impl Readiness {
             .push((name.to_string(), pool.clone()));
     }
 
+    /// Marks `part` (e.g. `dedupe`) as setting up: not ready until
+    /// [`set_up`](Readiness::set_up) is called with it. Marking twice is
+    /// harmless, so a caller that runs several parts on one readiness (as
+    /// `hookline all` does) marks them all before starting any.
+    pub fn setting_up(&self, part: &'static str) {
+        self.0.setting_up.lock().expect("not poisoned").insert(part);
+    }
+
+    /// `part` has finished setting up.
+    pub fn set_up(&self, part: &'static str) {
+        self.0.setting_up.lock().expect("not poisoned").remove(part);
+    }
+
     /// Marks the process as draining: `/readyz` answers 503 from now on.
     pub fn set_draining(&self) {
         self.0.draining.store(true, Ordering::SeqCst);
@@ -73,6 +91,13 @@ impl Readiness {
         if starting {
             ok = false;
             details.insert("starting".into(), json!(true));
+        }
+        let setting_up: Vec<&str> = (self.0.setting_up.lock().expect("not poisoned").iter())
+            .copied()
+            .collect();
+        if !setting_up.is_empty() {
+            ok = false;
+            details.insert("setting_up".into(), json!(setting_up));
         }
         let nats_ok = nats.iter().all(Nats::is_connected);
         if !nats.is_empty() {

@@ -43,7 +43,7 @@ async fn declaring_twice_is_idempotent_and_isolated_by_prefix() {
     // A changed window updates the bucket in place.
     config.dedupe.form_window = Duration::from_secs(120);
     nats::declare(&n, &config).await.unwrap();
-    let kv = nats::dedupe_bucket(&n, EventType::FormSubmission)
+    let kv = nats::dedupe_bucket(&n, &config, EventType::FormSubmission)
         .await
         .unwrap();
     let status = kv.status().await.unwrap();

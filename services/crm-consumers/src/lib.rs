@@ -101,6 +101,10 @@ pub fn select(config: &Config, names: &[String]) -> Result<Vec<Arc<dyn Consumer>
     Ok(chosen)
 }
 
+/// The part of a [`Readiness`] the consumers hold until their durables exist
+/// (`hookline all` marks it before starting anything).
+pub const SETTING_UP: &str = "consumers";
+
 /// Runs the named consumers (all when empty) with `/healthz`, `/readyz` and
 /// `/metrics` on `ops.listen`, until `shutdown` fires.
 pub async fn run(config: Config, names: Vec<String>, shutdown: Shutdown) -> Result<(), Error> {
@@ -122,6 +126,7 @@ pub async fn run_with(
         .await
         .map_err(|source| Error::Ops { addr, source })?;
     let readiness = Readiness::new();
+    readiness.setting_up(SETTING_UP);
     let ops_stop = shutdown.child();
     let ops = tokio::spawn(ops::serve_on(
         listener,
@@ -160,25 +165,30 @@ pub async fn work_with(
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     telemetry::prometheus();
+    // Not ready until every stream and durable exists: a process still
+    // waiting for JetStream must not count as up.
+    readiness.setting_up(SETTING_UP);
     let nats = Nats::connect_and_declare(&config).await?;
     // One connection per consumer's batch, plus one for /readyz.
     let connections = u32::try_from(consumers.len())
         .unwrap_or(u32::MAX)
         .saturating_add(2);
     let pool = db::connect(&config.crm.database_url, Schema::Crm, connections).await?;
+    let names: Vec<&str> = consumers.iter().map(|c| c.name()).collect();
+    tracing::info!(consumers = ?names, "CRM consumers starting");
+    let prepared = Runner::new(&nats, pool.clone(), &config)
+        .prepare(consumers)
+        .await?;
     readiness.add_nats(&nats);
     readiness.add_pool("postgres", &pool);
+    readiness.set_up(SETTING_UP);
     let draining = readiness.clone();
     let signal = shutdown.clone();
     let flag = tokio::spawn(async move {
         signal.wait().await;
         draining.set_draining();
     });
-    let names: Vec<&str> = consumers.iter().map(|c| c.name()).collect();
-    tracing::info!(consumers = ?names, "CRM consumers starting");
-    let result = Runner::new(&nats, pool.clone(), &config)
-        .run(consumers, shutdown)
-        .await;
+    let result = prepared.run(shutdown).await;
     flag.abort();
     tracing::info!("consumers drained; closing the Postgres pool");
     // Closing waits for every checked-out connection; one abandoned by a

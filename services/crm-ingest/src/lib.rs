@@ -22,7 +22,7 @@ pub use handler::{Ingest, ROUTE};
 
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::Readiness;
-use hookline_core::{Config, Shutdown};
+use hookline_core::{Config, Shutdown, startup};
 use tokio::net::TcpListener;
 use verify::{KeyError, Keys};
 
@@ -70,11 +70,18 @@ pub async fn run_with_listener(
             "no ingest.secrets configured (WEBHOOK_SHARED_SECRET): every delivery is refused with 401"
         );
     }
-    let nats = tokio::select! {
-        nats = Nats::connect_and_declare(&config) => nats?,
-        _ = shutdown.wait() => return Ok(()),
-    };
+    // Until NATS is set up, probes get answers (`/readyz` 503), not silence.
     let readiness = Readiness::new();
+    let setup = async {
+        tokio::select! {
+            nats = Nats::connect_and_declare(&config) => Some(nats),
+            _ = shutdown.wait() => None,
+        }
+    };
+    let Some(nats) = startup::answer_while(&listener, &readiness, setup).await else {
+        return Ok(());
+    };
+    let nats = nats?;
     readiness.add_nats(&nats);
     let ingest = Ingest::new(
         keys,

@@ -33,11 +33,15 @@ use async_nats::jetstream::consumer::{self, pull};
 use futures::StreamExt;
 use hookline_core::event::EventType;
 use hookline_core::names::RC_RAW;
-use hookline_core::nats::{self, Nats, NatsError};
+use hookline_core::nats::{self, Existing, Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
 use std::net::SocketAddr;
 use std::time::Duration;
+
+/// The part of a [`Readiness`] dedupe holds until its streams, buckets and
+/// durable exist (`hookline all` marks it before starting anything).
+pub const SETTING_UP: &str = "dedupe";
 
 /// The durable consumer's name (inside the prefixed RC_RAW stream).
 pub const CONSUMER_NAME: &str = "dedupe";
@@ -52,17 +56,10 @@ const ACK_WAIT: Duration = Duration::from_secs(30);
 /// Why dedupe stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// NATS could not be reached, or a stream or bucket is missing.
+    /// NATS could not be reached, or a stream, bucket or the durable could
+    /// not be declared.
     #[error("dedupe: {0}")]
     Nats(#[from] NatsError),
-    /// The consumer could not be created or read.
-    #[error("dedupe: consumer on {stream}: {message}")]
-    Consumer {
-        /// The stream.
-        stream: String,
-        /// What NATS said.
-        message: String,
-    },
     /// The ops listener could not be bound.
     #[error("dedupe: cannot listen on {addr}: {source}")]
     Bind {
@@ -81,6 +78,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
         .await
         .map_err(|source| Error::Bind { addr, source })?;
     let readiness = Readiness::new();
+    readiness.setting_up(SETTING_UP);
     let ops_shutdown = shutdown.clone();
     let router = ops::router(readiness.clone());
     tokio::spawn(async move {
@@ -97,23 +95,27 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
 pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     // Install the recorder before the first count, or early counts are lost.
     hookline_core::telemetry::prometheus();
+    // Not ready until the streams, buckets and the durable exist.
+    readiness.setting_up(SETTING_UP);
     let nats = Nats::connect_and_declare(&config).await?;
-    readiness.add_nats(&nats);
     let claims = claim::Claims::new(
         (
-            nats::dedupe_bucket(&nats, EventType::PageView).await?,
+            nats::dedupe_bucket(&nats, &config, EventType::PageView).await?,
             config.dedupe.page_view_window,
         ),
         (
-            nats::dedupe_bucket(&nats, EventType::FormSubmission).await?,
+            nats::dedupe_bucket(&nats, &config, EventType::FormSubmission).await?,
             config.dedupe.form_window,
         ),
         config.dedupe.cache_capacity,
     );
     let batch_size = config.dedupe.batch_size.max(1);
     let stream_name = nats.names.stream(RC_RAW);
-    // Fails start-up if the stream is missing or the consumer cannot be made.
-    consumer_on(&nats, &stream_name, batch_size).await?;
+    let limit = config.nats.connect_timeout;
+    // Fails start-up if the consumer cannot be made within the time limit.
+    consumer_on(&nats, &stream_name, batch_size, limit).await?;
+    readiness.add_nats(&nats);
+    readiness.set_up(SETTING_UP);
     tracing::info!(stream = %stream_name, consumer = CONSUMER_NAME, "dedupe consuming");
     let draining = readiness.clone();
     let signal = shutdown.clone();
@@ -126,7 +128,7 @@ pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> R
         while !shutdown.is_triggered() {
             // Re-bound on every pass, so a consumer deleted by an operator
             // is re-created rather than pulled from forever.
-            let pulled = match consumer_on(&nats, &stream_name, batch_size).await {
+            let pulled = match consumer_on(&nats, &stream_name, batch_size, limit).await {
                 Ok(consumer) => consumer
                     .stream()
                     .max_messages_per_batch(batch_size)
@@ -175,24 +177,15 @@ async fn consumer_on(
     nats: &Nats,
     stream_name: &str,
     batch_size: usize,
+    limit: Duration,
 ) -> Result<consumer::Consumer<pull::Config>, Error> {
-    let err = |e: &dyn std::fmt::Display| Error::Consumer {
-        stream: stream_name.to_string(),
-        message: e.to_string(),
+    let want = pull::Config {
+        durable_name: Some(CONSUMER_NAME.to_string()),
+        description: Some("hookline dedupe: RC_RAW → RC_EVENTS".into()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        max_ack_pending: (batch_size * BATCHES_IN_FLIGHT * 4).max(1000) as i64,
+        ..Default::default()
     };
-    let stream = nats.js.get_stream(stream_name).await.map_err(|e| err(&e))?;
-    stream
-        .get_or_create_consumer(
-            CONSUMER_NAME,
-            pull::Config {
-                durable_name: Some(CONSUMER_NAME.to_string()),
-                description: Some("hookline dedupe: RC_RAW → RC_EVENTS".into()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                max_ack_pending: (batch_size * BATCHES_IN_FLIGHT * 4).max(1000) as i64,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| err(&e))
+    Ok(nats::ensure_consumer(&nats.js, stream_name, &want, Existing::Refuse, limit).await?)
 }

@@ -14,7 +14,8 @@
 //! and dedupe drops and counts them. The list is the `isbot` crate's, which
 //! includes command-line clients such as `curl`, `wget` and
 //! `python-requests` — send a browser `User-Agent` when trying the API by
-//! hand, or the event is counted as a bot and not forwarded.
+//! hand, or the event is counted as a bot and not forwarded. The 202 then
+//! carries `"bot": true`, so the sender learns it at once.
 
 mod app;
 pub mod client_ip;
@@ -29,7 +30,7 @@ pub use routes::PIXEL_GIF;
 
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
-use hookline_core::{Config, Shutdown};
+use hookline_core::{Config, Shutdown, startup};
 use std::net::SocketAddr;
 
 /// Why the edge stopped.
@@ -80,8 +81,10 @@ pub async fn run_with_listener(
 ) -> Result<(), Error> {
     // Install the recorder before the first count, or early counts are lost.
     hookline_core::telemetry::prometheus();
-    let nats = Nats::connect_and_declare(&config).await?;
+    // Until NATS is set up, probes get answers (`/readyz` 503), not silence.
     let readiness = Readiness::new();
+    let nats =
+        startup::answer_while(&listener, &readiness, Nats::connect_and_declare(&config)).await?;
     readiness.add_nats(&nats);
     let app = router(&config.edge, nats, readiness.clone(), &shutdown)?;
     if let Ok(addr) = listener.local_addr() {

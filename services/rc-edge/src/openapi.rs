@@ -84,7 +84,7 @@ pub struct FormSubmissionRequest {
     pub gdpr: Option<bool>,
 }
 
-/// `202 {"status":"ok","id":…}`.
+/// `202 {"status":"ok","id":…}` (`"bot": true` added for a bot).
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
     /// Always `ok`.
@@ -93,6 +93,13 @@ pub struct Accepted {
     /// The event id, assigned here and never changed downstream.
     #[schema(example = "evt_01JC8Q6W0V7Y3Z4X5A6B7C8D9E")]
     pub id: String,
+    /// Present and `true` when the `User-Agent` was taken for a bot
+    /// (crawlers, and command-line clients such as curl, wget or
+    /// python-requests): the event is stored, but dedupe drops it, so it
+    /// reaches no webhook. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub bot: Option<bool>,
 }
 
 /// `{"status":"error","message":…}`.

@@ -79,8 +79,8 @@ pub async fn page_view(
     let obj = json_body(&headers, body, state.0.max_body)?;
     let mut input = input::page_view(&obj, &state.0.base_url)?;
     input.gdpr |= query_gdpr(query.as_deref())?;
-    let id = state.accept_page_view(input, peer, &headers).await?;
-    Ok(accepted(&id))
+    let stored = state.accept_page_view(input, peer, &headers).await?;
+    Ok(accepted(&stored))
 }
 
 /// `GET /t/{content_type}/{slug}.gif`: the same page view, answered with a GIF.
@@ -110,7 +110,7 @@ pub async fn pixel(
         path.map_err(|e| ApiError::bad_request(format!("bad pixel path: {}", e.body_text())))?;
     let obj = input::pixel_fields(&content_type, &slug_gif, query.as_deref())?;
     let input = input::page_view(&obj, &state.0.base_url)?;
-    let id = state.accept_page_view(input, peer, &headers).await?;
+    let Stored { id, .. } = state.accept_page_view(input, peer, &headers).await?;
     Ok((
         StatusCode::OK,
         [
@@ -148,18 +148,29 @@ pub async fn form_submission(
     // with neither needs a fingerprint.
     let needs_fingerprint = !gdpr && form.contact_id.is_none() && form.email.is_none();
     let visitor = state.visitor(peer, &headers, needs_fingerprint);
-    let id = state
+    let stored = state
         .accept(Event::new(EventData::FormSubmission(form)), visitor)
         .await?;
-    Ok(accepted(&id))
+    Ok(accepted(&stored))
 }
 
-fn accepted(id: &EventId) -> Response {
-    (
-        StatusCode::ACCEPTED,
-        Json(json!({"status": "ok", "id": id})),
-    )
-        .into_response()
+/// What the edge stored: the event's id, and whether its sender was taken
+/// for a bot (dedupe will then drop it: it never reaches a webhook).
+struct Stored {
+    id: EventId,
+    bot: bool,
+}
+
+/// `202 {"status":"ok","id":…}`, with `"bot": true` when the sender was
+/// taken for a bot, so whoever tries the API with curl learns at once why
+/// nothing arrives downstream.
+fn accepted(stored: &Stored) -> Response {
+    let body = if stored.bot {
+        json!({"status": "ok", "id": stored.id, "bot": true})
+    } else {
+        json!({"status": "ok", "id": stored.id})
+    };
+    (StatusCode::ACCEPTED, Json(body)).into_response()
 }
 
 /// Checks the content type and size, then parses the body as a JSON object.
@@ -215,7 +226,7 @@ impl AppState {
         input: PageViewInput,
         peer: IpAddr,
         headers: &HeaderMap,
-    ) -> Result<EventId, ApiError> {
+    ) -> Result<Stored, ApiError> {
         // A known contact is identified by its id; GDPR visitors by nothing else.
         let needs_fingerprint = !input.gdpr && input.view.contact_id.is_none();
         let visitor = self.visitor(peer, headers, needs_fingerprint);
@@ -239,7 +250,7 @@ impl AppState {
     }
 
     /// Publishes the raw event and waits for its PubAck.
-    async fn accept(&self, event: Event, visitor: Visitor) -> Result<EventId, ApiError> {
+    async fn accept(&self, event: Event, visitor: Visitor) -> Result<Stored, ApiError> {
         let kind = event.event_type();
         let raw = RawEvent { event, visitor };
         let id = raw.event.id.clone();
@@ -260,7 +271,10 @@ impl AppState {
                 metrics::counter!("hookline_edge_events_total", "type" => kind.as_str(), "bot" => if raw.visitor.bot { "true" } else { "false" })
                     .increment(1);
                 tracing::debug!(event_id = %id, kind = %kind, "raw event stored");
-                Ok(id)
+                Ok(Stored {
+                    id,
+                    bot: raw.visitor.bot,
+                })
             }
             Err(e) => {
                 metrics::counter!("hookline_edge_publish_failures_total", "type" => kind.as_str())

@@ -21,7 +21,7 @@ use delivery::{Ctx, send, supervisor};
 use hookline_core::db::{self, DbError, Schema};
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
-use hookline_core::{Config, Shutdown};
+use hookline_core::{Config, Shutdown, startup};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -62,14 +62,20 @@ pub async fn run_with_listener(
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     let wo = &config.webhook_out;
-    let nats = Nats::connect_and_declare(&config).await?;
-    let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
+    // Until NATS and Postgres are set up, probes get answers (`/readyz`
+    // 503), not silence.
     let readiness = Readiness::new();
+    let setup = async {
+        let nats = Nats::connect_and_declare(&config).await?;
+        let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
+        config_webhook::ensure(&pool, &config)
+            .await
+            .map_err(DbError::from)?;
+        Ok::<_, Error>((nats, pool))
+    };
+    let (nats, pool) = startup::answer_while(&listener, &readiness, setup).await?;
     readiness.add_nats(&nats);
     readiness.add_pool("postgres", &pool);
-    config_webhook::ensure(&pool, &config)
-        .await
-        .map_err(DbError::from)?;
     if wo.admin_token.is_none() {
         tracing::warn!("webhook_out.admin_token is not set: the admin API refuses every call");
     }

@@ -23,7 +23,9 @@ pub struct NatsConfig {
     pub prefix: String,
     /// Stream replicas (1 locally, 3 in a cluster).
     pub replicas: usize,
-    /// How long to keep trying to reach NATS at start-up.
+    /// How long to keep trying to reach NATS at start-up, and then, again,
+    /// how long to wait for JetStream to declare streams, buckets and
+    /// durables (no meta leader yet, a cluster still placing replicas).
     #[serde(with = "serde_duration")]
     pub connect_timeout: Duration,
     /// Window in which a repeated `Nats-Msg-Id` is dropped by a stream.

@@ -1,11 +1,21 @@
-//! The stack's streams and KV buckets: their configurations and the
-//! create-or-update that every service runs at start-up.
+//! The stack's streams, KV buckets and durable consumers: their
+//! configurations and the compare-first create-or-update that every service
+//! runs at start-up (and again when a consumer has to be re-opened).
+
+mod answer;
+mod compare;
+mod ensure;
+
+pub use compare::{consumer_differences, stream_differences};
+pub use ensure::Existing;
 
 use super::{Nats, NatsError};
 use crate::config::Config;
 use crate::event::EventType;
 use crate::names;
-use async_nats::jetstream::{kv, stream};
+use async_nats::jetstream::consumer::{PullConsumer, pull};
+use async_nats::jetstream::{self, kv, stream};
+use ensure::{Patience, Stop};
 use std::time::Duration;
 
 /// The stack's stream configurations under this stack's names.
@@ -72,42 +82,87 @@ pub fn dedupe_bucket_config(config: &Config, kind: EventType) -> stream::Config 
     }
 }
 
-/// Creates or updates every stream and KV bucket. Idempotent.
+/// Makes every stream and KV bucket exist with this stack's settings.
+///
+/// Compare-first: each one's info is read and it is created or updated only
+/// when missing or different, so any number of processes may declare at the
+/// same moment, and a user that may only read stream info can start once an
+/// administrator (`hookline migrate`) has declared them. While JetStream is
+/// not ready (no answer, no leader, a cluster still forming) it waits and
+/// asks again, for up to `nats.connect_timeout` in all; a setting the
+/// server refuses stops it at once with a
+/// [`ConfigError`](crate::config::ConfigError) naming the key.
 pub async fn declare(nats: &Nats, config: &Config) -> Result<(), NatsError> {
+    let mut patience = Patience::new(config.nats.connect_timeout);
     for cfg in stream_configs(config) {
-        let name = cfg.name.clone();
-        nats.js
-            .create_or_update_stream(cfg)
+        let what = format!("stream {}", cfg.name);
+        ensure::stream(&nats.js, &cfg, &mut patience)
             .await
-            .map_err(|e| NatsError::Stream {
-                name,
-                message: e.to_string(),
-            })?;
+            .map_err(|stop| stopped(what, stop))?;
     }
     for kind in EventType::ALL {
         let cfg = dedupe_bucket_config(config, kind);
-        let name = config.names().dedupe_bucket(kind);
-        nats.js
-            .create_or_update_stream(cfg)
+        let what = format!("KV bucket {}", config.names().dedupe_bucket(kind));
+        ensure::stream(&nats.js, &cfg, &mut patience)
             .await
-            .map_err(|e| NatsError::Bucket {
-                name,
-                message: e.to_string(),
-            })?;
+            .map_err(|stop| stopped(what, stop))?;
     }
     Ok(())
 }
 
-/// Opens the dedupe bucket of one event type (declared by [`declare`]).
-pub async fn dedupe_bucket(nats: &Nats, kind: EventType) -> Result<kv::Store, NatsError> {
-    let name = nats.names.dedupe_bucket(kind);
-    nats.js
-        .get_key_value(name.clone())
+/// Makes the durable pull consumer `want` exist on the stream `stream` (a
+/// full name) with `want`'s settings, the same way [`declare`] does streams,
+/// waiting up to `limit` (`nats.connect_timeout`) while JetStream is not
+/// ready; `existing` says what to do when the server will not update a
+/// durable that differs.
+pub async fn ensure_consumer(
+    js: &jetstream::Context,
+    stream: &str,
+    want: &pull::Config,
+    existing: Existing,
+    limit: Duration,
+) -> Result<PullConsumer, NatsError> {
+    let mut patience = Patience::new(limit);
+    let name = want.durable_name.clone().unwrap_or_default();
+    ensure::consumer(js, stream, want, existing, &mut patience)
         .await
-        .map_err(|e| NatsError::Bucket {
-            name,
-            message: e.to_string(),
-        })
+        .map_err(|stop| stopped(format!("consumer {name} on stream {stream}"), stop))
+}
+
+fn stopped(what: String, stop: Stop) -> NatsError {
+    match stop {
+        Stop::Waited { waited, last } => NatsError::NotReady { what, waited, last },
+        Stop::Setting(source) => NatsError::Setting { what, source },
+        Stop::Refused(message) => NatsError::Refused { what, message },
+    }
+}
+
+/// Opens the dedupe bucket of one event type (declared by [`declare`]),
+/// waiting up to `nats.connect_timeout` while JetStream does not answer.
+pub async fn dedupe_bucket(
+    nats: &Nats,
+    config: &Config,
+    kind: EventType,
+) -> Result<kv::Store, NatsError> {
+    let name = nats.names.dedupe_bucket(kind);
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match nats.js.get_key_value(name.clone()).await {
+            Ok(store) => return Ok(store),
+            Err(e) if started.elapsed() >= config.nats.connect_timeout => {
+                return Err(NatsError::Bucket {
+                    name,
+                    message: e.to_string(),
+                });
+            }
+            Err(e) => {
+                tracing::info!(bucket = %name, error = %e, "KV bucket not readable yet; waiting");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
 }
 
 /// Deletes every stream and bucket of a prefix (tests clean up with it).

@@ -6,9 +6,12 @@
 
 mod declare;
 
-pub use declare::{declare, dedupe_bucket, dedupe_bucket_config, delete_all, stream_configs};
+pub use declare::{
+    Existing, consumer_differences, declare, dedupe_bucket, dedupe_bucket_config, delete_all,
+    ensure_consumer, stream_configs, stream_differences,
+};
 
-use crate::config::{Config, NatsConfig};
+use crate::config::{Config, ConfigError, NatsConfig};
 use crate::names::Names;
 use async_nats::jetstream;
 use std::time::{Duration, Instant};
@@ -34,11 +37,40 @@ pub enum NatsError {
         /// What the server said.
         message: String,
     },
-    /// A KV bucket could not be created or updated.
+    /// A KV bucket could not be opened.
     #[error("KV bucket {name}: {message}")]
     Bucket {
         /// The bucket's name.
         name: String,
+        /// What the server said.
+        message: String,
+    },
+    /// JetStream did not become ready for a declaration within
+    /// `nats.connect_timeout` (no answer, no leader, a cluster forming).
+    #[error("{what}: JetStream not ready after {waited:?} (nats.connect_timeout): {last}")]
+    NotReady {
+        /// The stream, bucket or consumer being declared.
+        what: String,
+        /// How long we waited.
+        waited: Duration,
+        /// The last answer.
+        last: String,
+    },
+    /// The server refuses a declaration because of a setting the operator
+    /// must change (exit 2 naming the key).
+    #[error("{what}: {source}")]
+    Setting {
+        /// The stream, bucket or consumer being declared.
+        what: String,
+        /// The key at fault.
+        #[source]
+        source: ConfigError,
+    },
+    /// The server refuses a declaration for another reason.
+    #[error("{what}: {message}")]
+    Refused {
+        /// The stream, bucket or consumer being declared.
+        what: String,
         /// What the server said.
         message: String,
     },

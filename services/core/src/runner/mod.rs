@@ -42,7 +42,7 @@ pub use worker::MAX_DELIVER_MARGIN;
 
 use crate::config::Config;
 use crate::names::Names;
-use crate::nats::Nats;
+use crate::nats::{Nats, NatsError};
 use crate::shutdown::Shutdown;
 use async_nats::jetstream;
 use sqlx::PgPool;
@@ -61,12 +61,14 @@ pub enum RunnerError {
     #[error("two consumers are named {0:?}; names must be unique")]
     DuplicateName(String),
     /// The durable consumer could not be created or updated.
-    #[error("consumer {consumer}: cannot set up its JetStream consumer: {message}")]
+    #[error("consumer {consumer}: cannot set up its JetStream consumer: {source}")]
     Setup {
         /// The consumer's name.
         consumer: String,
-        /// What NATS said.
-        message: String,
+        /// Why (a [`ConfigError`](crate::config::ConfigError) in its chain
+        /// when a setting must change).
+        #[source]
+        source: NatsError,
     },
     /// A consumer's task died (a bug in the runner).
     #[error("consumer task failed: {0}")]
@@ -88,6 +90,9 @@ pub struct Settings {
     pub backoff: Vec<Duration>,
     /// Longest drain on shutdown.
     pub shutdown_grace: Duration,
+    /// Longest wait for JetStream while declaring a durable
+    /// (`nats.connect_timeout`).
+    pub setup_timeout: Duration,
 }
 
 impl Settings {
@@ -101,6 +106,7 @@ impl Settings {
             ack_wait: c.ack_wait.max(Duration::from_secs(1)),
             backoff: c.backoff.clone(),
             shutdown_grace: config.ops.shutdown_grace,
+            setup_timeout: config.nats.connect_timeout,
         }
     }
 
@@ -162,13 +168,41 @@ impl Runner {
         consumers: Vec<Arc<dyn Consumer>>,
         shutdown: Shutdown,
     ) -> Result<(), RunnerError> {
+        self.prepare(consumers).await?.run(shutdown).await
+    }
+
+    /// Declares every consumer's durable (waiting up to
+    /// `nats.connect_timeout` while JetStream is not ready) without
+    /// consuming yet: a service reports ready between the two steps.
+    pub async fn prepare(
+        &self,
+        consumers: Vec<Arc<dyn Consumer>>,
+    ) -> Result<Prepared, RunnerError> {
         check_names(&consumers)?;
-        let mut tasks = tokio::task::JoinSet::new();
         let mut durables = Vec::with_capacity(consumers.len());
-        for consumer in &consumers {
-            durables.push(worker::ensure(&self.shared, consumer.name()).await?);
+        for consumer in consumers {
+            let durable = worker::ensure(&self.shared, consumer.name()).await?;
+            durables.push((consumer, durable));
         }
-        for (consumer, durable) in consumers.into_iter().zip(durables) {
+        Ok(Prepared {
+            shared: self.shared.clone(),
+            durables,
+        })
+    }
+}
+
+/// Consumers whose durables are declared, ready to run.
+pub struct Prepared {
+    shared: Arc<Shared>,
+    durables: Vec<(Arc<dyn Consumer>, jetstream::consumer::PullConsumer)>,
+}
+
+impl Prepared {
+    /// Runs every consumer until `shutdown` fires, and returns within
+    /// `ops.shutdown_grace` after it.
+    pub async fn run(self, shutdown: Shutdown) -> Result<(), RunnerError> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (consumer, durable) in self.durables {
             tracing::info!(consumer = consumer.name(), types = ?consumer.event_types(), "consumer started");
             tasks.spawn(worker::run(
                 self.shared.clone(),

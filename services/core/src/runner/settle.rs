@@ -173,6 +173,7 @@ mod tests {
             ack_wait: Duration::from_secs(30),
             backoff: backoff.iter().copied().map(Duration::from_secs).collect(),
             shutdown_grace: Duration::from_secs(1),
+            setup_timeout: Duration::from_secs(1),
         }
     }
 

@@ -5,6 +5,7 @@ use super::process::process;
 use super::settle::{self, Delivery};
 use super::{RunnerError, Settings, Shared};
 use crate::names;
+use crate::nats::{self, Existing};
 use crate::shutdown::Shutdown;
 use async_nats::jetstream::consumer::pull::{self, MessagesErrorKind, Stream};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
@@ -41,22 +42,22 @@ pub(super) fn durable_config(settings: &Settings, name: &str) -> pull::Config {
     }
 }
 
-/// Creates the durable, or updates it to the current settings.
+/// Creates the durable, or updates it to the current settings: compare
+/// first, waiting up to `nats.connect_timeout` while JetStream is not ready.
 pub(super) async fn ensure(shared: &Shared, name: &str) -> Result<PullConsumer, RunnerError> {
     let stream_name = shared.settings.names.stream(names::CRM_EVENTS);
-    let setup = |message: String| RunnerError::Setup {
+    nats::ensure_consumer(
+        &shared.js,
+        &stream_name,
+        &durable_config(&shared.settings, name),
+        Existing::Refuse,
+        shared.settings.setup_timeout,
+    )
+    .await
+    .map_err(|source| RunnerError::Setup {
         consumer: name.to_string(),
-        message,
-    };
-    let stream = shared
-        .js
-        .get_stream(&stream_name)
-        .await
-        .map_err(|e| setup(format!("stream {stream_name}: {e}")))?;
-    stream
-        .create_consumer(durable_config(&shared.settings, name))
-        .await
-        .map_err(|e| setup(e.to_string()))
+        source,
+    })
 }
 
 /// Runs one consumer until `shutdown`: the current batch is finished, what

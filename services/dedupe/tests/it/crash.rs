@@ -11,7 +11,7 @@ use hookline_core::testing;
 #[tokio::test]
 async fn events_left_half_done_by_a_crash_are_forwarded_exactly_once() {
     let mut stack = Stack::start(testing::isolated_config()).await;
-    let kv = nats::dedupe_bucket(&stack.nats, EventType::PageView)
+    let kv = nats::dedupe_bucket(&stack.nats, &stack.config, EventType::PageView)
         .await
         .unwrap();
     let key = |raw: &hookline_core::event::RawEvent| match classify(raw) {

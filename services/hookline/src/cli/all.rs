@@ -42,6 +42,10 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     }
 
     let readiness = Readiness::new();
+    // Both parts on the ops listener mark themselves before either starts,
+    // so the first to finish cannot make the process look ready alone.
+    readiness.setting_up(dedupe::SETTING_UP);
+    readiness.setting_up(crm_consumers::SETTING_UP);
     let ops_router = ops::router(readiness.clone());
     let ops_shutdown = shutdown.clone();
     tokio::spawn(async move {
@@ -75,7 +79,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let mut first_error = None;
     for task in tasks {
         if let Err(e) = task.await? {
-            tracing::error!(error = %e, "service stopped; stopping the others");
+            tracing::error!(error = %format!("{e:#}"), "service stopped; stopping the others");
             shutdown.trigger();
             first_error.get_or_insert(e);
         }
@@ -87,5 +91,7 @@ async fn named<E: std::error::Error + Send + Sync + 'static>(
     name: &'static str,
     fut: impl std::future::Future<Output = Result<(), E>>,
 ) -> anyhow::Result<()> {
-    fut.await.map_err(|e| anyhow::anyhow!("{name}: {e}"))
+    // Kept as the cause (not flattened into a string) so that a
+    // `ConfigError` in the chain still makes the process exit 2.
+    fut.await.map_err(|e| anyhow::Error::new(e).context(name))
 }

@@ -144,3 +144,40 @@ async fn crawlers_are_marked_not_refused() {
     assert!(!edge.raw_event(&person).await.0.visitor.bot);
     edge.stop().await;
 }
+
+/// The 202's body for a POST with this user agent (None: the client's own
+/// browser user agent).
+async fn answer(
+    edge: &Edge,
+    path: &str,
+    body: serde_json::Value,
+    ua: Option<&str>,
+) -> serde_json::Value {
+    let mut req = edge.http.post(edge.url(path)).json(&body);
+    if let Some(ua) = ua {
+        req = req.header("user-agent", ua);
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_answer_says_when_the_sender_was_taken_for_a_bot() {
+    let edge = Edge::start(config()).await;
+    let form = json!({"form_id": "f1", "email": "a@example.com"});
+    for (path, body) in [("/api/page-view", anon()), ("/api/form-submission", form)] {
+        for ua in ["curl/8.5.0", "python-requests/2.32.3", "Googlebot/2.1"] {
+            let a = answer(&edge, path, body.clone(), Some(ua)).await;
+            assert_eq!(a["bot"], json!(true), "{path} {ua}: {a}");
+            let id = a["id"].as_str().expect("id");
+            assert!(edge.raw_event(id).await.0.visitor.bot, "{path} {ua}");
+        }
+        let a = answer(&edge, path, body.clone(), None).await;
+        assert_eq!(a["status"], "ok");
+        assert!(a.get("bot").is_none(), "{path} browser: {a}");
+        let id = a["id"].as_str().expect("id");
+        assert!(!edge.raw_event(id).await.0.visitor.bot, "{path} browser");
+    }
+    edge.stop().await;
+}

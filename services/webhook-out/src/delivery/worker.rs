@@ -14,6 +14,7 @@ use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use futures::StreamExt;
 use hookline_core::names::RC_EVENTS;
+use hookline_core::nats::{self, Existing};
 use hookline_core::publish::{Outgoing, publish};
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
@@ -21,6 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+
+/// How long one attempt to declare a webhook's durable waits for JetStream
+/// before the attempt is logged and made again (a worker never gives up).
+const DECLARE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// How long one pull request waits for messages.
 const PULL_EXPIRES: Duration = Duration::from_secs(2);
@@ -142,30 +147,23 @@ async fn open_consumer(
     stop: &Shutdown,
 ) -> Option<async_nats::jetstream::consumer::Consumer<pull::Config>> {
     let config = consumer_config(ctx, source);
+    let stream = ctx.nats.names.stream(RC_EVENTS);
     let mut delay = Duration::from_millis(200);
     loop {
-        let res = async {
-            let stream = ctx
-                .nats
-                .js
-                .get_stream(ctx.nats.names.stream(RC_EVENTS))
-                .await
-                .map_err(|e| e.to_string())?;
-            match stream.create_consumer(config.clone()).await {
-                Ok(c) => Ok(c),
-                // An existing consumer the server will not update in place
-                // (e.g. created by an instance with other settings): use it
-                // as it is rather than stop delivering.
-                Err(create) => match stream.get_consumer(&source.consumer).await {
-                    Ok(c) => {
-                        tracing::warn!(consumer = %source.consumer, error = %create, "using the existing consumer with its own settings");
-                        Ok(c)
-                    }
-                    Err(_) => Err(create.to_string()),
-                },
-            }
-        }
-        .await;
+        // Compare first; an existing durable the server will not update in
+        // place (e.g. created by an instance with other settings) is used as
+        // it is rather than stop delivering.
+        let declared = nats::ensure_consumer(
+            &ctx.nats.js,
+            &stream,
+            &config,
+            Existing::Use,
+            DECLARE_PATIENCE,
+        );
+        let res = tokio::select! {
+            res = declared => res,
+            _ = stop.wait() => return None,
+        };
         match res {
             Ok(c) => return Some(c),
             Err(e) => {

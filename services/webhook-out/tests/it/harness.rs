@@ -63,7 +63,8 @@ impl Stack {
             shutdown.clone(),
         ));
         let http = reqwest::Client::new();
-        let url = format!("{base}/healthz");
+        // Ready, not just alive: the API is served once NATS and Postgres are set up.
+        let url = format!("{base}/readyz");
         eventually("webhook-out to start", 30, || {
             let (http, url) = (http.clone(), url.clone());
             async move {
