@@ -14,6 +14,7 @@ pub mod pg_cluster;
 pub mod pipeline;
 pub mod proxy;
 pub mod scan;
+pub mod secure_nats;
 pub mod send;
 pub mod signed;
 pub mod stack;

@@ -193,7 +193,10 @@ fn redacted_hides_every_secret() {
 #[test]
 fn nats_logins_and_tls_load_from_env_and_are_hidden() {
     let c = load(&[
-        ("HOOKLINE__NATS__URL", "tls://u:n4ts-url@a:4222,tls://b:4222"),
+        (
+            "HOOKLINE__NATS__URL",
+            "tls://u:n4ts-url@a:4222,tls://b:4222",
+        ),
         ("HOOKLINE__NATS__USER", "edge"),
         ("HOOKLINE__NATS__PASSWORD", "n4ts-pass"),
         ("HOOKLINE__NATS__TLS__CA_FILE", "/etc/hookline/ca.pem"),

@@ -50,16 +50,16 @@ impl Plan {
             login_key = Some("nats.nkey_seed_file");
         } else if let Some(path) = &config.creds_file {
             let creds = read_text(path, "nats.creds_file")?;
-            options = options.credentials(&creds).map_err(|e| ConfigError::Invalid {
-                key: "nats.creds_file",
-                message: format!("{} is not a NATS credentials file: {e}", path.display()),
-            })?;
+            options = options
+                .credentials(&creds)
+                .map_err(|e| ConfigError::Invalid {
+                    key: "nats.creds_file",
+                    message: format!("{} is not a NATS credentials file: {e}", path.display()),
+                })?;
             login_key = Some("nats.creds_file");
         } else if let Some(login) = parsed.url_login {
             options = match login {
-                UrlLogin::UserPassword(user, password) => {
-                    options.user_and_password(user, password)
-                }
+                UrlLogin::UserPassword(user, password) => options.user_and_password(user, password),
                 UrlLogin::Token(token) => options.token(token),
             };
             login_key = Some("nats.url");
@@ -97,11 +97,17 @@ impl Plan {
 /// What a TLS failure says about the config, judged from rustls' and the
 /// server's words (they reach us only as text through `io::Error`).
 fn tls_refusal(text: &str, config: &NatsConfig) -> Option<ConfigError> {
-    let has = |needle: &str| text.to_ascii_lowercase().contains(&needle.to_ascii_lowercase());
+    let has = |needle: &str| {
+        text.to_ascii_lowercase()
+            .contains(&needle.to_ascii_lowercase())
+    };
     let invalid = |key: &'static str, message: String| Some(ConfigError::Invalid { key, message });
     if has("CertificateRequired") || has("certificate required") {
         return match config.tls.cert_file {
-            Some(_) => invalid("nats.tls.cert_file", format!("was refused by the server ({text})")),
+            Some(_) => invalid(
+                "nats.tls.cert_file",
+                format!("was refused by the server ({text})"),
+            ),
             None => invalid(
                 "nats.tls.cert_file",
                 "is not set and the NATS server demands a client certificate (mutual TLS)".into(),
@@ -160,7 +166,10 @@ fn error_text(err: &ConnectError) -> String {
     text
 }
 
-fn with_tls(mut options: ConnectOptions, config: &NatsConfig) -> Result<ConnectOptions, ConfigError> {
+fn with_tls(
+    mut options: ConnectOptions,
+    config: &NatsConfig,
+) -> Result<ConnectOptions, ConfigError> {
     let tls = &config.tls;
     if let Some(ca) = &tls.ca_file {
         require_pem(ca, "nats.tls.ca_file", "CERTIFICATE")?;
@@ -265,7 +274,8 @@ fn split_servers(urls: &str) -> Result<Servers, ConfigError> {
         }
         let _ = url.set_username("");
         let _ = url.set_password(None);
-        out.servers.push(url.to_string().trim_end_matches('/').to_string());
+        out.servers
+            .push(url.to_string().trim_end_matches('/').to_string());
     }
     if out.servers.is_empty() {
         return Err(ConfigError::Invalid {

@@ -3,7 +3,10 @@ use super::*;
 #[test]
 fn a_cluster_url_list_is_split() {
     let s = split_servers("nats://a:4222, nats://b:4222,,tls://c:4222").unwrap();
-    assert_eq!(s.servers, ["nats://a:4222", "nats://b:4222", "tls://c:4222"]);
+    assert_eq!(
+        s.servers,
+        ["nats://a:4222", "nats://b:4222", "tls://c:4222"]
+    );
     assert_eq!(s.url_login, None);
     let s = split_servers("127.0.0.1:4222").unwrap();
     assert_eq!(s.servers, ["nats://127.0.0.1:4222"]);
@@ -47,11 +50,26 @@ async fn unreadable_or_wrong_files_are_blamed_on_their_key() {
     std::fs::write(&junk, "not pem, not a seed\n").unwrap();
     let missing = dir.path().join("missing.pem");
     let cases: Vec<(&str, Box<dyn Fn(&mut NatsConfig)>)> = vec![
-        ("nats.nkey_seed_file", Box::new(|c| c.nkey_seed_file = Some(junk.clone()))),
-        ("nats.creds_file", Box::new(|c| c.creds_file = Some(missing.clone()))),
-        ("nats.creds_file", Box::new(|c| c.creds_file = Some(junk.clone()))),
-        ("nats.tls.ca_file", Box::new(|c| c.tls.ca_file = Some(junk.clone()))),
-        ("nats.tls.ca_file", Box::new(|c| c.tls.ca_file = Some(missing.clone()))),
+        (
+            "nats.nkey_seed_file",
+            Box::new(|c| c.nkey_seed_file = Some(junk.clone())),
+        ),
+        (
+            "nats.creds_file",
+            Box::new(|c| c.creds_file = Some(missing.clone())),
+        ),
+        (
+            "nats.creds_file",
+            Box::new(|c| c.creds_file = Some(junk.clone())),
+        ),
+        (
+            "nats.tls.ca_file",
+            Box::new(|c| c.tls.ca_file = Some(junk.clone())),
+        ),
+        (
+            "nats.tls.ca_file",
+            Box::new(|c| c.tls.ca_file = Some(missing.clone())),
+        ),
         (
             "nats.tls.key_file",
             Box::new(|c| c.tls.cert_file = Some(missing.clone())),
@@ -74,7 +92,12 @@ fn half_logins_and_two_logins_are_refused() {
         user: Some("edge".into()),
         ..Default::default()
     };
-    assert!(c.check().unwrap_err().to_string().contains("`nats.password`"));
+    assert!(
+        c.check()
+            .unwrap_err()
+            .to_string()
+            .contains("`nats.password`")
+    );
     c.password = Some("pw".into());
     c.check().unwrap();
     c.token = Some("tok".into());

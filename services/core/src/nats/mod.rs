@@ -12,9 +12,9 @@ pub use connect::redact_url;
 pub use declare::{declare, dedupe_bucket, dedupe_bucket_config, delete_all, stream_configs};
 
 use crate::config::{Config, ConfigError, NatsConfig};
-use connect::Plan;
 use crate::names::Names;
 use async_nats::jetstream;
+use connect::Plan;
 use std::time::{Duration, Instant};
 
 /// Why NATS could not be set up.
