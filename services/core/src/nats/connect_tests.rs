@@ -43,13 +43,16 @@ fn an_empty_list_names_the_key() {
     assert!(err.contains("`nats.url`"), "{err}");
 }
 
+/// Points one file key of a config somewhere.
+type Setter<'a> = Box<dyn Fn(&mut NatsConfig) + 'a>;
+
 #[tokio::test]
 async fn unreadable_or_wrong_files_are_blamed_on_their_key() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.txt");
     std::fs::write(&junk, "not pem, not a seed\n").unwrap();
     let missing = dir.path().join("missing.pem");
-    let cases: Vec<(&str, Box<dyn Fn(&mut NatsConfig)>)> = vec![
+    let cases: Vec<(&str, Setter)> = vec![
         (
             "nats.nkey_seed_file",
             Box::new(|c| c.nkey_seed_file = Some(junk.clone())),
