@@ -153,6 +153,12 @@ pub struct SecureNats {
 impl SecureNats {
     /// Starts the server and waits until its monitor says it is healthy.
     pub async fn start(body: &str, jetstream: bool) -> Self {
+        Self::start_with_env(body, jetstream, &[]).await
+    }
+
+    /// Like [`SecureNats::start`], with variables the config refers to
+    /// (`$NAME`) in the server's environment.
+    pub async fn start_with_env(body: &str, jetstream: bool, env: &[(String, String)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (port, monitor) = (free_port(), free_port());
         let store = dir.path().join("store");
@@ -170,6 +176,7 @@ impl SecureNats {
         let mut child = Command::new(nats_server_bin())
             .arg("-c")
             .arg(&conf_path)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)

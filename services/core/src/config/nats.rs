@@ -46,6 +46,10 @@ pub struct NatsConfig {
     /// Credentials file (user JWT and nkey seed) of an operator-mode server,
     /// e.g. one handed out by Synadia Cloud or `nsc`.
     pub creds_file: Option<PathBuf>,
+    /// Subject prefix of this client's reply inboxes (`_INBOX` by default).
+    /// Under per-role permissions each user may only receive replies on its
+    /// own prefix, `_INBOX_<user>` in the config `hookline nats-config` prints.
+    pub inbox_prefix: String,
     /// TLS to the server.
     pub tls: NatsTlsConfig,
 }
@@ -66,6 +70,7 @@ impl Default for NatsConfig {
             token: None,
             nkey_seed_file: None,
             creds_file: None,
+            inbox_prefix: "_INBOX".into(),
             tls: NatsTlsConfig::default(),
         }
     }
@@ -100,6 +105,7 @@ impl fmt::Debug for NatsConfig {
             .field("token", &hidden(&self.token))
             .field("nkey_seed_file", &self.nkey_seed_file)
             .field("creds_file", &self.creds_file)
+            .field("inbox_prefix", &self.inbox_prefix)
             .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
@@ -136,6 +142,17 @@ impl NatsConfig {
                     chosen[0]
                 ),
             });
+        }
+        let inbox_ok = !self.inbox_prefix.is_empty()
+            && self
+                .inbox_prefix
+                .split('.')
+                .all(|t| !t.is_empty() && !t.contains(['*', '>', ' ']));
+        if !inbox_ok {
+            return Err(invalid(
+                "nats.inbox_prefix",
+                "must be a subject without wildcards, e.g. _INBOX_edge",
+            ));
         }
         match (&self.tls.cert_file, &self.tls.key_file) {
             (Some(_), None) => Err(invalid(

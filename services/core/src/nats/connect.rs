@@ -37,6 +37,7 @@ impl Plan {
         let mut options = ConnectOptions::new()
             .name("hookline")
             .connection_timeout(Duration::from_secs(5))
+            .custom_inbox_prefix(&config.inbox_prefix)
             .max_reconnects(None);
         let mut login_key = None;
         if let (Some(user), Some(password)) = (&config.user, &config.password) {

@@ -6,6 +6,7 @@
 
 mod connect;
 mod declare;
+pub mod permissions;
 
 pub use connect::redact_url;
 
@@ -34,7 +35,7 @@ pub enum NatsError {
     /// server refused the login or the TLS handshake. Retrying cannot help;
     /// the cause names the key to fix.
     #[error("NATS at {url}: {source}")]
-    Refused {
+    ConnectRefused {
         /// The configured URL, credentials hidden.
         url: String,
         /// The key to fix and why.
@@ -80,7 +81,7 @@ impl Nats {
     /// at once, since waiting cannot fix it.
     pub async fn connect(config: &NatsConfig) -> Result<Self, NatsError> {
         let url = redact_url(&config.url);
-        let refused = |source| NatsError::Refused {
+        let refused = |source| NatsError::ConnectRefused {
             url: url.clone(),
             source,
         };
