@@ -9,6 +9,7 @@
 use futures::StreamExt;
 use hookline_core::config::NatsConfig;
 use hookline_core::nats::Nats;
+use hookline_e2e::operator::{Operator, creds};
 use hookline_e2e::secure_nats::{Certs, SecureNats};
 use hookline_e2e::{free_port, hookline_bin};
 use std::path::PathBuf;
@@ -107,6 +108,13 @@ async fn every_login_and_tls_setting_connects() {
     c.tls.cert_file = Some(certs.path("client.pem"));
     c.tls.key_file = Some(certs.path("client-key.pem"));
     assert_connects(&c, "mutual TLS").await;
+
+    // Operator mode: a user JWT signed by an account the server trusts.
+    let operator = Operator::new();
+    let jwt = SecureNats::start(&operator.server_config(), false).await;
+    let mut c = nats_config(jwt.url("nats"));
+    c.creds_file = Some(jwt.write_file("user.creds", &operator.user_creds()));
+    assert_connects(&c, "creds file").await;
 }
 
 /// Runs `hookline dedupe` with `env`; returns its exit code, stderr and how
@@ -157,6 +165,10 @@ async fn refusals_exit_2_within_seconds_naming_the_key() {
     let mtls = SecureNats::start(&certs.server_tls_block(true), false).await;
     let stranger = nkeys::KeyPair::new_user().seed().expect("seed");
     let stranger_file = path(users.write_file("stranger.nk", &stranger));
+    let operator = Operator::new();
+    let jwt = SecureNats::start(&operator.server_config(), false).await;
+    let foreign = creds(&nkeys::KeyPair::new_account());
+    let foreign_file = path(jwt.write_file("foreign.creds", &foreign));
     let wrong = "wrong-pw-NEVER-LOGGED";
     let url = "HOOKLINE__NATS__URL";
     let cases: Vec<(&str, Vec<(&str, String)>)> = vec![
@@ -188,6 +200,13 @@ async fn refusals_exit_2_within_seconds_naming_the_key() {
             vec![
                 (url, token.url("nats")),
                 ("HOOKLINE__NATS__TOKEN", wrong.into()),
+            ],
+        ),
+        (
+            "nats.creds_file",
+            vec![
+                (url, jwt.url("nats")),
+                ("HOOKLINE__NATS__CREDS_FILE", foreign_file),
             ],
         ),
         (
@@ -228,7 +247,8 @@ async fn refusals_exit_2_within_seconds_naming_the_key() {
             .collect();
         assert_eq!(lines.len(), 1, "{what}");
         assert!(lines[0].contains(&format!("`{key}`")), "{what}");
-        for secret in [PASSWORD, TOKEN, wrong, stranger.as_str()] {
+        let foreign_seed = foreign.lines().find(|l| l.starts_with("SU")).expect("seed");
+        for secret in [PASSWORD, TOKEN, wrong, stranger.as_str(), foreign_seed] {
             assert!(!out.contains(secret), "a secret was printed: {what}");
         }
     }
