@@ -5,7 +5,7 @@
 use crate::free_port;
 use crate::nats_server::{nats_server_bin, wait_healthy};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 /// A certificate authority and the certificates it signed, as PEM files in
@@ -207,11 +207,6 @@ impl SecureNats {
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("nats-server.log")).unwrap_or_default()
-    }
-
-    /// The server's temp dir.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 }
 
