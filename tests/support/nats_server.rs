@@ -54,7 +54,7 @@ async fn reap(child: &mut Child, limit: Duration) {
 
 /// Waits until a node's monitoring endpoint says it is healthy (JetStream
 /// included: 2.9's `/healthz` fails until JetStream has recovered).
-async fn wait_healthy(child: &mut Child, monitor_port: u16, log: &Path) {
+pub(crate) async fn wait_healthy(child: &mut Child, monitor_port: u16, log: &Path) {
     let url = format!("http://127.0.0.1:{monitor_port}/healthz");
     let http = reqwest::Client::new();
     let deadline = std::time::Instant::now() + START_LIMIT;

@@ -66,6 +66,9 @@ pub struct Stack {
     pub ports: BTreeMap<Service, u16>,
     /// Extra environment for every process (tests may add keys).
     pub extra_env: Vec<(String, String)>,
+    /// Extra environment of one process, after `extra_env` (its own NATS
+    /// login, say).
+    pub service_env: BTreeMap<Service, Vec<(String, String)>>,
     dir: tempfile::TempDir,
     children: BTreeMap<Service, Child>,
     http: reqwest::Client,
@@ -80,6 +83,7 @@ impl Stack {
             config,
             ports,
             extra_env: Vec::new(),
+            service_env: BTreeMap::new(),
             dir: tempfile::tempdir().expect("temp dir"),
             children: BTreeMap::new(),
             http: reqwest::Client::new(),
@@ -141,6 +145,13 @@ impl Stack {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         env.extend(self.extra_env.iter().cloned());
+        env.extend(
+            self.service_env
+                .get(&service)
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
         env
     }
 

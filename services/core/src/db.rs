@@ -3,7 +3,13 @@
 //! Two migration sets, embedded in the binary: `rc` (webhook-out state) and
 //! `crm` (the CRM consumers). `hookline migrate` applies both; each service
 //! applies its own at start-up too, so a fresh stack needs no manual step.
+//!
+//! TLS comes from the URL (`sslmode=require`, `sslmode=verify-full&sslrootcert=…`),
+//! through rustls with the system's trust store plus `sslrootcert`. A
+//! setting that cannot work (bad URL, failed TLS, refused login, unreadable
+//! certificate file) is not retried: it stops start-up naming the URL's key.
 
+use crate::config::ConfigError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use std::str::FromStr;
@@ -29,6 +35,51 @@ pub enum DbError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL's settings cannot work; the cause names the key to fix.
+    #[error("Postgres: {0}")]
+    Refused(#[source] ConfigError),
+}
+
+impl DbError {
+    /// Turns a failure that retrying cannot fix into a [`ConfigError`]
+    /// naming `key`, so the service exits 2 with one line; keeps others.
+    fn blame(self, key: &'static str) -> Self {
+        let message = match &self {
+            DbError::BadUrl(message) => message.clone(),
+            DbError::Query(e) | DbError::Unreachable { source: e, .. } => match refusal(e) {
+                Some(message) => message,
+                None => return self,
+            },
+            _ => return self,
+        };
+        DbError::Refused(ConfigError::Invalid { key, message })
+    }
+}
+
+/// Why an error is the operator's to fix, or `None` when the server may
+/// simply not be up yet.
+fn refusal(e: &sqlx::Error) -> Option<String> {
+    use std::io::ErrorKind;
+    match e {
+        sqlx::Error::Tls(_) => Some(format!(
+            "TLS to Postgres failed (check sslmode and sslrootcert): {e}"
+        )),
+        sqlx::Error::Configuration(_) => Some(format!("cannot be used: {e}")),
+        // rustls reports a failed handshake (untrusted certificate, wrong
+        // host name) as invalid data on the socket.
+        sqlx::Error::Io(io) if io.kind() == ErrorKind::InvalidData => Some(format!(
+            "TLS to Postgres failed (check sslmode, sslrootcert and the host name): {e}"
+        )),
+        sqlx::Error::Io(io)
+            if matches!(io.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) =>
+        {
+            Some(format!("names a file that cannot be read: {e}"))
+        }
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("28P01" | "28000")) => {
+            Some(format!("login refused by Postgres: {e}"))
+        }
+        _ => None,
+    }
 }
 
 /// Which migration set.
@@ -41,6 +92,14 @@ pub enum Schema {
 }
 
 impl Schema {
+    /// The configuration key of this schema's database URL.
+    pub fn key(self) -> &'static str {
+        match self {
+            Schema::Rc => "rc.database_url",
+            Schema::Crm => "crm.database_url",
+        }
+    }
+
     fn migrator(self) -> sqlx::migrate::Migrator {
         match self {
             Schema::Rc => sqlx::migrate!("./migrations/rc"),
@@ -116,6 +175,7 @@ async fn connect_with_retry(
     loop {
         match opts.connect().await {
             Ok(c) => return Ok(c),
+            Err(source) if refusal(&source).is_some() => return Err(DbError::Query(source)),
             Err(source) if started.elapsed() >= patience => {
                 return Err(DbError::Unreachable {
                     url: redact(url),
@@ -132,6 +192,12 @@ async fn connect_with_retry(
 
 /// A pool on `url`, with the database created and `schema` migrated.
 pub async fn connect(url: &str, schema: Schema, max_connections: u32) -> Result<PgPool, DbError> {
+    connect_pool(url, schema, max_connections)
+        .await
+        .map_err(|e| e.blame(schema.key()))
+}
+
+async fn connect_pool(url: &str, schema: Schema, max_connections: u32) -> Result<PgPool, DbError> {
     create_database_if_absent(url).await?;
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)

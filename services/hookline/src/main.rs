@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookline_core::config::ConfigError;
 use hookline_core::db::{self, Schema};
+use hookline_core::nats::{self, Nats};
 use hookline_core::{Config, Shutdown, lag, telemetry};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -44,8 +45,14 @@ enum Command {
     },
     /// Run every service in one process (the local default).
     All,
-    /// Create the databases if absent and apply migrations.
+    /// Create the databases if absent and apply migrations, then create or
+    /// update the NATS streams and KV buckets (run it as the `admin` NATS
+    /// user where services hold least-privilege users).
     Migrate,
+    /// Print the nats-server `accounts` block with one least-privilege user
+    /// per role (edge, dedupe, webhook-out, ingest, consumers, admin) for
+    /// this `nats.prefix`.
+    NatsConfig,
     /// Print the effective configuration (secrets hidden) and exit; fails
     /// with the offending key when the configuration is bad.
     Config,
@@ -138,6 +145,10 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&config.redacted())?);
             Ok(())
         }
+        Command::NatsConfig => {
+            print!("{}", nats::permissions::server_config(&config.names()));
+            Ok(())
+        }
         Command::Lag(args) => cli::lag::run(config, args).await,
         Command::Edge => {
             let stop = service(&config);
@@ -179,6 +190,12 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
         pool.close().await;
         println!("migrated {}", db::redact(url));
     }
+    let bus = Nats::connect(&config.nats).await?;
+    nats::declare(&bus, config).await?;
+    println!(
+        "declared NATS streams and buckets at {}",
+        nats::redact_url(&config.nats.url)
+    );
     Ok(())
 }
 

@@ -11,8 +11,12 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// What a required `${VAR:?message}` stands for in these checks: long enough
+/// for any secret, and the base64 of 32 bytes, as an encryption key must be.
+const REQUIRED_VALUE: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
 /// `${VAR:-default}` → default (recursively), the way compose expands an
-/// unset variable.
+/// unset variable; `${VAR:?message}` → [`REQUIRED_VALUE`], as if set in `.env`.
 fn expand(value: &str) -> String {
     let mut s = value.to_string();
     while let Some(start) = s.rfind("${") {
@@ -20,11 +24,15 @@ fn expand(value: &str) -> String {
             break;
         };
         let inner = &s[start + 2..start + len];
-        let replacement = inner
-            .split_once(":-")
-            .map(|(_, d)| d)
-            .unwrap_or("")
-            .to_string();
+        let replacement = if inner.contains(":?") {
+            REQUIRED_VALUE.to_string()
+        } else {
+            inner
+                .split_once(":-")
+                .map(|(_, d)| d)
+                .unwrap_or("")
+                .to_string()
+        };
         s.replace_range(start..start + len + 1, &replacement);
     }
     s

@@ -6,9 +6,11 @@
 //! start-up with one line naming the key.
 
 mod duration;
+mod nats;
 mod sections;
 
 pub use duration::{parse_duration, serde_duration, serde_durations};
+pub use nats::{NatsConfig, NatsTlsConfig};
 pub use sections::*;
 
 use config::{Environment, File, FileFormat, Map, Source, Value, ValueKind};
@@ -153,6 +155,7 @@ impl Config {
         if !self.nats.url.contains("://") && !self.nats.url.contains(':') {
             return Err(invalid("nats.url", "must look like nats://host:port"));
         }
+        self.nats.check()?;
         if self.dedupe.page_view_window.is_zero() {
             return Err(invalid("dedupe.page_view_window", "must be longer than 0s"));
         }
@@ -226,6 +229,9 @@ impl Config {
         hide(&mut c.crm_webhook.secret);
         hide(&mut c.crm_webhook.api_key);
         hide(&mut c.ingest.api_key);
+        hide(&mut c.nats.password);
+        hide(&mut c.nats.token);
+        c.nats.url = crate::nats::redact_url(&c.nats.url);
         c.ingest.secrets.iter_mut().for_each(|s| *s = "***".into());
         c.rc.database_url = crate::db::redact(&c.rc.database_url);
         c.crm.database_url = crate::db::redact(&c.crm.database_url);

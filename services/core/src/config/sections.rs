@@ -13,50 +13,6 @@ fn addr(s: &str) -> SocketAddr {
     s.parse().expect("default address is valid")
 }
 
-/// `nats.*`
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NatsConfig {
-    /// Server URL(s), comma-separated for a cluster.
-    pub url: String,
-    /// Namespaces every stream, subject, bucket and consumer.
-    pub prefix: String,
-    /// Stream replicas (1 locally, 3 in a cluster).
-    pub replicas: usize,
-    /// How long to keep trying to reach NATS at start-up, and then, again,
-    /// how long to wait for JetStream to declare streams, buckets and
-    /// durables (no meta leader yet, a cluster still placing replicas).
-    #[serde(with = "serde_duration")]
-    pub connect_timeout: Duration,
-    /// Window in which a repeated `Nats-Msg-Id` is dropped by a stream.
-    #[serde(with = "serde_duration")]
-    pub duplicate_window: Duration,
-    /// How long RC_RAW and CRM_EVENTS keep messages.
-    #[serde(with = "serde_duration")]
-    pub max_age: Duration,
-    /// How long RC_EVENTS keeps messages (the replay horizon).
-    #[serde(with = "serde_duration")]
-    pub replay_max_age: Duration,
-    /// How long the dead-letter streams keep messages.
-    #[serde(with = "serde_duration")]
-    pub dlq_max_age: Duration,
-}
-
-impl Default for NatsConfig {
-    fn default() -> Self {
-        Self {
-            url: "nats://127.0.0.1:4222".into(),
-            prefix: String::new(),
-            replicas: 1,
-            connect_timeout: Duration::from_secs(30),
-            duplicate_window: Duration::from_secs(120),
-            max_age: Duration::from_secs(7 * 24 * 3600),
-            replay_max_age: Duration::from_secs(14 * 24 * 3600),
-            dlq_max_age: Duration::from_secs(30 * 24 * 3600),
-        }
-    }
-}
-
 /// `rc.*`
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -189,3 +189,31 @@ fn redacted_hides_every_secret() {
     assert!(!text.contains("s3cret"), "{text}");
     assert!(text.contains("***"));
 }
+
+#[test]
+fn nats_logins_and_tls_load_from_env_and_are_hidden() {
+    let c = load(&[
+        (
+            "HOOKLINE__NATS__URL",
+            "tls://u:n4ts-url@a:4222,tls://b:4222",
+        ),
+        ("HOOKLINE__NATS__USER", "edge"),
+        ("HOOKLINE__NATS__PASSWORD", "n4ts-pass"),
+        ("HOOKLINE__NATS__TLS__CA_FILE", "/etc/hookline/ca.pem"),
+        ("HOOKLINE__NATS__TLS__REQUIRED", "true"),
+    ])
+    .unwrap();
+    assert_eq!(c.nats.user.as_deref(), Some("edge"));
+    assert_eq!(
+        c.nats.tls.ca_file.as_deref(),
+        Some(std::path::Path::new("/etc/hookline/ca.pem"))
+    );
+    assert!(c.nats.tls.required);
+    let text = c.redacted().to_string();
+    assert!(!text.contains("n4ts"), "{text}");
+    assert!(text.contains("tls://***@a:4222"), "{text}");
+    let token = load(&[("HOOKLINE__NATS__TOKEN", "n4ts-token")]).unwrap();
+    assert!(!token.redacted().to_string().contains("n4ts"));
+    let err = load(&[("HOOKLINE__NATS__TLS__CERT_FILE", "/c.pem")]).unwrap_err();
+    assert!(err.to_string().contains("`nats.tls.key_file`"), "{err}");
+}

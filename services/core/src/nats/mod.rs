@@ -1,10 +1,14 @@
 //! Connecting to NATS and declaring every stream and bucket of the stack.
 //!
-//! Declarations are create-or-update, so every service can run them at
+//! Logging in and TLS live in `connect`; declarations are create-or-update, so every service can run them at
 //! start-up and running them twice changes nothing. Everything is named
 //! through [`Names`], so `nats.prefix` isolates a stack.
 
+mod connect;
 mod declare;
+pub mod permissions;
+
+pub use connect::redact_url;
 
 pub use declare::{
     Existing, consumer_differences, declare, dedupe_bucket, dedupe_bucket_config, delete_all,
@@ -14,6 +18,7 @@ pub use declare::{
 use crate::config::{Config, ConfigError, NatsConfig};
 use crate::names::Names;
 use async_nats::jetstream;
+use connect::Plan;
 use std::time::{Duration, Instant};
 
 /// Why NATS could not be set up.
@@ -22,12 +27,23 @@ pub enum NatsError {
     /// The server did not answer within `nats.connect_timeout`.
     #[error("NATS unreachable at {url} after {waited:?}: {source}")]
     Unreachable {
-        /// The configured URL.
+        /// The configured URL, credentials hidden.
         url: String,
         /// How long we tried.
         waited: Duration,
         /// The last connection error.
         source: async_nats::ConnectError,
+    },
+    /// The configuration cannot work: a file it names is unusable, or the
+    /// server refused the login or the TLS handshake. Retrying cannot help;
+    /// the cause names the key to fix.
+    #[error("NATS at {url}: {source}")]
+    ConnectRefused {
+        /// The configured URL, credentials hidden.
+        url: String,
+        /// The key to fix and why.
+        #[source]
+        source: ConfigError,
     },
     /// A stream could not be created or updated.
     #[error("stream {name}: {message}")]
@@ -92,29 +108,33 @@ pub struct Nats {
 const MAX_ACKS_IN_FLIGHT: usize = 8_192;
 
 impl Nats {
-    /// Connects (retrying until `nats.connect_timeout`) without declaring
-    /// anything.
+    /// Connects without declaring anything. An unreachable server is
+    /// retried until `nats.connect_timeout`; a refusal (login, TLS) returns
+    /// at once, since waiting cannot fix it.
     pub async fn connect(config: &NatsConfig) -> Result<Self, NatsError> {
+        let url = redact_url(&config.url);
+        let refused = |source| NatsError::ConnectRefused {
+            url: url.clone(),
+            source,
+        };
+        let plan = Plan::new(config).await.map_err(refused)?;
         let started = Instant::now();
         let mut delay = Duration::from_millis(100);
         let client = loop {
-            match async_nats::ConnectOptions::new()
-                .name("hookline")
-                .connection_timeout(Duration::from_secs(5))
-                .max_reconnects(None)
-                .connect(servers(&config.url))
-                .await
-            {
+            match plan.options.clone().connect(plan.servers.clone()).await {
                 Ok(client) => break client,
-                Err(source) if started.elapsed() >= config.connect_timeout => {
-                    return Err(NatsError::Unreachable {
-                        url: config.url.clone(),
-                        waited: started.elapsed(),
-                        source,
-                    });
-                }
                 Err(err) => {
-                    tracing::warn!(url = %config.url, error = %err, "NATS not reachable yet, retrying");
+                    if let Some(fix) = plan.refusal(&err, config) {
+                        return Err(refused(fix));
+                    }
+                    if started.elapsed() >= config.connect_timeout {
+                        return Err(NatsError::Unreachable {
+                            url,
+                            waited: started.elapsed(),
+                            source: err,
+                        });
+                    }
+                    tracing::warn!(url = %url, error = %err, "NATS not reachable yet, retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
@@ -141,30 +161,5 @@ impl Nats {
     /// Whether the connection is up (for `/readyz`).
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
-    }
-}
-
-/// `nats.url` may list several servers, comma-separated (a cluster's seeds):
-/// async-nats takes them as a list, and a client that starts while one node
-/// is down still connects to another.
-fn servers(url: &str) -> Vec<String> {
-    url.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::servers;
-
-    #[test]
-    fn a_cluster_url_list_is_split() {
-        assert_eq!(
-            servers("nats://a:4222, nats://b:4222,,nats://c:4222"),
-            ["nats://a:4222", "nats://b:4222", "nats://c:4222"]
-        );
-        assert_eq!(servers("nats://127.0.0.1:4222"), ["nats://127.0.0.1:4222"]);
     }
 }
