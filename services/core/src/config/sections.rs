@@ -173,6 +173,15 @@ pub struct EdgeConfig {
     pub cors_origins: Vec<String>,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Longest a client may take to send its request headers, and again its
+    /// body, before it is cut off.
+    #[serde(with = "serde_duration")]
+    pub read_timeout: Duration,
+    /// Serve cleartext HTTP/2 (prior knowledge) beside HTTP/1.1.
+    pub http2: bool,
+    /// Key of the `identity_sig` HMAC that proves a `contact_id` (or email)
+    /// came from the site's server; unset, claimed identities are believed.
+    pub identity_secret: Option<String>,
 }
 
 impl Default for EdgeConfig {
@@ -186,6 +195,9 @@ impl Default for EdgeConfig {
             rate_limit_burst: 400,
             cors_origins: Vec::new(),
             max_body_bytes: MIB,
+            read_timeout: crate::http::ServeOptions::READ_TIMEOUT,
+            http2: false,
+            identity_secret: None,
         }
     }
 }
@@ -297,6 +309,21 @@ pub struct IngestConfig {
     pub sig_ttl_seconds: u64,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Longest a client may take to send its request headers, and again its
+    /// body, before it is cut off.
+    #[serde(with = "serde_duration")]
+    pub read_timeout: Duration,
+    /// Serve cleartext HTTP/2 (prior knowledge) beside HTTP/1.1.
+    pub http2: bool,
+    /// Requests per second per client IP (IPv6: per /64); 0 turns it off.
+    /// webhook-out sends every delivery from one address, so this sits
+    /// above one sender's peak rate.
+    pub rate_limit_per_second: u32,
+    /// Burst per client IP.
+    pub rate_limit_burst: u32,
+    /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs), for the
+    /// rate limit's client IP.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for IngestConfig {
@@ -307,6 +334,11 @@ impl Default for IngestConfig {
             api_key: None,
             sig_ttl_seconds: 300,
             max_body_bytes: MIB,
+            read_timeout: crate::http::ServeOptions::READ_TIMEOUT,
+            http2: false,
+            rate_limit_per_second: 5000,
+            rate_limit_burst: 10000,
+            trusted_proxies: Vec::new(),
         }
     }
 }

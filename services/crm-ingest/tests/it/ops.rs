@@ -47,7 +47,17 @@ async fn ops_routes_openapi_and_metrics() {
         .await
         .assert_error(401, "Invalid API key");
 
-    let (_, metrics) = stack.get("/metrics").await;
+    // Metrics are on the ops listener only, not on the public port.
+    assert_eq!(stack.get("/metrics").await.0, 404);
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.ops_base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let has = |name: &str, labels: &[&str]| {
         metrics
             .lines()
