@@ -93,7 +93,7 @@ pub async fn serve(
             // With HTTP/2 on, hyper first waits for bytes to tell the two
             // protocols apart, before any HTTP time-out runs: bound that too.
             if options.http2
-                && tokio::time::timeout(options.read_timeout, stream.readable())
+                && tokio::time::timeout(options.read_timeout, stream.peek(&mut [0u8; 1]))
                     .await
                     .is_err()
             {
