@@ -61,6 +61,8 @@ impl Stack {
         let mut config = testing::isolated_config();
         config.ingest.secrets = vec![WHSEC.into(), PLAIN.into()];
         config.ingest.api_key = Some(API_KEY.into());
+        // The tests send fast from one address; the limit has its own test.
+        config.ingest.rate_limit_per_second = 0;
         edit(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
