@@ -20,6 +20,7 @@ pub mod schemas;
 pub mod shutdown;
 pub mod signing;
 pub mod telemetry;
+pub mod web_url;
 
 pub use config::Config;
 pub use event::{Event, EventData, EventId, EventType};

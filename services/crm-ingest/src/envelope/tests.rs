@@ -153,3 +153,17 @@ fn non_objects_and_garbage_are_refused() {
     ));
     assert!(parse_object(b"").is_err());
 }
+
+#[test]
+fn page_view_urls_must_be_http_or_https() {
+    let mut body = seed_view();
+    body["data"]["url"] = json!("javascript:alert(1)");
+    match legacy(obj(body.clone()), now()) {
+        Err(EnvelopeError::BadData { message, .. }) => {
+            assert_eq!(message, "data.url must be an http or https URL")
+        }
+        other => panic!("{other:?}"),
+    }
+    body["data"]["url"] = json!("https://rc.example/resource/x");
+    assert!(legacy(obj(body), now()).is_ok());
+}
