@@ -19,6 +19,7 @@
 mod app;
 pub mod error;
 pub mod fingerprint;
+pub mod identity;
 pub mod input;
 pub mod openapi;
 mod routes;
