@@ -161,6 +161,8 @@ async fn a_pooled_client_survives_refusals_on_every_listener() {
                 filler(LARGE),
                 415,
             ),
+            // Metrics live on the ops listener only.
+            case(Method::GET, "/metrics", json, Vec::new(), 404),
         ],
         "/nope",
         (Method::POST, "/t/resource/x.gif"),
@@ -172,6 +174,7 @@ async fn a_pooled_client_survives_refusals_on_every_listener() {
         vec![
             case(Method::POST, INGEST_ROUTE, json, unsigned_delivery(), 401),
             case(Method::POST, INGEST_ROUTE, json, filler(TOO_LARGE), 413),
+            case(Method::GET, "/metrics", json, Vec::new(), 404),
         ],
         "/nope",
         (Method::PUT, INGEST_ROUTE),
