@@ -6,9 +6,11 @@
 //! start-up with one line naming the key.
 
 mod duration;
+mod public;
 mod sections;
 
 pub use duration::{parse_duration, serde_duration, serde_durations};
+pub use public::*;
 pub use sections::*;
 
 use config::{Environment, File, FileFormat, Map, Source, Value, ValueKind};
