@@ -127,6 +127,14 @@ async fn cleartext_http2_only_where_configured() {
     assert_eq!(ingest.status().as_u16(), 200);
     assert_eq!(ingest.version(), reqwest::Version::HTTP_2);
 
+    // No edge.identity_secret here: claims are believed, and start-up said so.
+    assert!(
+        stack
+            .logs()
+            .contains("edge.identity_secret is not set: any client may claim"),
+        "start-up warning"
+    );
+
     // HTTP/1.1 still works on both.
     for service in [Service::Edge, Service::Ingest] {
         let r = stack
