@@ -128,6 +128,7 @@ impl Stack {
             ("HOOKLINE__INGEST__LISTEN", listen.clone()),
             ("HOOKLINE__OPS__LISTEN", ops_listen),
             ("HOOKLINE__EDGE__RATE_LIMIT_PER_SECOND", "0".into()),
+            ("HOOKLINE__INGEST__RATE_LIMIT_PER_SECOND", "0".into()),
             (
                 "HOOKLINE__EDGE__FINGERPRINT_SECRET",
                 "e2e-fingerprint-NEVER-LOGGED".into(),
