@@ -64,6 +64,9 @@ pub struct Stack {
     pub config: Config,
     /// Listener port of each process (HTTP API or ops).
     pub ports: BTreeMap<Service, u16>,
+    /// Ops listener (`/metrics`) port of the processes whose API port is
+    /// public (edge, ingest); the others serve ops routes on `ports`.
+    pub ops_ports: BTreeMap<Service, u16>,
     /// Extra environment for every process (tests may add keys).
     pub extra_env: Vec<(String, String)>,
     /// Extra environment of one process, after `extra_env` (its own NATS
@@ -79,9 +82,14 @@ impl Stack {
     pub fn new() -> Self {
         let config = testing::isolated_config();
         let ports = Service::ALL.iter().map(|s| (*s, free_port())).collect();
+        let ops_ports = [Service::Edge, Service::Ingest]
+            .into_iter()
+            .map(|s| (s, free_port()))
+            .collect();
         Self {
             config,
             ports,
+            ops_ports,
             extra_env: Vec::new(),
             service_env: BTreeMap::new(),
             dir: tempfile::tempdir().expect("temp dir"),
@@ -95,11 +103,24 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.ports[&service])
     }
 
+    /// Base URL of a process's ops listener (`/healthz`, `/readyz`, `/metrics`).
+    pub fn ops_url(&self, service: Service) -> String {
+        let port = self
+            .ops_ports
+            .get(&service)
+            .unwrap_or(&self.ports[&service]);
+        format!("http://127.0.0.1:{port}")
+    }
+
     /// The environment every process gets.
     pub fn env(&self, service: Service) -> Vec<(String, String)> {
         let c = &self.config;
         let port = self.ports[&service];
         let listen = format!("127.0.0.1:{port}");
+        let ops_listen = format!(
+            "127.0.0.1:{}",
+            self.ops_ports.get(&service).unwrap_or(&port)
+        );
         let ingest = self.ports[&Service::Ingest];
         let mut env: Vec<(String, String)> = [
             ("HOOKLINE__NATS__URL", c.nats.url.clone()),
@@ -109,8 +130,9 @@ impl Stack {
             ("HOOKLINE__EDGE__LISTEN", listen.clone()),
             ("HOOKLINE__WEBHOOK_OUT__LISTEN", listen.clone()),
             ("HOOKLINE__INGEST__LISTEN", listen.clone()),
-            ("HOOKLINE__OPS__LISTEN", listen),
+            ("HOOKLINE__OPS__LISTEN", ops_listen),
             ("HOOKLINE__EDGE__RATE_LIMIT_PER_SECOND", "0".into()),
+            ("HOOKLINE__INGEST__RATE_LIMIT_PER_SECOND", "0".into()),
             (
                 "HOOKLINE__EDGE__FINGERPRINT_SECRET",
                 "e2e-fingerprint-NEVER-LOGGED".into(),

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod db;
 pub mod event;
+pub mod http;
 pub mod lag;
 pub mod names;
 pub mod nats;
@@ -20,6 +21,7 @@ pub mod shutdown;
 pub mod signing;
 pub mod startup;
 pub mod telemetry;
+pub mod web_url;
 
 pub use config::Config;
 pub use event::{Event, EventData, EventId, EventType};

@@ -1,8 +1,13 @@
 //! `/healthz`, `/readyz` and `/metrics`, for every service.
 //!
-//! Services with an HTTP API merge [`router`] into theirs; the others (and
-//! `hookline all`) serve it alone on `ops.listen` with [`serve`].
+//! Every service serves [`router`] on `ops.listen` (with [`serve`]); `hookline
+//! all` serves one for the whole process. `/metrics` stays there, off the
+//! public ports: its counters describe traffic and internals nobody outside
+//! needs. The public edge and ingest also answer [`health_router`]'s
+//! `/healthz` and `/readyz`, for load balancers that probe the port they
+//! send traffic to; the webhook-out admin API serves all three.
 
+use crate::http::ServeOptions;
 use crate::nats::Nats;
 use crate::shutdown::Shutdown;
 use axum::extract::{MatchedPath, Request, State};
@@ -122,10 +127,14 @@ impl Readiness {
 
 /// The three ops routes.
 pub fn router(readiness: Readiness) -> Router {
+    health_router(readiness).route("/metrics", get(metrics))
+}
+
+/// `/healthz` and `/readyz` only, for public ports.
+pub fn health_router(readiness: Readiness) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
         .with_state(readiness)
 }
 
@@ -159,18 +168,14 @@ pub async fn serve(addr: SocketAddr, router: Router, shutdown: Shutdown) -> std:
 }
 
 /// Serves `router` on an already-bound listener until `shutdown` fires (tests
-/// bind port 0 and read the address first).
+/// bind port 0 and read the address first), with the options of an
+/// internal listener ([`ServeOptions::internal`]).
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: Shutdown,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.wait().await })
-    .await
+    crate::http::serve(listener, router, ServeOptions::internal(), shutdown).await
 }
 
 /// Middleware counting every request as

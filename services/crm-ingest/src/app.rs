@@ -15,8 +15,9 @@ use utoipa::OpenApi;
 /// The `service` label of this crate's metrics.
 const SERVICE: &str = "crm-ingest";
 
-/// The whole router: webhook route, `/openapi.json`, `/healthz`, `/readyz`,
-/// `/metrics`; unknown paths and methods answer JSON too.
+/// The whole router: webhook route, `/openapi.json`, `/healthz`, `/readyz`
+/// (`/metrics` is on `ops.listen`); unknown paths and methods answer JSON
+/// too.
 pub fn router(ingest: Ingest, readiness: Readiness) -> Router {
     let limit = ingest.max_body_bytes();
     let webhook = post(handler::receive)
@@ -26,7 +27,7 @@ pub fn router(ingest: Ingest, readiness: Readiness) -> Router {
         .route(ROUTE, webhook)
         .route("/openapi.json", get(openapi_json))
         .with_state(ingest)
-        .merge(ops::router(readiness))
+        .merge(ops::health_router(readiness))
         .route_layer(middleware::from_fn(|req: Request, next: Next| {
             ops::track_requests(SERVICE, req, next)
         }))

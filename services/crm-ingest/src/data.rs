@@ -45,6 +45,9 @@ pub fn typed(kind: EventType, mut data: Map<String, Value>) -> Result<EventData,
         EventType::PageView => {
             coerce_strings(&mut data, PAGE_VIEW_STRINGS);
             require_strings(&data, &["content_type", "content_id", "slug"])?;
+            if let Some(url) = data.get("url").and_then(Value::as_str) {
+                hookline_core::web_url::check(url).map_err(|e| format!("data.url {e}"))?;
+            }
             serde_json::from_value::<PageView>(Value::Object(data))
                 .map(EventData::PageView)
                 .map_err(|e| e.to_string())

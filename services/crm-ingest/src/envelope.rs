@@ -52,9 +52,6 @@ pub enum EnvelopeError {
     /// An id that is empty, too long or not printable ASCII.
     #[error("Invalid event id in {0}")]
     BadId(&'static str),
-    /// A legacy `webhook-id` header (unsigned) disagrees with the signed body.
-    #[error("webhook-id header does not match the body's id")]
-    IdMismatch,
     /// A timestamp that is not RFC 3339 (or Unix milliseconds).
     #[error("{0} is not an RFC 3339 timestamp")]
     BadTimestamp(&'static str),
@@ -110,13 +107,12 @@ pub fn standard(
     build(kind, data, Some(id), occurred_at)
 }
 
-/// A legacy body `{"api_key","event","data"}`. The id is `webhook-id`, else
-/// the body's `id` / `data.id`, else derived from the seed's `uniq_key`.
-pub fn legacy(
-    body: Map<String, Value>,
-    webhook_id: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Delivery, EnvelopeError> {
+/// A legacy body `{"api_key","event","data"}`. The id is the body's `id` /
+/// `data.id`, else derived from the seed's `uniq_key`: only bytes the
+/// signature covers name the event. The legacy signature does not cover
+/// headers, so a `webhook-id` header is ignored; otherwise a captured
+/// delivery re-sent under a new header would count again.
+pub fn legacy(body: Map<String, Value>, now: DateTime<Utc>) -> Result<Delivery, EnvelopeError> {
     let mut body = body;
     let Some(kind) = present(body.get("event")) else {
         return Err(EnvelopeError::MissingEventData);
@@ -135,21 +131,11 @@ pub fn legacy(
         (_, Some(v)) if !v.is_null() => Some(id_value(v, "data.id")?),
         _ => None,
     };
-    let header_id = webhook_id
-        .map(|h| EventId::parse(h).map_err(|_| EnvelopeError::BadId("webhook-id")))
-        .transpose()?;
-    // The legacy signature does not cover headers: a header that contradicts
-    // the signed body is someone re-labelling a captured delivery.
-    if let (Some(h), Some(b)) = (&header_id, &body_id)
-        && h != b
-    {
-        return Err(EnvelopeError::IdMismatch);
-    }
     let occurred_at = match data.get("ts") {
         None | Some(Value::Null) => now,
         Some(v) => timestamp(v).ok_or(EnvelopeError::BadTimestamp("data.ts"))?,
     };
-    build(kind, data, header_id.or(body_id), occurred_at)
+    build(kind, data, body_id, occurred_at)
 }
 
 fn build(

@@ -1,7 +1,8 @@
 //! `POST /api/webhooks/resources-centre`: verify, normalise, publish, answer.
 //!
-//! The order is the contract's: read the raw bytes (bounded), verify over
-//! exactly those bytes, only then trust the JSON; answer 200 only after
+//! The order: read the raw bytes (bounded), verify the signature over
+//! exactly those bytes, only then parse the JSON and check a legacy body's
+//! API key; answer 200 only after
 //! CRM_EVENTS acknowledged the event. Every refusal is one [`Refusal`]
 //! variant, which fixes its status, message and metric outcome together.
 
@@ -23,6 +24,9 @@ use std::sync::Arc;
 
 /// The route of the seed's receiver, kept so a seed sender needs no change.
 pub const ROUTE: &str = "/api/webhooks/resources-centre";
+
+/// The one message of every 401.
+pub const UNAUTHORIZED: &str = "Invalid signature";
 
 /// What the webhook route needs: the keys, the stream, the size limit.
 #[derive(Clone)]
@@ -78,14 +82,14 @@ impl Refusal {
         }
     }
 
-    /// The client-facing message. Signature failures all read the same (the
-    /// precise reason is logged), so a prober learns nothing from it.
+    /// The client-facing message. Every authentication failure reads the
+    /// same, signature or API key (the precise reason is logged and
+    /// counted), so a prober learns nothing from it.
     fn message(&self) -> String {
         match self {
             Refusal::TooLarge(limit) => format!("Body larger than {limit} bytes"),
             Refusal::Unreadable(why) => format!("Could not read body: {why}"),
-            Refusal::Signature => "Invalid signature".into(),
-            Refusal::ApiKey => "Invalid API key".into(),
+            Refusal::Signature | Refusal::ApiKey => UNAUTHORIZED.into(),
             Refusal::Envelope(e) => e.to_string(),
             Refusal::Unavailable => "Event stream unavailable, retry later".into(),
         }
@@ -125,7 +129,7 @@ enum Accepted {
     responses(
         (status = 200, description = "Durably on CRM_EVENTS (PubAck received), a duplicate of an event already there, or a ping.", body = crate::openapi::StatusBody),
         (status = 400, description = "Malformed JSON, missing event/data, unknown event type or data that does not fit it.", body = crate::openapi::StatusBody),
-        (status = 401, description = "`Invalid signature` (bad, stale, future or missing signature; no secret configured) or `Invalid API key`.", body = crate::openapi::StatusBody),
+        (status = 401, description = "`Invalid signature`, the same answer for every authentication failure: bad, stale, future or missing signature, no secret configured, or a wrong or missing API key in a legacy body.", body = crate::openapi::StatusBody),
         (status = 413, description = "Body over `ingest.max_body_bytes`.", body = crate::openapi::StatusBody),
         (status = 503, description = "NATS could not take the event; retry.", body = crate::openapi::StatusBody),
     )
@@ -177,8 +181,10 @@ async fn handle(
         let id = h.webhook_id.unwrap_or_default();
         envelope::standard(object, id, now).map_err(Refusal::Envelope)?
     } else {
-        // The seed's order: the body is parsed (express.json), then the API
-        // key is checked, then the signature, then event/data.
+        // Signature first, over the raw bytes: nothing unauthenticated is
+        // parsed, and a wrong API key cannot be told from a wrong signature.
+        keys.verify_legacy(&h, &body, now.timestamp())
+            .map_err(|e| refused("rc-legacy", e))?;
         let object = envelope::parse_object(&body).map_err(Refusal::Envelope)?;
         if !keys.check_api_key(envelope::api_key(&object)) {
             tracing::info!(
@@ -187,9 +193,7 @@ async fn handle(
             );
             return Err(Refusal::ApiKey);
         }
-        keys.verify_legacy(&h, &body, now.timestamp())
-            .map_err(|e| refused("rc-legacy", e))?;
-        envelope::legacy(object, h.webhook_id, now).map_err(Refusal::Envelope)?
+        envelope::legacy(object, now).map_err(Refusal::Envelope)?
     };
     match delivery {
         Delivery::Ping => {

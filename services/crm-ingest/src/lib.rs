@@ -20,8 +20,11 @@ pub mod verify;
 pub use app::router;
 pub use handler::{Ingest, ROUTE};
 
+use hookline_core::http::ServeOptions;
+use hookline_core::http::client_ip::TrustedProxies;
+use hookline_core::http::rate_limit::{self, RateLimit};
 use hookline_core::nats::{Nats, NatsError};
-use hookline_core::ops::Readiness;
+use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown, startup};
 use tokio::net::TcpListener;
 use verify::{KeyError, Keys};
@@ -48,20 +51,44 @@ pub enum Error {
     Serve(#[source] std::io::Error),
 }
 
-/// Runs the service on `ingest.listen` until `shutdown` fires.
+/// Runs the service on `ingest.listen`, and its ops routes (`/metrics`
+/// among them) on `ops.listen`, until `shutdown` fires.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
-    let addr = config.ingest.listen;
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })?;
-    run_with_listener(config, listener, shutdown).await
+    let listener = bind(config.ingest.listen).await?;
+    let ops_listener = bind(config.ops.listen).await?;
+    serve(config, listener, Some(ops_listener), shutdown).await
 }
 
-/// Runs the service on an already-bound listener (tests and `hookline all`
-/// bind port 0 and read the address first).
+async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+/// Runs the service on an already-bound listener, without an ops listener
+/// (`hookline all` serves one for every service; tests bind port 0).
 pub async fn run_with_listener(
     config: Config,
     listener: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    serve(config, listener, None, shutdown).await
+}
+
+/// Runs the service and its ops routes on already-bound listeners.
+pub async fn run_with_listeners(
+    config: Config,
+    listener: TcpListener,
+    ops_listener: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    serve(config, listener, Some(ops_listener), shutdown).await
+}
+
+async fn serve(
+    config: Config,
+    listener: TcpListener,
+    ops_listener: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     let keys = Keys::from_config(&config.ingest)?;
@@ -70,8 +97,16 @@ pub async fn run_with_listener(
             "no ingest.secrets configured (WEBHOOK_SHARED_SECRET): every delivery is refused with 401"
         );
     }
-    // Until NATS is set up, probes get answers (`/readyz` 503), not silence.
     let readiness = Readiness::new();
+    if let Some(ops_listener) = ops_listener {
+        let (router, shutdown) = (ops::router(readiness.clone()), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = ops::serve_on(ops_listener, router, shutdown).await {
+                tracing::error!(error = %e, "crm-ingest ops listener failed");
+            }
+        });
+    }
+    // Until NATS is set up, probes get answers (`/readyz` 503), not silence.
     let setup = async {
         tokio::select! {
             nats = Nats::connect_and_declare(&config) => Some(nats),
@@ -90,6 +125,7 @@ pub async fn run_with_listener(
         config.ingest.max_body_bytes,
     );
     let app = router(ingest, readiness.clone());
+    let app = limited(app, &config, &shutdown)?;
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, route = ROUTE, "crm-ingest listening");
     }
@@ -103,10 +139,14 @@ pub async fn run_with_listener(
     // Graceful shutdown stops accepting at once and lets in-flight requests
     // finish their publish; after the grace period they are abandoned (the
     // sender saw no 200 and retries, and the event id makes that harmless).
+    let options = ServeOptions {
+        http2: config.ingest.http2,
+        read_timeout: config.ingest.read_timeout,
+    };
     let served = shutdown
         .with_grace(
             config.ops.shutdown_grace,
-            hookline_core::ops::serve_on(listener, app, shutdown.clone()),
+            hookline_core::http::serve(listener, app, options, shutdown.clone()),
         )
         .await;
     draining.abort();
@@ -117,4 +157,28 @@ pub async fn run_with_listener(
             Ok(())
         }
     }
+}
+
+/// The per-client-IP limit (`ingest.rate_limit_*`), in front of every route
+/// so a flood of forged deliveries is refused before any HMAC is computed.
+fn limited(app: axum::Router, config: &Config, shutdown: &Shutdown) -> Result<axum::Router, Error> {
+    let ingest = &config.ingest;
+    let proxies = TrustedProxies::parse("ingest.trusted_proxies", &ingest.trusted_proxies)
+        .map_err(|e| KeyError {
+            key: e.key,
+            message: format!(
+                "holds {:?}, which is neither an IP address nor a CIDR",
+                e.value
+            ),
+        })?;
+    let limit = RateLimit {
+        per_second: ingest.rate_limit_per_second,
+        burst: ingest.rate_limit_burst,
+    };
+    rate_limit::apply(app, limit, proxies, shutdown).map_err(|e| {
+        Error::Config(KeyError {
+            key: "ingest.rate_limit_per_second",
+            message: e.to_string(),
+        })
+    })
 }

@@ -13,7 +13,7 @@ use utoipa::{OpenApi, ToSchema};
 #[openapi(
     info(
         title = "hookline crm-ingest",
-        description = "Receives signed event deliveries from the Resources Centre (webhook-out, or the seed's Node sender), verifies them over the raw body and publishes them to CRM_EVENTS. Two signature profiles: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and rc-legacy (`X-Timestamp`, `X-Signature`, `api_key` in the body). Also serves /healthz, /readyz and /metrics.",
+        description = "Receives signed event deliveries from the Resources Centre (webhook-out, or the seed's Node sender), verifies them over the raw body and publishes them to CRM_EVENTS. Two signature profiles: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and rc-legacy (`X-Timestamp`, `X-Signature`, `api_key` in the body). The signature is verified before the body is parsed; every authentication failure is the same 401. A legacy event id comes only from the signed body (`id` / `data.id`), never from a header. Also serves /healthz and /readyz (metrics are on the ops listener).",
     ),
     paths(crate::handler::receive),
     components(schemas(StatusBody, DeliveryBody, StandardDelivery, LegacyDelivery)),

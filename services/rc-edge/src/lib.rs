@@ -18,20 +18,24 @@
 //! carries `"bot": true`, so the sender learns it at once.
 
 mod app;
-pub mod client_ip;
 pub mod error;
 pub mod fingerprint;
+pub mod identity;
 pub mod input;
 pub mod openapi;
 mod routes;
 
 pub use app::router;
+/// Which address a request comes from (shared with crm-ingest).
+pub use hookline_core::http::client_ip;
 pub use routes::PIXEL_GIF;
 
+use hookline_core::http::ServeOptions;
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown, startup};
 use std::net::SocketAddr;
+use tokio::net::TcpListener;
 
 /// Why the edge stopped.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +53,7 @@ pub enum Error {
     #[error(
         "config: `edge.rate_limit_per_second` / `edge.rate_limit_burst` do not make a rate limit"
     )]
-    RateLimit,
+    RateLimit(#[source] hookline_core::http::rate_limit::InvalidRateLimit),
     /// The listen address could not be bound.
     #[error("edge: cannot listen on {addr}: {source}")]
     Bind {
@@ -63,26 +67,63 @@ pub enum Error {
     Serve(std::io::Error),
 }
 
-/// Runs the edge on `edge.listen` until `shutdown` fires.
+/// Runs the edge on `edge.listen`, and its ops routes (`/metrics` among
+/// them) on `ops.listen`, until `shutdown` fires.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
-    let addr = config.edge.listen;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })?;
-    run_with_listener(config, listener, shutdown).await
+    let listener = bind(config.edge.listen).await?;
+    let ops_listener = bind(config.ops.listen).await?;
+    serve(config, listener, Some(ops_listener), shutdown).await
 }
 
-/// Runs the edge on an already-bound listener (tests and `hookline all` bind
-/// port 0 and read the address first).
+async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })
+}
+
+/// Runs the edge on an already-bound listener, without an ops listener
+/// (`hookline all` serves one for every service; tests bind port 0).
 pub async fn run_with_listener(
     config: Config,
-    listener: tokio::net::TcpListener,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    serve(config, listener, None, shutdown).await
+}
+
+/// Runs the edge and its ops routes on already-bound listeners.
+pub async fn run_with_listeners(
+    config: Config,
+    listener: TcpListener,
+    ops_listener: TcpListener,
+    shutdown: Shutdown,
+) -> Result<(), Error> {
+    serve(config, listener, Some(ops_listener), shutdown).await
+}
+
+async fn serve(
+    config: Config,
+    listener: TcpListener,
+    ops_listener: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     // Install the recorder before the first count, or early counts are lost.
     hookline_core::telemetry::prometheus();
-    // Until NATS is set up, probes get answers (`/readyz` 503), not silence.
     let readiness = Readiness::new();
+    if let Some(ops_listener) = ops_listener {
+        let (router, shutdown) = (ops::router(readiness.clone()), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = ops::serve_on(ops_listener, router, shutdown).await {
+                tracing::error!(error = %e, "rc-edge ops listener failed");
+            }
+        });
+    }
+    if config.edge.identity_secret.is_none() {
+        tracing::warn!(
+            "edge.identity_secret is not set: any client may claim any contact_id or email"
+        );
+    }
+    // Until NATS is set up, probes get answers (`/readyz` 503), not silence.
     let nats =
         startup::answer_while(&listener, &readiness, Nats::connect_and_declare(&config)).await?;
     readiness.add_nats(&nats);
@@ -100,7 +141,11 @@ pub async fn run_with_listener(
         signal.wait().await;
         draining.set_draining();
     });
-    let serve = ops::serve_on(listener, app, shutdown.clone());
+    let options = ServeOptions {
+        http2: config.edge.http2,
+        read_timeout: config.edge.read_timeout,
+    };
+    let serve = hookline_core::http::serve(listener, app, options, shutdown.clone());
     match shutdown.with_grace(config.ops.shutdown_grace, serve).await {
         Some(result) => result.map_err(Error::Serve),
         None => {

@@ -49,8 +49,13 @@ pub struct PageViewRequest {
     pub community: Option<String>,
     /// The CRM contact, when known.
     pub contact_id: Option<String>,
-    /// Page URL (built from `edge.public_base_url` when absent); its
-    /// `utm_*` query parameters are read.
+    /// Lowercase hex HMAC-SHA256 of `contact_id` under
+    /// `edge.identity_secret`, computed by the site's server. When the
+    /// secret is set and this is missing or wrong, the view is counted
+    /// without its contact.
+    pub identity_sig: Option<String>,
+    /// Page URL (built from `edge.public_base_url` when absent), http or
+    /// https; its `utm_*` query parameters are read.
     pub url: Option<String>,
     /// SHA-256 of the page's normalised fields; carried to the CRM.
     pub content_checksum: Option<String>,
@@ -76,6 +81,11 @@ pub struct FormSubmissionRequest {
     pub contact_id: Option<String>,
     /// The submitter's email.
     pub email: Option<String>,
+    /// Lowercase hex HMAC-SHA256 of `contact_id`, else of the lower-cased
+    /// `email`, under `edge.identity_secret`. When the secret is set and
+    /// this is missing or wrong, the form is counted without `contact_id`,
+    /// `email` or email fields.
+    pub identity_sig: Option<String>,
     /// Submitted fields (at most 100; values are kept as text).
     pub fields: Option<BTreeMap<String, String>>,
     /// SHA-256 of the page's normalised fields.

@@ -40,6 +40,7 @@ pub struct AppState(pub(crate) Arc<Inner>);
 pub(crate) struct Inner {
     pub nats: Nats,
     pub fingerprints: Fingerprinter,
+    pub identities: crate::identity::Identities,
     pub bots: isbot::Bots,
     pub proxies: TrustedProxies,
     pub base_url: String,
@@ -79,6 +80,11 @@ pub async fn page_view(
     let obj = json_body(&headers, body, state.0.max_body)?;
     let mut input = input::page_view(&obj, &state.0.base_url)?;
     input.gdpr |= query_gdpr(query.as_deref())?;
+    let sig = input::identity_sig(&obj)?;
+    state
+        .0
+        .identities
+        .page_view(&mut input.view, sig.as_deref());
     let stored = state.accept_page_view(input, peer, &headers).await?;
     Ok(accepted(&stored))
 }
@@ -90,6 +96,7 @@ pub async fn page_view(
         ("slug_gif" = String, Path, description = "The slug followed by `.gif`"),
         ("content_id" = String, Query, description = "The content's id"),
         ("contact_id" = Option<String>, Query, description = "The CRM contact"),
+        ("identity_sig" = Option<String>, Query, description = "Lowercase hex HMAC-SHA256 of contact_id under edge.identity_secret; without it (when the secret is set) the view is counted anonymously"),
         ("title" = Option<String>, Query, description = "Page title"),
         ("community" = Option<String>, Query, description = "Community"),
         ("gdpr" = Option<String>, Query, description = "`1` turns GDPR mode on"),
@@ -109,7 +116,12 @@ pub async fn pixel(
     let Path((content_type, slug_gif)) =
         path.map_err(|e| ApiError::bad_request(format!("bad pixel path: {}", e.body_text())))?;
     let obj = input::pixel_fields(&content_type, &slug_gif, query.as_deref())?;
-    let input = input::page_view(&obj, &state.0.base_url)?;
+    let mut input = input::page_view(&obj, &state.0.base_url)?;
+    let sig = input::identity_sig(&obj)?;
+    state
+        .0
+        .identities
+        .page_view(&mut input.view, sig.as_deref());
     let Stored { id, .. } = state.accept_page_view(input, peer, &headers).await?;
     Ok((
         StatusCode::OK,
@@ -142,8 +154,10 @@ pub async fn form_submission(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let obj = json_body(&headers, body, state.0.max_body)?;
-    let (form, gdpr) = input::form_submission(&obj)?;
+    let (mut form, gdpr) = input::form_submission(&obj)?;
     let gdpr = gdpr || query_gdpr(query.as_deref())?;
+    let sig = input::identity_sig(&obj)?;
+    state.0.identities.form(&mut form, sig.as_deref());
     // Dedupe knows a submitter by contact id, else email; only a submitter
     // with neither needs a fingerprint.
     let needs_fingerprint = !gdpr && form.contact_id.is_none() && form.email.is_none();

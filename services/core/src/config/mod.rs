@@ -7,10 +7,12 @@
 
 mod duration;
 mod nats;
+mod public;
 mod sections;
 
 pub use duration::{parse_duration, serde_duration, serde_durations};
 pub use nats::{NatsConfig, NatsTlsConfig};
+pub use public::*;
 pub use sections::*;
 
 use config::{Environment, File, FileFormat, Map, Source, Value, ValueKind};
@@ -67,6 +69,7 @@ const LIST_KEYS: &[&str] = &[
     "edge.cors_origins",
     "webhook_out.retry_schedule",
     "ingest.secrets",
+    "ingest.trusted_proxies",
     "consumers.backoff",
 ];
 
@@ -185,16 +188,24 @@ impl Config {
                 ));
             }
         }
-        for proxy in &self.edge.trusted_proxies {
-            let ok =
-                proxy.parse::<std::net::IpAddr>().is_ok() || proxy.parse::<ipnet::IpNet>().is_ok();
-            if !ok {
-                return Err(ConfigError::Invalid {
-                    key: "edge.trusted_proxies",
-                    message: format!("holds {proxy:?}, which is neither an IP address nor a CIDR"),
-                });
-            }
-        }
+        crate::http::client_ip::TrustedProxies::parse(
+            "edge.trusted_proxies",
+            &self.edge.trusted_proxies,
+        )
+        .and_then(|_| {
+            crate::http::client_ip::TrustedProxies::parse(
+                "ingest.trusted_proxies",
+                &self.ingest.trusted_proxies,
+            )
+        })
+        .map_err(|e| ConfigError::Invalid {
+            key: e.key,
+            message: format!(
+                "holds {:?}, which is neither an IP address nor a CIDR",
+                e.value
+            ),
+        })?;
+        self.validate_public_listeners()?;
         for rule in &self.crm.automation {
             if rule.event_type.is_some() == rule.score_threshold.is_some() {
                 return Err(ConfigError::Invalid {
@@ -215,6 +226,26 @@ impl Config {
         Ok(())
     }
 
+    /// The settings of the public listeners (edge, ingest) that serde's
+    /// types alone do not rule out.
+    fn validate_public_listeners(&self) -> Result<(), ConfigError> {
+        if self.edge.read_timeout.is_zero() {
+            return Err(invalid("edge.read_timeout", "must be more than 0s"));
+        }
+        if self.ingest.read_timeout.is_zero() {
+            return Err(invalid("ingest.read_timeout", "must be more than 0s"));
+        }
+        if let Some(secret) = &self.edge.identity_secret
+            && secret.len() < 16
+        {
+            return Err(invalid(
+                "edge.identity_secret",
+                "must be at least 16 bytes when set",
+            ));
+        }
+        Ok(())
+    }
+
     /// The effective configuration with every secret replaced by `***`, for
     /// `hookline config` and start-up logs.
     pub fn redacted(&self) -> serde_json::Value {
@@ -225,6 +256,7 @@ impl Config {
             }
         };
         hide(&mut c.edge.fingerprint_secret);
+        hide(&mut c.edge.identity_secret);
         hide(&mut c.webhook_out.admin_token);
         hide(&mut c.crm_webhook.secret);
         hide(&mut c.crm_webhook.api_key);

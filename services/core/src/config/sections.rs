@@ -1,4 +1,5 @@
-//! The configuration sections and their defaults (every key with its documented default).
+//! The configuration sections and their defaults; `nats.*` is in `nats.rs`,
+//! the public listeners' `edge.*` and `ingest.*` in `public.rs`.
 
 use super::{serde_duration, serde_durations};
 use crate::event::EventType;
@@ -6,8 +7,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-
-const MIB: usize = 1024 * 1024;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("default address is valid")
@@ -111,43 +110,6 @@ pub struct AutomationRule {
     pub score_threshold: Option<i64>,
 }
 
-/// `edge.*`
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EdgeConfig {
-    /// HTTP listen address.
-    pub listen: SocketAddr,
-    /// Base of page URLs built for pixel views.
-    pub public_base_url: String,
-    /// Key of the visitor fingerprint HMAC; replicas must share it.
-    pub fingerprint_secret: Option<String>,
-    /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs).
-    pub trusted_proxies: Vec<String>,
-    /// Requests per second per client IP; 0 turns the limit off.
-    pub rate_limit_per_second: u32,
-    /// Burst per client IP.
-    pub rate_limit_burst: u32,
-    /// Origins allowed by CORS.
-    pub cors_origins: Vec<String>,
-    /// Largest request body.
-    pub max_body_bytes: usize,
-}
-
-impl Default for EdgeConfig {
-    fn default() -> Self {
-        Self {
-            listen: addr("0.0.0.0:8080"),
-            public_base_url: "http://127.0.0.1:8080".into(),
-            fingerprint_secret: None,
-            trusted_proxies: Vec::new(),
-            rate_limit_per_second: 200,
-            rate_limit_burst: 400,
-            cors_origins: Vec::new(),
-            max_body_bytes: MIB,
-        }
-    }
-}
-
 /// `dedupe.*`
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -239,34 +201,6 @@ pub struct CrmWebhookConfig {
     pub secret: Option<String>,
     /// API key put in the legacy body (`CRM_WEBHOOK_KEY`).
     pub api_key: Option<String>,
-}
-
-/// `ingest.*`
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct IngestConfig {
-    /// HTTP listen address.
-    pub listen: SocketAddr,
-    /// Accepted secrets (several during rotation); none refuses all.
-    pub secrets: Vec<String>,
-    /// API key a legacy body must carry, when set.
-    pub api_key: Option<String>,
-    /// Largest accepted clock difference, both ways.
-    pub sig_ttl_seconds: u64,
-    /// Largest request body.
-    pub max_body_bytes: usize,
-}
-
-impl Default for IngestConfig {
-    fn default() -> Self {
-        Self {
-            listen: addr("0.0.0.0:8082"),
-            secrets: Vec::new(),
-            api_key: None,
-            sig_ttl_seconds: 300,
-            max_body_bytes: MIB,
-        }
-    }
 }
 
 /// `consumers.*`: the CRM consumer runner.

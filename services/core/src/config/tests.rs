@@ -217,3 +217,53 @@ fn nats_logins_and_tls_load_from_env_and_are_hidden() {
     let err = load(&[("HOOKLINE__NATS__TLS__CERT_FILE", "/c.pem")]).unwrap_err();
     assert!(err.to_string().contains("`nats.tls.key_file`"), "{err}");
 }
+
+#[test]
+fn public_listener_keys_default_and_are_checked() {
+    let c = load(&[]).unwrap();
+    for (timeout, http2) in [
+        (c.edge.read_timeout, c.edge.http2),
+        (c.ingest.read_timeout, c.ingest.http2),
+    ] {
+        assert_eq!(timeout, Duration::from_secs(15));
+        assert!(!http2, "cleartext HTTP/2 is off unless configured");
+    }
+    assert!(c.edge.identity_secret.is_none());
+    assert!(c.ingest.rate_limit_per_second > 0, "ingest is rate limited");
+
+    let c = load(&[
+        ("HOOKLINE__EDGE__READ_TIMEOUT", "2s"),
+        ("HOOKLINE__INGEST__HTTP2", "true"),
+        ("HOOKLINE__INGEST__TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+        ("HOOKLINE__EDGE__IDENTITY_SECRET", "sixteen-bytes-ok"),
+    ])
+    .unwrap();
+    assert_eq!(c.edge.read_timeout, Duration::from_secs(2));
+    assert!(c.ingest.http2);
+    assert_eq!(c.ingest.trusted_proxies, ["10.0.0.0/8", "::1"]);
+    assert_eq!(c.redacted()["edge"]["identity_secret"], "***");
+
+    for (var, value, key) in [
+        ("HOOKLINE__EDGE__READ_TIMEOUT", "0s", "edge.read_timeout"),
+        (
+            "HOOKLINE__INGEST__READ_TIMEOUT",
+            "0s",
+            "ingest.read_timeout",
+        ),
+        (
+            "HOOKLINE__EDGE__IDENTITY_SECRET",
+            "short",
+            "edge.identity_secret",
+        ),
+        (
+            "HOOKLINE__INGEST__TRUSTED_PROXIES",
+            "nope",
+            "ingest.trusted_proxies",
+        ),
+    ] {
+        match load(&[(var, value)]) {
+            Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{var}={value}: {other:?}"),
+        }
+    }
+}

@@ -31,12 +31,12 @@ fn event(d: Delivery) -> Event {
 
 #[test]
 fn seed_body_gets_derived_id_and_ts() {
-    let ev = event(legacy(obj(seed_view()), None, now()).unwrap());
+    let ev = event(legacy(obj(seed_view()), now()).unwrap());
     assert_eq!(
         ev.occurred_at,
         "2025-10-13T07:58:00Z".parse::<DateTime<Utc>>().unwrap()
     );
-    let again = event(legacy(obj(seed_view()), None, now()).unwrap());
+    let again = event(legacy(obj(seed_view()), now()).unwrap());
     assert_eq!(ev.id, again.id, "derived ids are stable");
     assert!(matches!(ev.data, EventData::PageView(_)));
 }
@@ -45,25 +45,14 @@ fn seed_body_gets_derived_id_and_ts() {
 fn legacy_id_sources_in_order() {
     let mut body = seed_view();
     body["data"]["id"] = json!("evt_data");
-    let ev = event(legacy(obj(body.clone()), None, now()).unwrap());
+    let ev = event(legacy(obj(body.clone()), now()).unwrap());
     assert_eq!(ev.id.as_str(), "evt_data");
-    let ev = event(legacy(obj(body.clone()), Some("evt_data"), now()).unwrap());
-    assert_eq!(ev.id.as_str(), "evt_data");
-    assert_eq!(
-        legacy(obj(body.clone()), Some("evt_other"), now()),
-        Err(EnvelopeError::IdMismatch)
-    );
     body["id"] = json!("evt_top");
     body["data"]["id"] = Value::Null;
-    let ev = event(legacy(obj(body.clone()), None, now()).unwrap());
+    let ev = event(legacy(obj(body.clone()), now()).unwrap());
     assert_eq!(ev.id.as_str(), "evt_top");
-    let ev = event(legacy(obj(seed_view()), Some("evt_hdr"), now()).unwrap());
-    assert_eq!(ev.id.as_str(), "evt_hdr");
     body["id"] = json!(7);
-    assert_eq!(
-        legacy(obj(body), None, now()),
-        Err(EnvelopeError::BadId("id"))
-    );
+    assert_eq!(legacy(obj(body), now()), Err(EnvelopeError::BadId("id")));
 }
 
 #[test]
@@ -75,30 +64,29 @@ fn missing_event_or_data_is_the_seed_message() {
         json!({"event": "page_view", "data": null}),
         json!({"event": null, "data": {"x": 1}}),
     ] {
-        let err = legacy(obj(body.clone()), None, now()).unwrap_err();
+        let err = legacy(obj(body.clone()), now()).unwrap_err();
         assert_eq!(err, EnvelopeError::MissingEventData, "{body}");
         assert_eq!(err.to_string(), "Missing event/data");
     }
     assert_eq!(
-        legacy(obj(json!({"event": "page_view", "data": [1]})), None, now()),
+        legacy(obj(json!({"event": "page_view", "data": [1]})), now()),
         Err(EnvelopeError::DataNotObject)
     );
     assert_eq!(
-        legacy(obj(json!({"event": 5, "data": {}})), None, now()),
+        legacy(obj(json!({"event": 5, "data": {}})), now()),
         Err(EnvelopeError::NotAString("event"))
     );
 }
 
 #[test]
 fn unknown_type_and_bad_data_are_named() {
-    let err = legacy(obj(json!({"event": "signup", "data": {}})), None, now()).unwrap_err();
+    let err = legacy(obj(json!({"event": "signup", "data": {}})), now()).unwrap_err();
     assert_eq!(
         err.to_string(),
         "Unknown event type \"signup\" (expected page_view or form_submission)"
     );
     let err = legacy(
         obj(json!({"event": "form_submission", "data": {"email": "a@b"}})),
-        None,
         now(),
     )
     .unwrap_err();
@@ -109,7 +97,7 @@ fn unknown_type_and_bad_data_are_named() {
     let mut body = seed_view();
     body["data"]["ts"] = json!("yesterday");
     assert_eq!(
-        legacy(obj(body), None, now()),
+        legacy(obj(body), now()),
         Err(EnvelopeError::BadTimestamp("data.ts"))
     );
 }
@@ -117,7 +105,7 @@ fn unknown_type_and_bad_data_are_named() {
 #[test]
 fn ping_in_both_shapes() {
     assert_eq!(
-        legacy(obj(json!({"event": "ping"})), None, now()),
+        legacy(obj(json!({"event": "ping"})), now()),
         Ok(Delivery::Ping)
     );
     assert_eq!(
@@ -131,7 +119,7 @@ fn standard_envelope_round_trips() {
     let original = Event {
         id: EventId::parse("evt_abc").unwrap(),
         occurred_at: "2026-10-13T07:58:00.120Z".parse().unwrap(),
-        data: event(legacy(obj(seed_view()), None, now()).unwrap()).data,
+        data: event(legacy(obj(seed_view()), now()).unwrap()).data,
     };
     let body = serde_json::to_value(&original).unwrap();
     let ev = event(standard(obj(body.clone()), "evt_abc", now()).unwrap());
@@ -152,7 +140,7 @@ fn standard_envelope_round_trips() {
 fn occurred_at_defaults_to_now_in_milliseconds() {
     let mut body = seed_view();
     body["data"].as_object_mut().unwrap().remove("ts");
-    let ev = event(legacy(obj(body), None, now()).unwrap());
+    let ev = event(legacy(obj(body), now()).unwrap());
     assert_eq!(ev.occurred_at, now().trunc_subsecs(3));
 }
 
@@ -164,4 +152,18 @@ fn non_objects_and_garbage_are_refused() {
         Err(EnvelopeError::MalformedJson(_))
     ));
     assert!(parse_object(b"").is_err());
+}
+
+#[test]
+fn page_view_urls_must_be_http_or_https() {
+    let mut body = seed_view();
+    body["data"]["url"] = json!("javascript:alert(1)");
+    match legacy(obj(body.clone()), now()) {
+        Err(EnvelopeError::BadData { message, .. }) => {
+            assert_eq!(message, "data.url must be an http or https URL")
+        }
+        other => panic!("{other:?}"),
+    }
+    body["data"]["url"] = json!("https://rc.example/resource/x");
+    assert!(legacy(obj(body), now()).is_ok());
 }

@@ -40,14 +40,28 @@ async fn ops_routes_openapi_and_metrics() {
         )
         .await
         .assert_ok();
-    // A standard body without any signature is taken for a legacy one,
-    // which must carry the API key first.
+    // A signed legacy body with the wrong API key: the same 401 as a bad
+    // signature, told apart only in the metrics.
+    let wrong_key = legacy_page_view("wrong-key", "evt_metrics_key");
     stack
-        .post(&[], body)
+        .post(
+            &legacy_headers(PLAIN, now(), wrong_key.as_bytes()),
+            wrong_key,
+        )
         .await
-        .assert_error(401, "Invalid API key");
+        .assert_error(401, "Invalid signature");
 
-    let (_, metrics) = stack.get("/metrics").await;
+    // Metrics are on the ops listener only, not on the public port.
+    assert_eq!(stack.get("/metrics").await.0, 404);
+    let metrics = stack
+        .http
+        .get(format!("{}/metrics", stack.ops_base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let has = |name: &str, labels: &[&str]| {
         metrics
             .lines()

@@ -76,7 +76,8 @@ async fn legacy_refusals_are_exact_and_publish_nothing() {
         .await
         .assert_error(401, "Invalid signature");
 
-    // API key: checked first, so a valid signature does not help.
+    // A wrong or missing API key reads exactly like a bad signature, with
+    // or without a valid signature: a prober cannot tell which one failed.
     for bad_key in [
         legacy_page_view("wrong-key", "evt_k"),
         json!({"event": "page_view", "data": {}}).to_string(),
@@ -85,12 +86,17 @@ async fn legacy_refusals_are_exact_and_publish_nothing() {
         stack
             .post(&sig(PLAIN, now()), bad_key.clone())
             .await
-            .assert_error(401, "Invalid API key");
+            .assert_error(401, "Invalid signature");
         stack
             .post(&legacy_headers(PLAIN, now(), bad_key.as_bytes()), bad_key)
             .await
-            .assert_error(401, "Invalid API key");
+            .assert_error(401, "Invalid signature");
     }
+    // Unsigned, the body is not even parsed: malformed JSON is a 401 too.
+    stack
+        .post(&[], "{not json")
+        .await
+        .assert_error(401, "Invalid signature");
     assert_eq!(stack.count().await, 0);
     stack.stop().await;
 }
@@ -204,15 +210,44 @@ async fn bad_bodies_are_400_naming_the_problem() {
         "{:?}",
         answer.body
     );
-    // An unsigned-header id that contradicts the signed body.
-    let body = legacy_page_view(API_KEY, "evt_signed");
-    let mut h = legacy_headers(PLAIN, now(), body.as_bytes());
-    h.push(("webhook-id".into(), "evt_relabelled".into()));
-    stack
-        .post(&h, body)
-        .await
-        .assert_error(400, "webhook-id header does not match the body's id");
     assert_eq!(stack.count().await, 0);
+    stack.stop().await;
+}
+
+/// The legacy signature covers the body, not the headers: a captured
+/// delivery re-sent under new `webhook-id` headers is the same event.
+#[tokio::test]
+async fn legacy_ids_come_only_from_signed_bytes() {
+    let stack = Stack::start(|_| {}).await;
+    let body = legacy_page_view(API_KEY, "evt_signed");
+    for relabel in ["evt_relabelled", "evt_again", "evt_signed"] {
+        let mut h = legacy_headers(PLAIN, now(), body.as_bytes());
+        h.push(("webhook-id".into(), relabel.into()));
+        stack.post(&h, body.clone()).await.assert_ok();
+    }
+    assert_eq!(stack.only_event().await.id.as_str(), "evt_signed");
+
+    // Without an id in the body, the id is derived from the body alone.
+    let seed = json!({"api_key": API_KEY, "event": "page_view", "data": {
+        "content_type": "news", "content_id": "n-1", "slug": "n", "contact_id": "cnt_9",
+        "ts": "2026-10-13T07:58:00.000Z"}})
+    .to_string();
+    for relabel in ["evt_one", "evt_two"] {
+        let mut h = legacy_headers(PLAIN, now(), seed.as_bytes());
+        h.push(("webhook-id".into(), relabel.into()));
+        stack.post(&h, seed.clone()).await.assert_ok();
+    }
+    let ids: Vec<String> = stack
+        .messages()
+        .await
+        .iter()
+        .filter_map(|m| m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_string()))
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(
+        !ids.iter().any(|id| id == "evt_one" || id == "evt_two"),
+        "{ids:?}"
+    );
     stack.stop().await;
 }
 
@@ -251,5 +286,33 @@ async fn without_secrets_everything_is_refused() {
         .await
         .assert_error(401, "Invalid signature");
     assert_eq!(stack.count().await, 0);
+    stack.stop().await;
+}
+
+/// `ingest.rate_limit_*`: a client over its budget is refused before any
+/// signature is checked.
+#[tokio::test]
+async fn a_client_over_its_rate_limit_is_429() {
+    let stack = Stack::start(|c| {
+        c.ingest.rate_limit_per_second = 1;
+        c.ingest.rate_limit_burst = 2;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let body = legacy_page_view(API_KEY, &format!("evt_rl{i}"));
+        let answer = stack
+            .post(&legacy_headers(PLAIN, now(), body.as_bytes()), body)
+            .await;
+        if answer.status == 429 {
+            assert_eq!(answer.body["status"], "error", "{:?}", answer.body);
+        }
+        statuses.push(answer.status);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
     stack.stop().await;
 }

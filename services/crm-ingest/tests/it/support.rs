@@ -23,6 +23,8 @@ pub const API_KEY: &str = "super-long-random-api-key";
 pub struct Stack {
     pub config: Config,
     pub base: String,
+    /// The ops listener (`/metrics`).
+    pub ops_base: String,
     pub http: reqwest::Client,
     pub nats: Nats,
     shutdown: Shutdown,
@@ -59,13 +61,18 @@ impl Stack {
         let mut config = testing::isolated_config();
         config.ingest.secrets = vec![WHSEC.into(), PLAIN.into()];
         config.ingest.api_key = Some(API_KEY.into());
+        // The tests send fast from one address; the limit has its own test.
+        config.ingest.rate_limit_per_second = 0;
         edit(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ops_base = format!("http://{}", ops.local_addr().unwrap());
         let shutdown = Shutdown::new();
-        let task = tokio::spawn(crm_ingest::run_with_listener(
+        let task = tokio::spawn(crm_ingest::run_with_listeners(
             config.clone(),
             listener,
+            ops,
             shutdown.clone(),
         ));
         let nats = Nats::connect(&config.nats).await.expect("NATS up");
@@ -73,6 +80,7 @@ impl Stack {
         let stack = Self {
             config,
             base,
+            ops_base,
             http,
             nats,
             shutdown,

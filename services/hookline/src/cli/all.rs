@@ -1,6 +1,7 @@
 //! `hookline all`: every service in one process, from one config, sharing one
-//! shutdown signal and one ops listener (for dedupe and the consumers; the
-//! HTTP services serve their own `/healthz`, `/readyz`, `/metrics`).
+//! shutdown signal and one ops listener (`/metrics` of every service, since
+//! they share one recorder; `/healthz` and `/readyz` of dedupe and the
+//! consumers, while the HTTP services answer their own on their ports).
 
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
@@ -34,7 +35,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         (
             "ops",
             &ops_listener,
-            "/healthz /readyz /metrics of dedupe and consumers",
+            "/metrics of every service; /healthz /readyz of dedupe and consumers",
         ),
     ] {
         let addr = listener.local_addr()?;

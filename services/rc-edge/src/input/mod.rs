@@ -53,6 +53,12 @@ pub const MAX_FIELD_NAME: usize = 128;
 /// Longest form field value.
 pub const MAX_FIELD_VALUE: usize = 10_000;
 
+/// The `identity_sig` beside `contact_id` (a body field, or a pixel query
+/// parameter); see [`crate::identity`].
+pub fn identity_sig(obj: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    Fields(obj).text("identity_sig", crate::identity::MAX_SIG)
+}
+
 /// Parses a JSON body that must be an object.
 pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let value: Value = serde_json::from_slice(body)

@@ -23,7 +23,11 @@ pub fn page_view(obj: &Map<String, Value>, base_url: &str) -> Result<PageViewInp
     let content_id = f.required_id("content_id")?;
     let slug = f.required_text("slug", MAX_SLUG)?;
     let url = match f.text("url", MAX_URL)? {
-        Some(u) => u,
+        Some(u) => {
+            hookline_core::web_url::check(&u)
+                .map_err(|e| ApiError::bad_request(format!("url {e}")))?;
+            u
+        }
         None => page_url(base_url, ct, &slug),
     };
     let from_url = utm_from_url(&url, base_url);

@@ -231,3 +231,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn page_view_urls_must_be_http_or_https() {
+    for bad in [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "file:///etc/passwd",
+    ] {
+        let err = page_view(
+            &obj(json!({"content_type": "news", "content_id": "n1", "slug": "s", "url": bad})),
+            BASE,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(err.message, "url must be an http or https URL", "{bad}");
+    }
+    // The pixel takes the same fields from its query string.
+    let fields = pixel_fields(
+        "news",
+        "s.gif",
+        Some("content_id=n1&url=javascript%3Aalert(1)"),
+    )
+    .unwrap();
+    assert!(page_view(&fields, BASE).is_err());
+    for ok in ["https://rc.example/news/s", "/news/s"] {
+        let pv = page_view(
+            &obj(json!({"content_type": "news", "content_id": "n1", "slug": "s", "url": ok})),
+            BASE,
+        )
+        .unwrap();
+        assert_eq!(pv.view.url.as_deref(), Some(ok));
+    }
+}

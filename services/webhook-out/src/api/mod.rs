@@ -87,7 +87,13 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<axum::extract::rejection::JsonRejection> for ApiError {
     fn from(e: axum::extract::rejection::JsonRejection) -> Self {
-        Self::bad_request(format!("invalid JSON body: {}", e.body_text()))
+        // Keep axum's status where it is not "bad JSON": 413 for a body
+        // over the limit, 415 for one not declared as JSON.
+        let status = match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, format!("invalid JSON body: {}", e.body_text()))
     }
 }
 

@@ -6,34 +6,46 @@
 //! first address that is not a trusted proxy — the left part is the client's
 //! to forge. The same answer feeds the fingerprint and the rate limit, so a
 //! client can neither dodge its limit nor pose as another visitor.
+//!
+//! The rate limit keys an IPv6 client by its /64: one subscriber usually
+//! holds a whole /64 and could otherwise take a fresh address, and a fresh
+//! budget, for every request.
 
 use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap, Request};
 use ipnet::IpNet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use tower_governor::GovernorError;
 use tower_governor::key_extractor::KeyExtractor;
 
 /// A trusted-proxy entry that is neither an IP address nor a CIDR.
 #[derive(Debug, thiserror::Error)]
-#[error("edge.trusted_proxies holds {0:?}, which is neither an IP address nor a CIDR")]
-pub struct InvalidProxy(pub String);
+#[error("`{key}` holds {value:?}, which is neither an IP address nor a CIDR")]
+pub struct InvalidProxy {
+    /// The config key, e.g. `edge.trusted_proxies`.
+    pub key: &'static str,
+    /// The entry at fault.
+    pub value: String,
+}
 
 /// The peers whose `X-Forwarded-For` is believed.
 #[derive(Clone, Debug, Default)]
 pub struct TrustedProxies(Arc<Vec<IpNet>>);
 
 impl TrustedProxies {
-    /// Parses `edge.trusted_proxies` (IPs and CIDRs).
-    pub fn parse(entries: &[String]) -> Result<Self, InvalidProxy> {
+    /// Parses a list of IPs and CIDRs read from config `key`.
+    pub fn parse(key: &'static str, entries: &[String]) -> Result<Self, InvalidProxy> {
         let nets = entries
             .iter()
             .map(|e| {
                 let e = e.trim();
                 e.parse::<IpNet>()
                     .or_else(|_| e.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| InvalidProxy(e.to_string()))
+                    .map_err(|_| InvalidProxy {
+                        key,
+                        value: e.to_string(),
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self(Arc::new(nets)))
@@ -95,7 +107,19 @@ pub fn peer_of(extensions: &Extensions) -> IpAddr {
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
-/// Rate-limit key: the client IP by the same rules as the fingerprint.
+/// The rate-limit key of a client address: IPv4 as is, IPv6 cut to its /64.
+pub fn rate_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
+
+/// Rate-limit key: the client IP by the same rules as the fingerprint,
+/// IPv6 by its /64 ([`rate_key`]).
 #[derive(Clone, Debug)]
 pub struct ClientIpKey(pub TrustedProxies);
 
@@ -103,7 +127,9 @@ impl KeyExtractor for ClientIpKey {
     type Key = IpAddr;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, GovernorError> {
-        Ok(self.0.client_ip(peer_of(req.extensions()), req.headers()))
+        Ok(rate_key(
+            self.0.client_ip(peer_of(req.extensions()), req.headers()),
+        ))
     }
 }
 
@@ -126,7 +152,7 @@ mod tests {
 
     #[test]
     fn untrusted_peer_is_the_client_whatever_the_header_says() {
-        let t = TrustedProxies::parse(&["10.0.0.0/8".into()]).unwrap();
+        let t = TrustedProxies::parse("edge.trusted_proxies", &["10.0.0.0/8".into()]).unwrap();
         assert_eq!(
             t.client_ip(ip("203.0.113.9"), &xff(&["1.1.1.1"])),
             ip("203.0.113.9")
@@ -140,7 +166,11 @@ mod tests {
 
     #[test]
     fn trusted_peer_yields_rightmost_untrusted_hop() {
-        let t = TrustedProxies::parse(&["10.0.0.0/8".into(), "192.168.1.1".into()]).unwrap();
+        let t = TrustedProxies::parse(
+            "edge.trusted_proxies",
+            &["10.0.0.0/8".into(), "192.168.1.1".into()],
+        )
+        .unwrap();
         let h = xff(&["6.6.6.6, 198.51.100.7", "10.1.2.3"]);
         assert_eq!(t.client_ip(ip("192.168.1.1"), &h), ip("198.51.100.7"));
         // Every hop trusted: the leftmost one.
@@ -155,7 +185,7 @@ mod tests {
 
     #[test]
     fn hops_with_ports_and_garbage() {
-        let t = TrustedProxies::parse(&["127.0.0.1".into()]).unwrap();
+        let t = TrustedProxies::parse("edge.trusted_proxies", &["127.0.0.1".into()]).unwrap();
         assert_eq!(
             t.client_ip(ip("127.0.0.1"), &xff(&["198.51.100.7:4711"])),
             ip("198.51.100.7")
@@ -176,7 +206,23 @@ mod tests {
     }
 
     #[test]
-    fn bad_proxy_entries_are_refused() {
-        assert!(TrustedProxies::parse(&["nope".into()]).is_err());
+    fn bad_proxy_entries_are_refused_naming_the_key() {
+        let err = TrustedProxies::parse("ingest.trusted_proxies", &["nope".into()]).unwrap_err();
+        assert!(
+            err.to_string().contains("`ingest.trusted_proxies`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_key_per_64() {
+        let a = rate_key(ip("2001:db8:1:2:aaaa::1"));
+        assert_eq!(a, rate_key(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")));
+        assert_eq!(a, ip("2001:db8:1:2::"));
+        assert_ne!(a, rate_key(ip("2001:db8:1:3::1")));
+        // IPv4, plain or mapped, keeps its whole address.
+        assert_eq!(rate_key(ip("198.51.100.7")), ip("198.51.100.7"));
+        assert_eq!(rate_key(ip("::ffff:198.51.100.7")), ip("198.51.100.7"));
+        assert_ne!(rate_key(ip("198.51.100.7")), rate_key(ip("198.51.100.8")));
     }
 }
