@@ -43,6 +43,9 @@ pub enum Error {
     /// The listener failed.
     #[error("webhook-out listener: {0}")]
     Io(#[from] std::io::Error),
+    /// A secret webhook-out needs is missing, too short or malformed.
+    #[error("webhook-out: {0}")]
+    Secret(#[from] hookline_core::config::ConfigError),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
@@ -62,6 +65,9 @@ pub async fn run_with_listener(
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     let wo = &config.webhook_out;
+    // Fail closed before touching NATS or Postgres: no secret, no service.
+    config.require_webhook_out_secrets()?;
+    let admin_token: Arc<str> = Arc::from(wo.admin_token.as_deref().unwrap_or_default().trim());
     let nats = Nats::connect_and_declare(&config).await?;
     let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
     let readiness = Readiness::new();
@@ -70,9 +76,6 @@ pub async fn run_with_listener(
     config_webhook::ensure(&pool, &config)
         .await
         .map_err(DbError::from)?;
-    if wo.admin_token.is_none() {
-        tracing::warn!("webhook_out.admin_token is not set: the admin API refuses every call");
-    }
 
     let writer_stop = Shutdown::new();
     let (writer, writer_task) =
@@ -112,7 +115,7 @@ pub async fn run_with_listener(
     let app = api::router(
         api::AppState {
             ctx: ctx.clone(),
-            admin_token: wo.admin_token.as_deref().map(Arc::from),
+            admin_token,
         },
         readiness,
     );

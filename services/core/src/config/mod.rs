@@ -6,9 +6,11 @@
 //! start-up with one line naming the key.
 
 mod duration;
+mod secrets;
 mod sections;
 
 pub use duration::{parse_duration, serde_duration, serde_durations};
+pub use secrets::{MIN_SECRET_BYTES, decode_encryption_key, require_secret};
 pub use sections::*;
 
 use config::{Environment, File, FileFormat, Map, Source, Value, ValueKind};
@@ -64,6 +66,8 @@ const LIST_KEYS: &[&str] = &[
     "edge.trusted_proxies",
     "edge.cors_origins",
     "webhook_out.retry_schedule",
+    "webhook_out.allowed_networks",
+    "webhook_out.encryption_keys",
     "ingest.secrets",
     "consumers.backoff",
 ];
@@ -203,6 +207,7 @@ impl Config {
                 });
             }
         }
+        self.validate_secret_shapes()?;
         if self.consumers.max_deliver < 1 {
             return Err(invalid("consumers.max_deliver", "must be at least 1"));
         }
@@ -227,6 +232,10 @@ impl Config {
         hide(&mut c.crm_webhook.api_key);
         hide(&mut c.ingest.api_key);
         c.ingest.secrets.iter_mut().for_each(|s| *s = "***".into());
+        c.webhook_out
+            .encryption_keys
+            .iter_mut()
+            .for_each(|s| *s = "***".into());
         c.rc.database_url = crate::db::redact(&c.rc.database_url);
         c.crm.database_url = crate::db::redact(&c.crm.database_url);
         serde_json::to_value(c).expect("config serialises")

@@ -226,10 +226,21 @@ impl Default for DedupeConfig {
 pub struct WebhookOutConfig {
     /// Admin API listen address.
     pub listen: SocketAddr,
-    /// Bearer token of the admin API; unset refuses every call.
+    /// Bearer token of the admin API; required (at least 16 bytes), so the
+    /// service never starts with an open or guessable admin API.
     pub admin_token: Option<String>,
-    /// Allow targets on private, loopback and link-local addresses.
+    /// Let every target on private, loopback and link-local addresses
+    /// through: for local development and tests only.
     pub allow_private_networks: bool,
+    /// Internal ranges (CIDRs) that webhooks created through the API may
+    /// target, e.g. `10.20.0.0/16` for a CRM on the private network. Empty:
+    /// API-created webhooks reach public addresses only.
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// Keys that encrypt webhook secrets and API keys in Postgres: base64 of
+    /// 32 bytes each. The first encrypts new writes; every one decrypts, so
+    /// a new key goes first and an old one is removed after
+    /// `hookline webhooks reencrypt`. Required by webhook-out.
+    pub encryption_keys: Vec<String>,
     /// Delays between attempts; after the last the event is dead-lettered.
     #[serde(with = "serde_durations")]
     pub retry_schedule: Vec<Duration>,
@@ -258,6 +269,8 @@ impl Default for WebhookOutConfig {
             listen: addr("0.0.0.0:8081"),
             admin_token: None,
             allow_private_networks: false,
+            allowed_networks: Vec::new(),
+            encryption_keys: Vec::new(),
             retry_schedule: [5, 30, 120, 600, 3600, 21600]
                 .into_iter()
                 .map(Duration::from_secs)
