@@ -318,6 +318,7 @@ async fn private_webhook_targets_are_refused_without_the_opt_in() {
         "http://[fd00::1]/hook",
         "http://[fe80::1]/hook",
         "http://[::ffff:127.0.0.1]/hook",
+        "http://[::ffff:0:7f00:1]/hook",
     ];
     for target in private {
         let resp = create(target).await.expect("admin answers");

@@ -148,7 +148,10 @@ fn secrets_have_no_defaults_and_only_public_roles_listen_on_every_interface() {
     for name in SECRET_VARIABLES {
         let value = env[&Value::from(*name)].as_str().unwrap_or_default();
         let required = value.starts_with("${") && value.contains(":?") && !value.contains(":-");
-        assert!(required, "{name} must be ${{VAR:?…}} with no default: {value:?}");
+        assert!(
+            required,
+            "{name} must be ${{VAR:?…}} with no default: {value:?}"
+        );
     }
     assert!(
         !text.to_ascii_uppercase().contains("ALLOW_PRIVATE_NETWORKS"),

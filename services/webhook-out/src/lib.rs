@@ -13,6 +13,7 @@
 pub mod api;
 mod config_webhook;
 pub mod delivery;
+pub mod redact;
 pub mod replay;
 pub mod ssrf;
 pub mod store;
@@ -77,22 +78,25 @@ pub async fn run_with_listener(
         .await
         .map_err(DbError::from)?;
 
+    let policy = Arc::new(ssrf::Policy::for_api(wo));
     let writer_stop = Shutdown::new();
     let (writer, writer_task) =
         store::AttemptWriter::spawn(pool.clone(), wo.disable_after, writer_stop.clone());
     let ctx = Arc::new(Ctx {
         pool: pool.clone(),
         nats,
-        http: send::client(
+        http: send::client(wo.connect_timeout, wo.request_timeout, policy.clone())?,
+        http_config: send::client(
             wo.connect_timeout,
             wo.request_timeout,
-            wo.allow_private_networks,
+            Arc::new(ssrf::Policy::open()),
         )?,
         writer,
         schedule: wo.retry_schedule.clone(),
         max_in_flight: wo.max_in_flight.max(1),
         request_timeout: wo.request_timeout,
-        allow_private: wo.allow_private_networks,
+        policy,
+        config_url: config.crm_webhook.url.clone(),
         grace: config.ops.shutdown_grace,
         poke: tokio::sync::Notify::new(),
         sync_started: Default::default(),

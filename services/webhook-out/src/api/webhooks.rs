@@ -112,7 +112,7 @@ impl WebhookOut {
         let profile = w.profile();
         Self {
             id: w.id,
-            url: w.url,
+            url: crate::redact::url(&w.url),
             events: w.events,
             profile,
             description: w.description,
@@ -168,7 +168,7 @@ fn profile(raw: &str) -> Result<Profile, ApiError> {
 }
 
 async fn target(state: &AppState, raw: &str) -> Result<String, ApiError> {
-    ssrf::check_target(raw, state.ctx.allow_private)
+    ssrf::check_target(raw, &state.ctx.policy)
         .await
         .map(|u| u.to_string())
         .map_err(|e| ApiError::invalid(e.to_string()))
@@ -235,7 +235,7 @@ pub async fn create(
         api_key: body.api_key.filter(|k| !k.is_empty()),
     };
     let w = webhooks::insert(&state.ctx.pool, &new).await?;
-    tracing::info!(webhook = %w.id, url = %w.url, "webhook created");
+    tracing::info!(webhook = %w.id, url = %crate::redact::url(&w.url), "webhook created");
     state.ctx.apply_now().await;
     Ok((StatusCode::CREATED, Json(WebhookOut::from(w, true))))
 }

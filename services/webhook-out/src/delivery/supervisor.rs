@@ -137,7 +137,7 @@ async fn sync(
                 });
             }
             None => {
-                tracing::info!(consumer = %name, url = %webhook.url, "starting delivery worker");
+                tracing::info!(consumer = %name, url = %crate::redact::url(&webhook.url), "starting delivery worker");
                 let stop = shutdown.child();
                 let (tx, rx) = watch::channel(webhook);
                 tasks.spawn(worker::run(ctx.clone(), source, rx, stop.clone()));

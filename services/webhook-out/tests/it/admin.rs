@@ -241,6 +241,7 @@ async fn private_targets_refused_without_opt_in() {
         ("http://100.64.1.1/", "CGNAT"),
         ("http://[::1]:8080/", "loopback"),
         ("http://[::ffff:10.0.0.1]/", "IPv4-mapped"),
+        ("http://[::ffff:0:a00:1]/", "SIIT"),
         ("http://localhost:9/", "loopback"),
     ] {
         let (s, v) = stack
@@ -253,7 +254,7 @@ async fn private_targets_refused_without_opt_in() {
         assert_eq!(s, 422, "{url}: {v}");
         let msg = v["message"].as_str().unwrap();
         assert!(
-            msg.contains(kind) && msg.contains("allow_private_networks"),
+            msg.contains(kind) && msg.contains("allowed_networks"),
             "{url}: {msg}"
         );
     }
