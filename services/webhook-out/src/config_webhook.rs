@@ -9,14 +9,18 @@
 //! are kept.
 
 use crate::ssrf;
-use crate::store::Webhook;
 use crate::store::webhooks::{self, ConfigWebhook};
+use crate::store::{Keyring, Webhook};
 use chrono::Utc;
 use hookline_core::{Config, EventType};
 use sqlx::PgPool;
 
 /// Ensures the config webhook exists when `crm_webhook.url` is set.
-pub async fn ensure(pool: &PgPool, config: &Config) -> Result<Option<Webhook>, sqlx::Error> {
+pub async fn ensure(
+    pool: &PgPool,
+    keys: &Keyring,
+    config: &Config,
+) -> Result<Option<Webhook>, sqlx::Error> {
     let c = &config.crm_webhook;
     let (Some(url), Some(secret)) = (&c.url, &c.secret) else {
         return Ok(None);
@@ -36,7 +40,7 @@ pub async fn ensure(pool: &PgPool, config: &Config) -> Result<Option<Webhook>, s
             .collect(),
     };
     let keep_until = Utc::now() + crate::api::ROTATION_OVERLAP;
-    let (webhook, created) = webhooks::upsert_config(pool, &wanted, keep_until).await?;
+    let (webhook, created) = webhooks::upsert_config(pool, keys, &wanted, keep_until).await?;
     if created {
         tracing::info!(webhook = %webhook.id, url = %crate::redact::url(&webhook.url), "created the webhook from crm_webhook.* (profile rc-legacy)");
     }

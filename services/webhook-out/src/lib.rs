@@ -10,6 +10,22 @@
 //!   connect time.
 //! - [`replay`]: re-delivery of a time window through its own consumer.
 
+/// Implements `Debug` for a struct, showing `fields` and `<redacted>` in
+/// place of each of `secrets`, so no secret reaches a log through `{:?}`.
+macro_rules! redacted_debug {
+    ($ty:ident { $($field:ident),* $(,)? } hides { $($secret:ident),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($ty));
+                $( d.field(stringify!($field), &self.$field); )*
+                $( let _ = &self.$secret; d.field(stringify!($secret), &"<redacted>"); )*
+                d.finish()
+            }
+        }
+    };
+}
+pub(crate) use redacted_debug;
+
 pub mod api;
 mod config_webhook;
 pub mod delivery;
@@ -69,12 +85,22 @@ pub async fn run_with_listener(
     // Fail closed before touching NATS or Postgres: no secret, no service.
     config.require_webhook_out_secrets()?;
     let admin_token: Arc<str> = Arc::from(wo.admin_token.as_deref().unwrap_or_default().trim());
+    let keys = Arc::new(store::Keyring::from_config(&wo.encryption_keys)?);
     let nats = Nats::connect_and_declare(&config).await?;
     let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
     let readiness = Readiness::new();
     readiness.add_nats(&nats);
     readiness.add_pool("postgres", &pool);
-    config_webhook::ensure(&pool, &config)
+    let sealed = store::secrets::seal_plaintext_rows(&pool, &keys)
+        .await
+        .map_err(DbError::from)?;
+    if sealed > 0 {
+        tracing::info!(
+            rows = sealed,
+            "encrypted webhook secrets stored in plaintext"
+        );
+    }
+    config_webhook::ensure(&pool, &keys, &config)
         .await
         .map_err(DbError::from)?;
 
@@ -96,6 +122,7 @@ pub async fn run_with_listener(
         max_in_flight: wo.max_in_flight.max(1),
         request_timeout: wo.request_timeout,
         policy,
+        keys,
         config_url: config.crm_webhook.url.clone(),
         grace: config.ops.shutdown_grace,
         poke: tokio::sync::Notify::new(),

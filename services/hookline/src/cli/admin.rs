@@ -61,7 +61,7 @@ pub enum WebhooksCmd {
         #[arg(long)]
         api_key: Option<String>,
     },
-    /// Show one webhook, with its secret.
+    /// Show one webhook (never its secret: see `secret`).
     Get {
         #[command(flatten)]
         conn: Conn,
@@ -103,6 +103,17 @@ pub enum WebhooksCmd {
         /// Webhook id (wh_…).
         id: String,
     },
+    /// Show a webhook's signing secret, previous secret and API key.
+    Secret {
+        #[command(flatten)]
+        conn: Conn,
+        /// Webhook id (wh_…).
+        id: String,
+    },
+    /// Re-encrypt every stored secret under the first key of
+    /// webhook_out.encryption_keys (directly in rc.database_url), so an
+    /// older key can then be removed.
+    Reencrypt,
     /// Issue a new secret; the old one keeps signing for 24 h.
     RotateSecret {
         #[command(flatten)]
@@ -316,6 +327,15 @@ pub async fn webhooks(cmd: WebhooksCmd, config: &Config) -> anyhow::Result<()> {
                 .await?;
             println!("deleted {id}");
         }
+        WebhooksCmd::Secret { conn, id } => {
+            let path = format!("/v1/webhooks/{id}/secret");
+            print(
+                &Client::new(&conn, config)?
+                    .call(Method::GET, &path, None)
+                    .await?,
+            );
+        }
+        WebhooksCmd::Reencrypt => super::reencrypt::run(config).await?,
         WebhooksCmd::RotateSecret { conn, id } => {
             let path = format!("/v1/webhooks/{id}/rotate-secret");
             print(

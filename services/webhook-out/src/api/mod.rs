@@ -8,6 +8,7 @@
 
 mod deliveries;
 pub mod openapi;
+mod secrets;
 mod webhooks;
 
 use crate::delivery::Ctx;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 pub use deliveries::{AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse};
+pub use secrets::SecretOut;
 pub use webhooks::{CreateWebhook, ROTATION_OVERLAP, UpdateWebhook, WebhookList, WebhookOut};
 
 /// What the handlers share.
@@ -134,6 +136,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
                 .patch(webhooks::update)
                 .delete(webhooks::delete),
         )
+        .route("/v1/webhooks/{id}/secret", get(secrets::get))
         .route(
             "/v1/webhooks/{id}/rotate-secret",
             post(webhooks::rotate_secret),

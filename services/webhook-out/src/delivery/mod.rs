@@ -45,6 +45,8 @@ pub struct Ctx {
     pub http: reqwest::Client,
     /// The pooled HTTP client of the config webhook (any address).
     pub http_config: reqwest::Client,
+    /// Seals and opens the secrets stored in `webhooks`.
+    pub keys: Arc<crate::store::Keyring>,
     /// The attempt log.
     pub writer: AttemptWriter,
     /// `webhook_out.retry_schedule`.

@@ -70,10 +70,11 @@ async fn auth_crud_and_validation() {
     assert!(created["last_delivered_at"].is_null());
     assert!(created["created_at"].is_string());
 
-    // Get, list (secrets only on the single view).
+    // Get and list never show the secret; /secret does.
     let got = stack.webhook(&id).await;
     assert_eq!(got["url"], rx.url);
-    assert_eq!(got["secret"], created["secret"]);
+    assert!(got.get("secret").is_none(), "{got}");
+    assert_eq!(stack.secret(&id).await["secret"], created["secret"]);
     let (_, list) = stack.call(Method::GET, "/v1/webhooks", None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert!(list["data"][0].get("secret").is_none());

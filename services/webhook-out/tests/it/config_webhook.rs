@@ -25,7 +25,7 @@ async fn config_webhook_is_created_once() {
         serde_json::json!(["page_view", "form_submission"])
     );
     let id = w["id"].as_str().unwrap().to_string();
-    let full = stack.webhook(&id).await;
+    let full = stack.secret(&id).await;
     assert_eq!(full["secret"], "seed-secret-0123456789");
     assert_eq!(full["api_key"], "seed-key-0123456789");
 
@@ -50,7 +50,9 @@ async fn config_webhook_is_created_once() {
     let pool = sqlx::PgPool::connect(&config.rc.database_url)
         .await
         .unwrap();
-    let runs = (0..4).map(|_| webhook_out::ensure_config_webhook(&pool, &config));
+    let keys =
+        webhook_out::store::Keyring::from_config(&config.webhook_out.encryption_keys).unwrap();
+    let runs = (0..4).map(|_| webhook_out::ensure_config_webhook(&pool, &keys, &config));
     for r in futures::future::join_all(runs).await {
         assert_eq!(r.unwrap().unwrap().id, id);
     }
@@ -62,7 +64,7 @@ async fn config_webhook_is_created_once() {
     // A new secret in config rotates it (the old one still signs for 24 h).
     let mut changed = config.clone();
     changed.crm_webhook.secret = Some("new-secret-0123456789".into());
-    let w = webhook_out::ensure_config_webhook(&pool, &changed)
+    let w = webhook_out::ensure_config_webhook(&pool, &keys, &changed)
         .await
         .unwrap()
         .unwrap();
