@@ -3,6 +3,7 @@
 //! crate builds without a database.
 
 pub mod attempts;
+mod config_webhook;
 pub mod keyring;
 pub mod replays;
 pub mod secrets;

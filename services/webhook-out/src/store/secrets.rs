@@ -8,12 +8,8 @@
 //! current key is left alone.
 
 use super::keyring::Keyring;
-use super::webhooks::{Webhook, unseal};
+use super::webhooks::{COLUMNS, Webhook, unseal};
 use sqlx::PgPool;
-
-const COLUMNS: &str = "id, url, events, profile, description, secret, previous_secret, \
-    previous_secret_expires_at, api_key, active, disabled_reason, source, created_at, \
-    updated_at, fail_count, failing_since, last_delivered_at, secrets_sealed";
 
 /// Seals every row still in plaintext; returns how many.
 pub async fn seal_plaintext_rows(pool: &PgPool, keys: &Keyring) -> Result<u64, sqlx::Error> {
