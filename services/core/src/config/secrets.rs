@@ -235,6 +235,25 @@ mod tests {
     }
 
     #[test]
+    fn hookline_config_output_hides_every_secret() {
+        let mut c = Config::default();
+        let key = B64.encode([9u8; 32]);
+        c.webhook_out.encryption_keys = vec![key.clone()];
+        c.webhook_out.admin_token = Some("admin-token-value-1".into());
+        c.edge.fingerprint_secret = Some("fingerprint-value-2".into());
+        c.ingest.secrets = vec!["ingest-secret-value-3".into()];
+        let shown = c.redacted().to_string();
+        for secret in [
+            key.as_str(),
+            "admin-token-value-1",
+            "fingerprint-value-2",
+            "ingest-secret-value-3",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
     fn encryption_keys_must_be_32_bytes_of_base64() {
         assert!(decode_encryption_key(&B64.encode([1u8; 32])).is_ok());
         for bad in ["not base64!", &B64.encode([1u8; 16])] {
