@@ -133,6 +133,22 @@ mod tests {
     }
 
     #[test]
+    fn no_fallback_key_without_a_configured_secret() {
+        for bad in [None, Some(""), Some("too-short")] {
+            assert!(Fingerprinter::from_config(bad).is_err(), "{bad:?}");
+        }
+        let a = Fingerprinter::from_config(Some("a-shared-secret-16")).unwrap();
+        let b = Fingerprinter::from_config(Some("a-shared-secret-16")).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 10, 13).unwrap();
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(
+            a.on_day(day, ip, "UA"),
+            b.on_day(day, ip, "UA"),
+            "replicas agree"
+        );
+    }
+
+    #[test]
     fn debug_hides_the_secret() {
         assert!(!format!("{:?}", Fingerprinter::new("hunter2")).contains("hunter2"));
     }
