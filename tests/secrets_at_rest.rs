@@ -45,6 +45,22 @@ async fn config_secret(stack: &Stack) -> Value {
         .expect("json")
 }
 
+/// Runs `hookline <args>` with webhook-out's environment; it must end
+/// within a minute.
+async fn hookline(stack: &Stack, args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(hookline_bin());
+    command
+        .args(args)
+        .env_clear()
+        .envs(stack.env(Service::WebhookOut))
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    let run = tokio::task::spawn_blocking(move || command.output().expect("hookline runs"));
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .unwrap_or_else(|_| panic!("hookline {args:?} did not end"))
+        .expect("join")
+}
+
 /// The stored secret and API key of every webhook, as text.
 async fn stored(stack: &Stack) -> Vec<String> {
     let pool = sqlx::PgPool::connect(&stack.config.rc.database_url)
@@ -76,16 +92,17 @@ async fn reencrypt_moves_secrets_to_the_new_key_and_the_old_one_can_go() {
     }
     assert!(stack.terminate(Service::WebhookOut, STOP).await);
 
-    // A new key first, the old one after it.
+    // Dropping the old key before re-encrypting: exit 2 naming the key.
     let new = random_encryption_key();
+    stack.config.webhook_out.encryption_keys = vec![new.clone()];
+    let out = hookline(&stack, &["webhook-out"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("webhook_out.encryption_keys"), "{stderr}");
+
+    // A new key first, the old one after it.
     stack.config.webhook_out.encryption_keys = vec![new.clone(), old];
-    let out = Command::new(hookline_bin())
-        .args(["webhooks", "reencrypt"])
-        .env_clear()
-        .envs(stack.env(Service::WebhookOut))
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("hookline runs");
+    let out = hookline(&stack, &["webhooks", "reencrypt"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -63,6 +63,9 @@ pub enum Error {
     /// A secret webhook-out needs is missing, too short or malformed.
     #[error("webhook-out: {0}")]
     Secret(#[from] hookline_core::config::ConfigError),
+    /// Stored secrets do not open with the configured keys.
+    #[error("webhook-out: {0}")]
+    Keys(#[from] store::secrets::KeysError),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
@@ -100,6 +103,7 @@ pub async fn run_with_listener(
             "encrypted webhook secrets stored in plaintext"
         );
     }
+    store::secrets::check_keys(&pool, &keys).await?;
     config_webhook::ensure(&pool, &keys, &config)
         .await
         .map_err(DbError::from)?;

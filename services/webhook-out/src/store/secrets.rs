@@ -7,8 +7,9 @@
 //! safe beside running instances and idempotent: a row already under the
 //! current key is left alone.
 
-use super::keyring::Keyring;
+use super::keyring::{Keyring, SealError};
 use super::webhooks::{COLUMNS, Webhook, unseal};
+use hookline_core::config::ConfigError;
 use sqlx::PgPool;
 
 /// Seals every row still in plaintext; returns how many.
@@ -57,4 +58,36 @@ async fn reseal(pool: &PgPool, keys: &Keyring, filter: &str) -> Result<u64, sqlx
     }
     tx.commit().await?;
     Ok(rewritten)
+}
+
+/// Why the stored secrets cannot be used with the configured keys.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// A row was sealed with a key that is not configured (any more).
+    #[error("stored webhook secrets: {0}")]
+    Config(#[from] ConfigError),
+    /// Postgres failed, or a value does not authenticate.
+    #[error("stored webhook secrets: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Opens every stored secret once, at start-up, so a key removed too early
+/// stops the service with one line naming `webhook_out.encryption_keys`
+/// instead of failing every delivery and API call later.
+pub async fn check_keys(pool: &PgPool, keys: &Keyring) -> Result<(), KeysError> {
+    match super::webhooks::list(pool, keys).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Decode(inner)) => match inner.downcast_ref::<SealError>() {
+            Some(SealError::UnknownKey { key_id, .. }) => Err(ConfigError::Invalid {
+                key: "webhook_out.encryption_keys",
+                message: format!(
+                    "does not hold key {key_id}, which sealed stored webhook secrets: keep it \
+                     after the new first key until `hookline webhooks reencrypt` has run"
+                ),
+            }
+            .into()),
+            _ => Err(sqlx::Error::Decode(inner).into()),
+        },
+        Err(e) => Err(e.into()),
+    }
 }
