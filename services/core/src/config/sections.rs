@@ -226,20 +226,13 @@ impl Default for DedupeConfig {
 pub struct WebhookOutConfig {
     /// Admin API listen address.
     pub listen: SocketAddr,
-    /// Bearer token of the admin API; required (at least 16 bytes), so the
-    /// service never starts with an open or guessable admin API.
+    /// Bearer token of the admin API; required, at least 16 bytes.
     pub admin_token: Option<String>,
-    /// Let every target on private, loopback and link-local addresses
-    /// through: for local development and tests only.
+    /// Let every internal target through: development and tests only.
     pub allow_private_networks: bool,
-    /// Internal ranges (CIDRs) that webhooks created through the API may
-    /// target, e.g. `10.20.0.0/16` for a CRM on the private network. Empty:
-    /// API-created webhooks reach public addresses only.
+    /// Internal ranges (CIDRs) API-created webhooks may target; none by default.
     pub allowed_networks: Vec<ipnet::IpNet>,
-    /// Keys that encrypt webhook secrets and API keys in Postgres: base64 of
-    /// 32 bytes each. The first encrypts new writes; every one decrypts, so
-    /// a new key goes first and an old one is removed after
-    /// `hookline webhooks reencrypt`. Required by webhook-out.
+    /// Base64 32-byte keys sealing secrets at rest; the first seals, all open.
     pub encryption_keys: Vec<String>,
     /// Delays between attempts; after the last the event is dead-lettered.
     #[serde(with = "serde_durations")]

@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod all;
+pub mod history;
 pub mod lag;
 pub mod reencrypt;
