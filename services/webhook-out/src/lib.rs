@@ -77,6 +77,31 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
     run_with_listener(config, listener, shutdown).await
 }
 
+/// Brings the `webhooks` table in line before anything reads it: rows from
+/// before encryption sealed, every stored secret opening with the configured
+/// keys (else exit 2 naming `webhook_out.encryption_keys`), and the config
+/// webhook created or updated.
+async fn prepare_webhooks(
+    pool: &sqlx::PgPool,
+    keys: &store::Keyring,
+    config: &Config,
+) -> Result<(), Error> {
+    let sealed = store::secrets::seal_plaintext_rows(pool, keys)
+        .await
+        .map_err(DbError::from)?;
+    if sealed > 0 {
+        tracing::info!(
+            rows = sealed,
+            "encrypted webhook secrets stored in plaintext"
+        );
+    }
+    store::secrets::check_keys(pool, keys).await?;
+    config_webhook::ensure(pool, keys, config)
+        .await
+        .map_err(DbError::from)?;
+    Ok(())
+}
+
 /// Runs the service on an already-bound listener (tests and `hookline all`
 /// bind port 0).
 pub async fn run_with_listener(
@@ -94,19 +119,7 @@ pub async fn run_with_listener(
     let readiness = Readiness::new();
     readiness.add_nats(&nats);
     readiness.add_pool("postgres", &pool);
-    let sealed = store::secrets::seal_plaintext_rows(&pool, &keys)
-        .await
-        .map_err(DbError::from)?;
-    if sealed > 0 {
-        tracing::info!(
-            rows = sealed,
-            "encrypted webhook secrets stored in plaintext"
-        );
-    }
-    store::secrets::check_keys(&pool, &keys).await?;
-    config_webhook::ensure(&pool, &keys, &config)
-        .await
-        .map_err(DbError::from)?;
+    prepare_webhooks(&pool, &keys, &config).await?;
 
     let policy = Arc::new(ssrf::Policy::for_api(wo));
     let writer_stop = Shutdown::new();
