@@ -143,6 +143,10 @@ impl Stack {
             ),
             ("HOOKLINE__WEBHOOK_OUT__ADMIN_TOKEN", ADMIN_TOKEN.into()),
             (
+                "HOOKLINE__WEBHOOK_OUT__ENCRYPTION_KEYS",
+                c.webhook_out.encryption_keys.join(","),
+            ),
+            (
                 "HOOKLINE__WEBHOOK_OUT__RETRY_SCHEDULE",
                 "200ms,500ms,1s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s".into(),
             ),

@@ -28,7 +28,19 @@ pub fn isolated_config() -> Config {
     }
     config.webhook_out.allow_private_networks = true;
     config.edge.rate_limit_per_second = 0;
+    // Every service refuses to start without its secrets: fresh random ones
+    // per test, long enough to pass the start-up checks.
+    config.edge.fingerprint_secret = Some(format!("test-fingerprint-{tag}"));
+    config.webhook_out.admin_token = Some(format!("test-admin-token-{tag}"));
+    config.webhook_out.encryption_keys = vec![random_encryption_key()];
+    config.ingest.secrets = vec![crate::signing::Secret::generate()];
     config
+}
+
+/// A fresh `webhook_out.encryption_keys` entry: base64 of 32 random bytes.
+pub fn random_encryption_key() -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
 }
 
 /// Removes every stream, bucket and database an isolated config created.

@@ -35,6 +35,9 @@ pub enum Error {
     /// A secret or key in `ingest.*` cannot be used.
     #[error(transparent)]
     Config(#[from] KeyError),
+    /// A secret crm-ingest needs is missing or too short.
+    #[error("crm-ingest: {0}")]
+    Secret(#[from] hookline_core::config::ConfigError),
     /// NATS could not be reached or its streams declared.
     #[error(transparent)]
     Nats(#[from] NatsError),
@@ -91,12 +94,9 @@ async fn serve(
     ops_listener: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
+    // Fail closed before touching NATS: no secret, no service.
+    config.require_ingest_secrets()?;
     let keys = Keys::from_config(&config.ingest)?;
-    if keys.is_empty() {
-        tracing::warn!(
-            "no ingest.secrets configured (WEBHOOK_SHARED_SECRET): every delivery is refused with 401"
-        );
-    }
     let readiness = Readiness::new();
     if let Some(ops_listener) = ops_listener {
         let (router, shutdown) = (ops::router(readiness.clone()), shutdown.clone());

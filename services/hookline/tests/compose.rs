@@ -124,3 +124,82 @@ fn a_bad_key_fails_with_one_line_naming_it() {
     assert!(stderr.contains("rate_limit_per_second"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+/// Environment variables of the hookline containers that carry a secret.
+const SECRET_VARIABLES: &[&str] = &[
+    "HOOKLINE__WEBHOOK_OUT__ADMIN_TOKEN",
+    "HOOKLINE__WEBHOOK_OUT__ENCRYPTION_KEYS",
+    "HOOKLINE__EDGE__FINGERPRINT_SECRET",
+    "CRM_WEBHOOK_KEY",
+    "CRM_SHARED_SECRET",
+    "WEBHOOK_API_KEY",
+    "WEBHOOK_SHARED_SECRET",
+];
+
+#[test]
+fn secrets_have_no_defaults_and_only_public_roles_listen_on_every_interface() {
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let mut doc: Value = serde_yaml::from_str(&text).unwrap();
+    doc.apply_merge().unwrap();
+    let services = doc["services"].as_mapping().unwrap();
+    let env = services[&Value::from("webhook-out")]["environment"]
+        .as_mapping()
+        .unwrap();
+    for name in SECRET_VARIABLES {
+        let value = env[&Value::from(*name)].as_str().unwrap_or_default();
+        let required = value.starts_with("${") && value.contains(":?") && !value.contains(":-");
+        assert!(
+            required,
+            "{name} must be ${{VAR:?…}} with no default: {value:?}"
+        );
+    }
+    assert!(
+        !text.to_ascii_uppercase().contains("ALLOW_PRIVATE_NETWORKS"),
+        "compose must not open the SSRF guard"
+    );
+    let published = |service: &str| -> Vec<String> {
+        services[&Value::from(service)]["ports"]
+            .as_sequence()
+            .map(|ports| {
+                ports
+                    .iter()
+                    .map(|p| p.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (service, port) in [("edge", "8080"), ("ingest", "8082")] {
+        assert_eq!(published(service), [format!("{port}:{port}")], "{service}");
+    }
+    for (name, service) in services {
+        let public = ["edge", "ingest"].contains(&name.as_str().unwrap());
+        for port in published(name.as_str().unwrap()) {
+            assert!(
+                public || port.starts_with("127.0.0.1:"),
+                "{name:?} publishes {port} beyond this host: {service:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn env_example_holds_no_usable_secret() {
+    let text = std::fs::read_to_string(root().join(".env.example")).unwrap();
+    let mut seen = 0;
+    for line in text.lines().map(str::trim) {
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if line.starts_with('#') {
+            continue;
+        }
+        let secret = ["KEY", "SECRET", "TOKEN", "KEYS"]
+            .iter()
+            .any(|s| key.ends_with(s));
+        if secret {
+            seen += 1;
+            assert!(value.trim().is_empty(), "{key} has a value in .env.example");
+        }
+    }
+    assert!(seen >= 7, "expected every secret listed, saw {seen}");
+}

@@ -33,7 +33,7 @@ pub fn router(
     let cors = cors(&edge.cors_origins)?;
     let state = AppState(Arc::new(Inner {
         nats,
-        fingerprints: Fingerprinter::from_config(edge.fingerprint_secret.as_deref()),
+        fingerprints: Fingerprinter::from_config(edge.fingerprint_secret.as_deref())?,
         identities: crate::identity::Identities::from_config(edge.identity_secret.as_deref()),
         bots: isbot::Bots::default(),
         proxies: proxies.clone(),

@@ -19,6 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
+use hookline_core::config::{ConfigError, require_secret};
 use sha2::Sha256;
 use std::net::IpAddr;
 
@@ -44,21 +45,12 @@ impl Fingerprinter {
         }
     }
 
-    /// From the config; without a secret, a random one for this process, with
-    /// a warning: fingerprints then differ between replicas and restarts, so
-    /// anonymous views may be counted again after a restart.
-    pub fn from_config(secret: Option<&str>) -> Self {
-        match secret.filter(|s| !s.is_empty()) {
-            Some(s) => Self::new(s.as_bytes()),
-            None => {
-                tracing::warn!(
-                    "edge.fingerprint_secret is not set: using a random key for this process; \
-                     set it (the same on every replica) so anonymous visitors are recognised \
-                     across restarts and replicas"
-                );
-                Self::new(rand::random::<[u8; 32]>().to_vec())
-            }
-        }
+    /// From `edge.fingerprint_secret`, which must be set: a per-process
+    /// random key would give the same visitor another fingerprint on each
+    /// replica and after each restart, so dedupe would count them again.
+    pub fn from_config(secret: Option<&str>) -> Result<Self, ConfigError> {
+        require_secret("edge.fingerprint_secret", secret, "rc-edge")?;
+        Ok(Self::new(secret.unwrap_or_default().as_bytes()))
     }
 
     fn day_key(&self, day: NaiveDate) -> HmacSha256 {
@@ -138,6 +130,22 @@ mod tests {
         let (b_today, b_yesterday) = b.split_once('.').unwrap();
         assert_ne!(a_today, b_today);
         assert_eq!(a_today, b_yesterday);
+    }
+
+    #[test]
+    fn no_fallback_key_without_a_configured_secret() {
+        for bad in [None, Some(""), Some("too-short")] {
+            assert!(Fingerprinter::from_config(bad).is_err(), "{bad:?}");
+        }
+        let a = Fingerprinter::from_config(Some("a-shared-secret-16")).unwrap();
+        let b = Fingerprinter::from_config(Some("a-shared-secret-16")).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 10, 13).unwrap();
+        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(
+            a.on_day(day, ip, "UA"),
+            b.on_day(day, ip, "UA"),
+            "replicas agree"
+        );
     }
 
     #[test]

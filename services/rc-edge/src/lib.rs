@@ -43,6 +43,9 @@ pub enum Error {
     /// NATS could not be reached or its streams declared.
     #[error("edge: {0}")]
     Nats(#[from] NatsError),
+    /// A secret rc-edge needs is missing or too short.
+    #[error("edge: {0}")]
+    Secret(#[from] hookline_core::config::ConfigError),
     /// `edge.trusted_proxies` holds something that is not an IP or CIDR.
     #[error("config: {0}")]
     TrustedProxy(#[from] client_ip::InvalidProxy),
@@ -107,6 +110,8 @@ async fn serve(
     ops_listener: Option<TcpListener>,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
+    // Fail closed before touching NATS: no secret, no service.
+    config.require_edge_secrets()?;
     // Install the recorder before the first count, or early counts are lost.
     hookline_core::telemetry::prometheus();
     let readiness = Readiness::new();

@@ -9,20 +9,26 @@
 //! are kept.
 
 use crate::ssrf;
-use crate::store::Webhook;
 use crate::store::webhooks::{self, ConfigWebhook};
+use crate::store::{Keyring, Webhook};
 use chrono::Utc;
 use hookline_core::{Config, EventType};
 use sqlx::PgPool;
 
 /// Ensures the config webhook exists when `crm_webhook.url` is set.
-pub async fn ensure(pool: &PgPool, config: &Config) -> Result<Option<Webhook>, sqlx::Error> {
+pub async fn ensure(
+    pool: &PgPool,
+    keys: &Keyring,
+    config: &Config,
+) -> Result<Option<Webhook>, sqlx::Error> {
     let c = &config.crm_webhook;
     let (Some(url), Some(secret)) = (&c.url, &c.secret) else {
         return Ok(None);
     };
-    if let Err(e) = ssrf::check_target(url, config.webhook_out.allow_private_networks).await {
-        tracing::warn!(error = %e, "crm_webhook.url will be refused at delivery time");
+    // The operator wrote this URL, so it may be private (the ingest on the
+    // same network); only its shape is checked.
+    if let Err(e) = ssrf::parse_url(url) {
+        tracing::warn!(error = %e, "crm_webhook.url will fail at delivery time");
     }
     let wanted = ConfigWebhook {
         url: url.clone(),
@@ -34,9 +40,9 @@ pub async fn ensure(pool: &PgPool, config: &Config) -> Result<Option<Webhook>, s
             .collect(),
     };
     let keep_until = Utc::now() + crate::api::ROTATION_OVERLAP;
-    let (webhook, created) = webhooks::upsert_config(pool, &wanted, keep_until).await?;
+    let (webhook, created) = webhooks::upsert_config(pool, keys, &wanted, keep_until).await?;
     if created {
-        tracing::info!(webhook = %webhook.id, url = %webhook.url, "created the webhook from crm_webhook.* (profile rc-legacy)");
+        tracing::info!(webhook = %webhook.id, url = %crate::redact::url(&webhook.url), "created the webhook from crm_webhook.* (profile rc-legacy)");
     }
     Ok(Some(webhook))
 }

@@ -10,9 +10,26 @@
 //!   connect time.
 //! - [`replay`]: re-delivery of a time window through its own consumer.
 
+/// Implements `Debug` for a struct, showing `fields` and `<redacted>` in
+/// place of each of `secrets`, so no secret reaches a log through `{:?}`.
+macro_rules! redacted_debug {
+    ($ty:ident { $($field:ident),* $(,)? } hides { $($secret:ident),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut d = f.debug_struct(stringify!($ty));
+                $( d.field(stringify!($field), &self.$field); )*
+                $( let _ = &self.$secret; d.field(stringify!($secret), &"<redacted>"); )*
+                d.finish()
+            }
+        }
+    };
+}
+pub(crate) use redacted_debug;
+
 pub mod api;
 mod config_webhook;
 pub mod delivery;
+pub mod redact;
 pub mod replay;
 pub mod ssrf;
 pub mod store;
@@ -43,6 +60,12 @@ pub enum Error {
     /// The listener failed.
     #[error("webhook-out listener: {0}")]
     Io(#[from] std::io::Error),
+    /// A secret webhook-out needs is missing, too short or malformed.
+    #[error("webhook-out: {0}")]
+    Secret(#[from] hookline_core::config::ConfigError),
+    /// Stored secrets do not open with the configured keys.
+    #[error("webhook-out: {0}")]
+    Keys(#[from] store::secrets::KeysError),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
@@ -54,6 +77,31 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
     run_with_listener(config, listener, shutdown).await
 }
 
+/// Brings the `webhooks` table in line before anything reads it: rows from
+/// before encryption sealed, every stored secret opening with the configured
+/// keys (else exit 2 naming `webhook_out.encryption_keys`), and the config
+/// webhook created or updated.
+async fn prepare_webhooks(
+    pool: &sqlx::PgPool,
+    keys: &store::Keyring,
+    config: &Config,
+) -> Result<(), Error> {
+    let sealed = store::secrets::seal_plaintext_rows(pool, keys)
+        .await
+        .map_err(DbError::from)?;
+    if sealed > 0 {
+        tracing::info!(
+            rows = sealed,
+            "encrypted webhook secrets stored in plaintext"
+        );
+    }
+    store::secrets::check_keys(pool, keys).await?;
+    config_webhook::ensure(pool, keys, config)
+        .await
+        .map_err(DbError::from)?;
+    Ok(())
+}
+
 /// Runs the service on an already-bound listener (tests and `hookline all`
 /// bind port 0).
 pub async fn run_with_listener(
@@ -62,40 +110,43 @@ pub async fn run_with_listener(
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     let wo = &config.webhook_out;
+    // Fail closed before touching NATS or Postgres: no secret, no service.
+    config.require_webhook_out_secrets()?;
+    let admin_token: Arc<str> = Arc::from(wo.admin_token.as_deref().unwrap_or_default().trim());
+    let keys = Arc::new(store::Keyring::from_config(&wo.encryption_keys)?);
     // Until NATS and Postgres are set up, probes get answers (`/readyz`
     // 503), not silence.
     let readiness = Readiness::new();
     let setup = async {
         let nats = Nats::connect_and_declare(&config).await?;
         let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
-        config_webhook::ensure(&pool, &config)
-            .await
-            .map_err(DbError::from)?;
+        prepare_webhooks(&pool, &keys, &config).await?;
         Ok::<_, Error>((nats, pool))
     };
     let (nats, pool) = startup::answer_while(&listener, &readiness, setup).await?;
     readiness.add_nats(&nats);
     readiness.add_pool("postgres", &pool);
-    if wo.admin_token.is_none() {
-        tracing::warn!("webhook_out.admin_token is not set: the admin API refuses every call");
-    }
 
+    let policy = Arc::new(ssrf::Policy::for_api(wo));
     let writer_stop = Shutdown::new();
     let (writer, writer_task) =
         store::AttemptWriter::spawn(pool.clone(), wo.disable_after, writer_stop.clone());
     let ctx = Arc::new(Ctx {
         pool: pool.clone(),
         nats,
-        http: send::client(
+        http: send::client(wo.connect_timeout, wo.request_timeout, policy.clone())?,
+        http_config: send::client(
             wo.connect_timeout,
             wo.request_timeout,
-            wo.allow_private_networks,
+            Arc::new(ssrf::Policy::open()),
         )?,
         writer,
         schedule: wo.retry_schedule.clone(),
         max_in_flight: wo.max_in_flight.max(1),
         request_timeout: wo.request_timeout,
-        allow_private: wo.allow_private_networks,
+        policy,
+        keys,
+        config_url: config.crm_webhook.url.clone(),
         grace: config.ops.shutdown_grace,
         poke: tokio::sync::Notify::new(),
         sync_started: Default::default(),
@@ -118,7 +169,7 @@ pub async fn run_with_listener(
     let app = api::router(
         api::AppState {
             ctx: ctx.clone(),
-            admin_token: wo.admin_token.as_deref().map(Arc::from),
+            admin_token,
         },
         readiness,
     );

@@ -8,7 +8,14 @@
 //! literals never reach a resolver and are checked by [`check_url_literal`].
 //! Like Hook0, a name is refused if ANY of its addresses is internal: an
 //! attacker who controls DNS could otherwise mix one public address in.
+//!
+//! Closed by default: what may pass is a [`Policy`]. Webhooks created through
+//! the admin API get `webhook_out.allowed_networks` (internal ranges the
+//! operator listed; none by default). The config webhook gets
+//! [`Policy::open`], because the operator wrote its URL (e.g. the ingest
+//! container on the compose network).
 
+use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -24,7 +31,7 @@ pub enum UrlError {
     Unresolvable(String),
     /// The host is or resolves to an internal address.
     #[error(
-        "URL host {host} resolves to {addr}, a {kind} address; refused (set webhook_out.allow_private_networks to allow)"
+        "URL host {host} resolves to {addr}, a {kind} address; refused (list its range in webhook_out.allowed_networks to allow)"
     )]
     Private {
         /// The URL's host.
@@ -71,6 +78,9 @@ fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
     }
     let seg = ip.segments();
     let kind = match seg {
+        // SIIT ::ffff:0:a.b.c.d (RFC 6052/7915): a translator may turn it
+        // into any IPv4 address, internal ones included.
+        [0, 0, 0, 0, 0xffff, 0, _, _] => "IPv4-translated (SIIT)",
         _ if ip.is_unspecified() => "unspecified",
         _ if ip.is_loopback() => "loopback",
         _ if ip.is_multicast() => "multicast",
@@ -89,21 +99,77 @@ fn classify_v6(ip: Ipv6Addr) -> Option<&'static str> {
     Some(kind)
 }
 
+/// Which internal addresses a webhook may reach.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Every address passes (the config webhook, or
+    /// `webhook_out.allow_private_networks` in development and tests).
+    pub allow_all: bool,
+    /// Internal ranges that pass (`webhook_out.allowed_networks`).
+    pub allowed: Vec<IpNet>,
+}
+
+impl Policy {
+    /// What API-created webhooks may reach under `webhook_out.*`.
+    pub fn for_api(config: &hookline_core::config::WebhookOutConfig) -> Self {
+        Self {
+            allow_all: config.allow_private_networks,
+            allowed: config.allowed_networks.clone(),
+        }
+    }
+
+    /// Anything: for the webhook the operator wrote in config.
+    pub const fn open() -> Self {
+        Self {
+            allow_all: true,
+            allowed: Vec::new(),
+        }
+    }
+
+    /// Refuses `ip` when it is internal and not in an allowed range. An
+    /// IPv4-mapped IPv6 address is matched as its IPv4 address too.
+    pub fn check(&self, host: &str, ip: IpAddr) -> Result<(), UrlError> {
+        if self.allow_all {
+            return Ok(());
+        }
+        let Some(kind) = classify(ip) else {
+            return Ok(());
+        };
+        let canonical = ip.to_canonical();
+        if self
+            .allowed
+            .iter()
+            .any(|net| net.contains(&ip) || net.contains(&canonical))
+        {
+            return Ok(());
+        }
+        Err(UrlError::Private {
+            host: host.to_string(),
+            addr: ip,
+            kind,
+        })
+    }
+}
+
 /// Parses and checks the shape of a target URL: absolute `http`/`https`
 /// with a host. Returns it normalised.
 pub fn parse_url(raw: &str) -> Result<url::Url, UrlError> {
+    // Errors show the URL with any credentials in it hidden.
+    let shown = crate::redact::url(raw);
     let url =
-        url::Url::parse(raw.trim()).map_err(|e| UrlError::Invalid(format!("{raw:?}: {e}")))?;
+        url::Url::parse(raw.trim()).map_err(|e| UrlError::Invalid(format!("{shown:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(UrlError::Invalid(format!(
-            "{raw:?}: scheme must be http or https"
+            "{shown:?}: scheme must be http or https"
         )));
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(UrlError::Invalid(format!("{raw:?}: no host")));
+        return Err(UrlError::Invalid(format!("{shown:?}: no host")));
     }
     if url.fragment().is_some() {
-        return Err(UrlError::Invalid(format!("{raw:?}: no #fragment allowed")));
+        return Err(UrlError::Invalid(format!(
+            "{shown:?}: no #fragment allowed"
+        )));
     }
     Ok(url)
 }
@@ -116,48 +182,30 @@ fn literal_ip(url: &url::Url) -> Option<IpAddr> {
     }
 }
 
-/// Refuses a URL whose host is an internal IP literal (names are checked by
-/// [`GuardedResolver`] at connect time).
-pub fn check_url_literal(url: &url::Url, allow_private: bool) -> Result<(), UrlError> {
-    if allow_private {
-        return Ok(());
+/// Refuses a URL whose host is an internal IP literal that `policy` does not
+/// allow (names are checked by [`GuardedResolver`] at connect time).
+pub fn check_url_literal(url: &url::Url, policy: &Policy) -> Result<(), UrlError> {
+    match literal_ip(url) {
+        Some(ip) => policy.check(url.host_str().unwrap_or_default(), ip),
+        None => Ok(()),
     }
-    if let Some(ip) = literal_ip(url)
-        && let Some(kind) = classify(ip)
-    {
-        return Err(UrlError::Private {
-            host: url.host_str().unwrap_or_default().to_string(),
-            addr: ip,
-            kind,
-        });
-    }
-    Ok(())
 }
 
-fn check_addrs(host: &str, addrs: &[SocketAddr]) -> Result<(), UrlError> {
+fn check_addrs(host: &str, addrs: &[SocketAddr], policy: &Policy) -> Result<(), UrlError> {
     if addrs.is_empty() {
         return Err(UrlError::Unresolvable(host.to_string()));
     }
-    for a in addrs {
-        if let Some(kind) = classify(a.ip()) {
-            return Err(UrlError::Private {
-                host: host.to_string(),
-                addr: a.ip(),
-                kind,
-            });
-        }
-    }
-    Ok(())
+    addrs.iter().try_for_each(|a| policy.check(host, a.ip()))
 }
 
-/// Full check for the admin API: shape, and unless private networks are
-/// allowed, every resolved address.
-pub async fn check_target(raw: &str, allow_private: bool) -> Result<url::Url, UrlError> {
+/// Full check for the admin API: shape, and every resolved address under
+/// `policy`.
+pub async fn check_target(raw: &str, policy: &Policy) -> Result<url::Url, UrlError> {
     let url = parse_url(raw)?;
-    if allow_private {
+    if policy.allow_all {
         return Ok(url);
     }
-    check_url_literal(&url, false)?;
+    check_url_literal(&url, policy)?;
     if literal_ip(&url).is_some() {
         return Ok(url);
     }
@@ -167,27 +215,25 @@ pub async fn check_target(raw: &str, allow_private: bool) -> Result<url::Url, Ur
         .await
         .map_err(|_| UrlError::Unresolvable(host.clone()))?
         .collect();
-    check_addrs(&host, &addrs)?;
+    check_addrs(&host, &addrs, policy)?;
     Ok(url)
 }
 
-/// The HTTP client's resolver: the system resolver, then the filter.
-#[derive(Debug, Clone, Copy)]
+/// The HTTP client's resolver: the system resolver, then the policy.
+#[derive(Debug, Clone)]
 pub struct GuardedResolver {
-    /// Let internal addresses through (`webhook_out.allow_private_networks`).
-    pub allow_private: bool,
+    /// What may be connected to.
+    pub policy: Arc<Policy>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
+        let policy = self.policy.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allow_private {
-                check_addrs(&host, &addrs)?;
-            }
+            check_addrs(&host, &addrs, &policy)?;
             let out: Addrs = Box::new(addrs.into_iter());
             Ok(out)
         })
@@ -195,8 +241,8 @@ impl Resolve for GuardedResolver {
 }
 
 /// The resolver as reqwest wants it.
-pub fn resolver(allow_private: bool) -> Arc<GuardedResolver> {
-    Arc::new(GuardedResolver { allow_private })
+pub fn resolver(policy: Arc<Policy>) -> Arc<GuardedResolver> {
+    Arc::new(GuardedResolver { policy })
 }
 
 #[cfg(test)]
@@ -233,6 +279,8 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:10.1.2.3",
+            "::ffff:0:8.8.8.8",
+            "::ffff:0:127.0.0.1",
             "2002:c000:0204::1",
             "64:ff9b::10.0.0.1",
             "2001:db8::1",
@@ -264,18 +312,55 @@ mod tests {
         assert!(parse_url("https://x.example/hook").is_ok());
         let url = parse_url("http://10.0.0.1/").unwrap();
         assert!(matches!(
-            check_url_literal(&url, false),
+            check_url_literal(&url, &Policy::default()),
             Err(UrlError::Private { .. })
         ));
-        assert!(check_url_literal(&url, true).is_ok());
+        assert!(check_url_literal(&url, &Policy::open()).is_ok());
+        let err = parse_url("ftp://user:hunter2@x.example/").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn allowed_networks_let_only_their_ranges_through() {
+        let policy = Policy {
+            allow_all: false,
+            allowed: vec!["10.20.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()],
+        };
+        for ok in ["10.20.3.4", "::ffff:10.20.3.4", "fd12::1", "8.8.8.8"] {
+            assert!(policy.check("h", ok.parse().unwrap()).is_ok(), "{ok}");
+        }
+        for refused in [
+            "10.21.0.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "::ffff:0:10.20.3.4",
+        ] {
+            assert!(
+                policy.check("h", refused.parse().unwrap()).is_err(),
+                "{refused}"
+            );
+        }
     }
 
     #[tokio::test]
     async fn names_resolving_to_loopback_are_refused() {
-        let err = check_target("http://localhost:9/", false)
+        let err = check_target("http://localhost:9/", &Policy::default())
             .await
             .unwrap_err();
         assert!(matches!(err, UrlError::Private { .. }), "{err}");
-        assert!(check_target("http://localhost:9/", true).await.is_ok());
+        assert!(
+            err.to_string().contains("webhook_out.allowed_networks"),
+            "{err}"
+        );
+        assert!(
+            check_target("http://localhost:9/", &Policy::open())
+                .await
+                .is_ok()
+        );
+        let loopback = Policy {
+            allow_all: false,
+            allowed: vec!["127.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+        };
+        assert!(check_target("http://localhost:9/", &loopback).await.is_ok());
     }
 }

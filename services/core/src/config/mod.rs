@@ -8,11 +8,13 @@
 mod duration;
 mod nats;
 mod public;
+mod secrets;
 mod sections;
 
 pub use duration::{parse_duration, serde_duration, serde_durations};
 pub use nats::{NatsConfig, NatsTlsConfig};
 pub use public::*;
+pub use secrets::{MIN_SECRET_BYTES, decode_encryption_key, require_secret};
 pub use sections::*;
 
 use config::{Environment, File, FileFormat, Map, Source, Value, ValueKind};
@@ -68,6 +70,8 @@ const LIST_KEYS: &[&str] = &[
     "edge.trusted_proxies",
     "edge.cors_origins",
     "webhook_out.retry_schedule",
+    "webhook_out.allowed_networks",
+    "webhook_out.encryption_keys",
     "ingest.secrets",
     "ingest.trusted_proxies",
     "consumers.backoff",
@@ -217,6 +221,7 @@ impl Config {
                 });
             }
         }
+        self.validate_secret_shapes()?;
         if self.consumers.max_deliver < 1 {
             return Err(invalid("consumers.max_deliver", "must be at least 1"));
         }
@@ -265,6 +270,10 @@ impl Config {
         hide(&mut c.nats.token);
         c.nats.url = crate::nats::redact_url(&c.nats.url);
         c.ingest.secrets.iter_mut().for_each(|s| *s = "***".into());
+        c.webhook_out
+            .encryption_keys
+            .iter_mut()
+            .for_each(|s| *s = "***".into());
         c.rc.database_url = crate::db::redact(&c.rc.database_url);
         c.crm.database_url = crate::db::redact(&c.crm.database_url);
         serde_json::to_value(c).expect("config serialises")

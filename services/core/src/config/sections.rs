@@ -146,10 +146,14 @@ impl Default for DedupeConfig {
 pub struct WebhookOutConfig {
     /// Admin API listen address.
     pub listen: SocketAddr,
-    /// Bearer token of the admin API; unset refuses every call.
+    /// Bearer token of the admin API; required, at least 16 bytes.
     pub admin_token: Option<String>,
-    /// Allow targets on private, loopback and link-local addresses.
+    /// Let every internal target through: development and tests only.
     pub allow_private_networks: bool,
+    /// Internal ranges (CIDRs) API-created webhooks may target; none by default.
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// Base64 32-byte keys sealing secrets at rest; the first seals, all open.
+    pub encryption_keys: Vec<String>,
     /// Delays between attempts; after the last the event is dead-lettered.
     #[serde(with = "serde_durations")]
     pub retry_schedule: Vec<Duration>,
@@ -178,6 +182,8 @@ impl Default for WebhookOutConfig {
             listen: addr("0.0.0.0:8081"),
             admin_token: None,
             allow_private_networks: false,
+            allowed_networks: Vec::new(),
+            encryption_keys: Vec::new(),
             retry_schedule: [5, 30, 120, 600, 3600, 21600]
                 .into_iter()
                 .map(Duration::from_secs)

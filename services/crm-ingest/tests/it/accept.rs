@@ -147,14 +147,15 @@ async fn duplicate_id_is_ok_twice_and_published_once() {
 
 #[tokio::test]
 async fn every_configured_secret_is_accepted_during_rotation() {
-    let old = "old-plain-secret";
+    // `whsec_` secrets only, so no API key is required.
+    let old = hookline_core::signing::Secret::generate();
     let new = hookline_core::signing::Secret::generate();
     let stack = Stack::start(|c| {
-        c.ingest.secrets = vec![old.into(), new.clone()];
+        c.ingest.secrets = vec![old.clone(), new.clone()];
         c.ingest.api_key = None;
     })
     .await;
-    for (n, secret) in [old, new.as_str()].into_iter().enumerate() {
+    for (n, secret) in [old.as_str(), new.as_str()].into_iter().enumerate() {
         let id = format!("evt_rotation_std_{n}");
         let body = standard_form(&id);
         stack

@@ -266,27 +266,22 @@ async fn oversized_body_is_413_json() {
 }
 
 #[tokio::test]
-async fn without_secrets_everything_is_refused() {
-    let stack = Stack::start(|c| {
-        c.ingest.secrets.clear();
-        c.ingest.api_key = None;
-    })
-    .await;
-    let body = legacy_page_view("", "evt_nosecret");
-    stack
-        .post(&legacy_headers(PLAIN, now(), body.as_bytes()), body)
-        .await
-        .assert_error(401, "Invalid signature");
-    let body = standard_form("evt_nosecret2");
-    stack
-        .post(
-            &standard_headers(WHSEC, "evt_nosecret2", now(), body.as_bytes()),
-            body,
-        )
-        .await
-        .assert_error(401, "Invalid signature");
-    assert_eq!(stack.count().await, 0);
-    stack.stop().await;
+async fn without_secrets_it_does_not_start() {
+    // Fail closed: no secret (or only blank ones) is a config error naming
+    // the key, not a running service that refuses everything.
+    for secrets in [vec![], vec![String::new()], vec!["short".to_string()]] {
+        let mut config = hookline_core::testing::isolated_config();
+        config.ingest.secrets = secrets.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let err = crm_ingest::run_with_listener(config, listener, hookline_core::Shutdown::new())
+            .await
+            .expect_err("started without a usable secret");
+        assert!(
+            matches!(&err, crm_ingest::Error::Secret(hookline_core::config::ConfigError::Invalid { key, .. })
+                if *key == "ingest.secrets"),
+            "{secrets:?}: {err}"
+        );
+    }
 }
 
 /// `ingest.rate_limit_*`: a client over its budget is refused before any

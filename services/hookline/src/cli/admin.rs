@@ -3,10 +3,11 @@
 //! instance too, and checks exactly what curl would).
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use hookline_core::Config;
 use serde_json::{Value, json};
+
+pub use super::history::{DeliveriesArgs, ReplayArgs, deliveries, replay};
 
 /// Where the admin API is and how to authenticate.
 #[derive(Args, Debug, Clone)]
@@ -61,7 +62,7 @@ pub enum WebhooksCmd {
         #[arg(long)]
         api_key: Option<String>,
     },
-    /// Show one webhook, with its secret.
+    /// Show one webhook (never its secret: see `secret`).
     Get {
         #[command(flatten)]
         conn: Conn,
@@ -103,6 +104,17 @@ pub enum WebhooksCmd {
         /// Webhook id (wh_…).
         id: String,
     },
+    /// Show a webhook's signing secret, previous secret and API key.
+    Secret {
+        #[command(flatten)]
+        conn: Conn,
+        /// Webhook id (wh_…).
+        id: String,
+    },
+    /// Re-encrypt every stored secret under the first key of
+    /// webhook_out.encryption_keys (directly in rc.database_url), so an
+    /// older key can then be removed.
+    Reencrypt,
     /// Issue a new secret; the old one keeps signing for 24 h.
     RotateSecret {
         #[command(flatten)]
@@ -119,53 +131,14 @@ pub enum WebhooksCmd {
     },
 }
 
-/// `hookline deliveries <id>`.
-#[derive(Args, Debug)]
-pub struct DeliveriesArgs {
-    #[command(flatten)]
-    conn: Conn,
-    /// Webhook id (wh_…).
-    id: String,
-    /// `success`, `failure` or `exhausted`.
-    #[arg(long)]
-    status: Option<String>,
-    /// Page size (1–250).
-    #[arg(long, default_value_t = 50)]
-    limit: u32,
-    /// `next_cursor` of a previous page.
-    #[arg(long)]
-    cursor: Option<String>,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    json: bool,
-}
-
-/// `hookline replay <id> --since …`.
-#[derive(Args, Debug)]
-pub struct ReplayArgs {
-    #[command(flatten)]
-    conn: Conn,
-    /// Webhook id (wh_…).
-    id: String,
-    /// Start: RFC 3339 (2026-10-13T07:00:00Z) or an age (2h, 30m).
-    #[arg(long)]
-    since: String,
-    /// End: RFC 3339 or an age (default: now).
-    #[arg(long)]
-    until: Option<String>,
-    /// Only these types, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    event_types: Option<Vec<String>>,
-}
-
-struct Client {
+pub(super) struct Client {
     http: reqwest::Client,
     base: String,
     token: String,
 }
 
 impl Client {
-    fn new(conn: &Conn, config: &Config) -> anyhow::Result<Self> {
+    pub(super) fn new(conn: &Conn, config: &Config) -> anyhow::Result<Self> {
         let base = conn.url.clone().unwrap_or_else(|| {
             let mut addr = config.webhook_out.listen;
             if addr.ip().is_unspecified() {
@@ -187,7 +160,7 @@ impl Client {
         })
     }
 
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -210,11 +183,11 @@ impl Client {
     }
 }
 
-fn print(v: &Value) {
+pub(super) fn print(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn s(v: &Value) -> String {
+pub(super) fn s(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
@@ -316,6 +289,15 @@ pub async fn webhooks(cmd: WebhooksCmd, config: &Config) -> anyhow::Result<()> {
                 .await?;
             println!("deleted {id}");
         }
+        WebhooksCmd::Secret { conn, id } => {
+            let path = format!("/v1/webhooks/{id}/secret");
+            print(
+                &Client::new(&conn, config)?
+                    .call(Method::GET, &path, None)
+                    .await?,
+            );
+        }
+        WebhooksCmd::Reencrypt => super::reencrypt::run(config).await?,
         WebhooksCmd::RotateSecret { conn, id } => {
             let path = format!("/v1/webhooks/{id}/rotate-secret");
             print(
@@ -336,87 +318,4 @@ pub async fn webhooks(cmd: WebhooksCmd, config: &Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Runs `hookline deliveries <id>`.
-pub async fn deliveries(args: DeliveriesArgs, config: &Config) -> anyhow::Result<()> {
-    let mut query = format!("limit={}", args.limit);
-    if let Some(st) = &args.status {
-        query.push_str(&format!("&status={st}"));
-    }
-    if let Some(c) = &args.cursor {
-        query.push_str(&format!("&cursor={c}"));
-    }
-    let path = format!("/v1/webhooks/{}/deliveries?{query}", args.id);
-    let v = Client::new(&args.conn, config)?
-        .call(reqwest::Method::GET, &path, None)
-        .await?;
-    if args.json {
-        print(&v);
-        return Ok(());
-    }
-    println!(
-        "{:<26} {:<32} {:<16} {:>3} {:>6} {:>7} ERROR",
-        "ATTEMPTED AT", "EVENT ID", "EVENT", "#", "STATUS", "MS"
-    );
-    for a in v["data"].as_array().into_iter().flatten() {
-        let mut err = s(&a["error"]);
-        if a["exhausted"] == true {
-            err = format!("EXHAUSTED (dead-lettered): {err}");
-        }
-        println!(
-            "{:<26} {:<32} {:<16} {:>3} {:>6} {:>7} {}",
-            s(&a["attempted_at"]),
-            s(&a["event_id"]),
-            s(&a["event"]),
-            s(&a["attempt"]),
-            s(&a["status_code"]),
-            s(&a["duration_ms"]),
-            err
-        );
-    }
-    if let Some(c) = v["next_cursor"].as_str() {
-        println!("more: --cursor {c}");
-    }
-    Ok(())
-}
-
-/// An RFC 3339 time, or an age like `2h` meaning that long ago.
-fn when(raw: &str) -> anyhow::Result<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let age = hookline_core::config::parse_duration(raw).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Utc::now() - chrono::Duration::from_std(age)?)
-}
-
-/// Runs `hookline replay <id> --since …`.
-pub async fn replay(args: ReplayArgs, config: &Config) -> anyhow::Result<()> {
-    let mut body = json!({"since": when(&args.since)?});
-    if let Some(u) = &args.until {
-        body["until"] = json!(when(u)?);
-    }
-    if let Some(t) = args.event_types {
-        body["event_types"] = json!(t);
-    }
-    let path = format!("/v1/webhooks/{}/replay", args.id);
-    let v = Client::new(&args.conn, config)?
-        .call(reqwest::Method::POST, &path, Some(body))
-        .await?;
-    println!("replaying {} events to {}", s(&v["replayed"]), args.id);
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_takes_times_and_ages() {
-        let t = when("2026-10-13T07:00:00Z").unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-10-13T07:00:00+00:00");
-        let ago = Utc::now() - when("2h").unwrap();
-        assert!(ago >= chrono::Duration::minutes(119) && ago <= chrono::Duration::minutes(121));
-        assert!(when("yesterday-ish").is_err());
-    }
 }

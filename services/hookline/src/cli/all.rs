@@ -16,6 +16,11 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
 
 /// Runs every service until `shutdown` fires; the first to fail stops the rest.
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
+    // Every secret first, so a missing one stops the stack before any
+    // service has connected or created anything.
+    config.require_edge_secrets()?;
+    config.require_webhook_out_secrets()?;
+    config.require_ingest_secrets()?;
     let edge = bind("edge.listen", config.edge.listen).await?;
     let admin = bind("webhook_out.listen", config.webhook_out.listen).await?;
     let ingest = bind("ingest.listen", config.ingest.listen).await?;

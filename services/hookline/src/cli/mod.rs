@@ -2,4 +2,6 @@
 
 pub mod admin;
 pub mod all;
+pub mod history;
 pub mod lag;
+pub mod reencrypt;

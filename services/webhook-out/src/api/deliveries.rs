@@ -163,7 +163,8 @@ pub async fn test(
     let now = Utc::now();
     let signed = request::for_ping(&webhook, &event_id, now)
         .map_err(|e| ApiError::invalid(format!("cannot sign with this webhook's secret: {e}")))?;
-    let outcome = send::send(&ctx.http, &webhook.url, &signed, ctx.allow_private).await;
+    let (http, policy) = ctx.route(&webhook);
+    let outcome = send::send(http, &webhook.url, &signed, policy).await;
     ctx.writer
         .record(AttemptRow {
             id: 0,

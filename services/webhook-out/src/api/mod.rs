@@ -1,12 +1,14 @@
 //! The admin API: webhooks, their delivery log, replays, and `/openapi.json`.
 //!
-//! Every `/v1` call needs `Authorization: Bearer <webhook_out.admin_token>`;
-//! with no token configured every call is refused, so a fresh install never
-//! exposes an open admin API. Errors are `{"status":"error","message":…}`
+//! Every `/v1` call needs `Authorization: Bearer <webhook_out.admin_token>`.
+//! The service does not start without a token of at least 16 bytes, and an
+//! empty or blank bearer value is refused before any comparison, whatever
+//! the HTTP version, so no configuration leaves the admin API open. Errors are `{"status":"error","message":…}`
 //! naming the problem.
 
 mod deliveries;
 pub mod openapi;
+mod secrets;
 mod webhooks;
 
 use crate::delivery::Ctx;
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 pub use deliveries::{AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse};
+pub use secrets::SecretOut;
 pub use webhooks::{CreateWebhook, ROTATION_OVERLAP, UpdateWebhook, WebhookList, WebhookOut};
 
 /// What the handlers share.
@@ -29,8 +32,8 @@ pub use webhooks::{CreateWebhook, ROTATION_OVERLAP, UpdateWebhook, WebhookList, 
 pub struct AppState {
     /// The delivery context (pool, NATS, HTTP client, settings).
     pub ctx: Arc<Ctx>,
-    /// `webhook_out.admin_token`.
-    pub admin_token: Option<Arc<str>>,
+    /// `webhook_out.admin_token`, checked non-empty at start-up.
+    pub admin_token: Arc<str>,
 }
 
 /// An error answer.
@@ -139,6 +142,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
                 .patch(webhooks::update)
                 .delete(webhooks::delete),
         )
+        .route("/v1/webhooks/{id}/secret", get(secrets::get))
         .route(
             "/v1/webhooks/{id}/rotate-secret",
             post(webhooks::rotate_secret),
@@ -158,13 +162,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
 }
 
 async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(token) = state.admin_token.as_deref() else {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin API disabled: set webhook_out.admin_token (HOOKLINE__WEBHOOK_OUT__ADMIN_TOKEN)",
-        )
-        .into_response();
-    };
+    let token = state.admin_token.as_bytes();
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -172,7 +170,11 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match given {
-        Some(g) if bool::from(g.as_bytes().ct_eq(token.as_bytes())) => next.run(req).await,
+        // Belt and braces: the token is never empty (start-up refuses it),
+        // and an empty bearer value never reaches the comparison either.
+        Some(g) if !g.is_empty() && !token.is_empty() && bool::from(g.as_bytes().ct_eq(token)) => {
+            next.run(req).await
+        }
         Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid admin token").into_response(),
         None => ApiError::new(
             StatusCode::UNAUTHORIZED,

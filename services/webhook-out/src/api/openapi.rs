@@ -3,6 +3,7 @@
 use super::deliveries::{
     self, AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse,
 };
+use super::secrets::{self, SecretOut};
 use super::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookList, WebhookOut};
 use crate::store::Profile;
 use axum::Json;
@@ -23,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         webhooks::update,
         webhooks::delete,
         webhooks::rotate_secret,
+        secrets::get,
         deliveries::list,
         deliveries::test,
         deliveries::replay,
@@ -32,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         UpdateWebhook,
         WebhookOut,
         WebhookList,
+        SecretOut,
         Profile,
         AttemptOut,
         DeliveryPage,

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 pub const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
 
 /// `POST /v1/webhooks`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// Target URL (http or https).
@@ -41,8 +41,10 @@ pub struct CreateWebhook {
     pub api_key: Option<String>,
 }
 
+crate::redacted_debug!(CreateWebhook { url, events, profile, description } hides { secret, api_key });
+
 /// `PATCH /v1/webhooks/{id}`: only the fields given change.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
     /// New target URL.
@@ -66,8 +68,12 @@ pub struct UpdateWebhook {
     pub active: Option<bool>,
 }
 
-/// A webhook as the API shows it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+crate::redacted_debug!(UpdateWebhook { url, events, profile, description, active } hides { api_key });
+
+/// A webhook as the API shows it. The secret and API key appear only in the
+/// answers to create and rotate-secret; get, list and update never show
+/// them (`GET /v1/webhooks/{id}/secret` does, on purpose).
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct WebhookOut {
     /// `wh_…`.
     pub id: String,
@@ -79,10 +85,10 @@ pub struct WebhookOut {
     pub profile: Profile,
     /// Free text.
     pub description: Option<String>,
-    /// Signing secret (not in lists).
+    /// Signing secret (only when created or rotated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    /// API key of `rc-legacy` bodies (not in lists).
+    /// API key of `rc-legacy` bodies (only when created or rotated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
     /// Until when the previous secret also signs.
@@ -105,14 +111,20 @@ pub struct WebhookOut {
     pub last_delivered_at: Option<DateTime<Utc>>,
 }
 
+crate::redacted_debug!(WebhookOut {
+    id, url, events, profile, description, previous_secret_expires_at, active,
+    disabled_reason, source, created_at, updated_at, fail_count, failing_since,
+    last_delivered_at
+} hides { secret, api_key });
+
 impl WebhookOut {
-    fn from(w: Webhook, with_secret: bool) -> Self {
+    pub(super) fn from(w: Webhook, with_secret: bool) -> Self {
         let now = Utc::now();
         let prev_until = w.previous_secret_at(now).and(w.previous_secret_expires_at);
         let profile = w.profile();
         Self {
             id: w.id,
-            url: w.url,
+            url: crate::redact::url(&w.url),
             events: w.events,
             profile,
             description: w.description,
@@ -168,7 +180,7 @@ fn profile(raw: &str) -> Result<Profile, ApiError> {
 }
 
 async fn target(state: &AppState, raw: &str) -> Result<String, ApiError> {
-    ssrf::check_target(raw, state.ctx.allow_private)
+    ssrf::check_target(raw, &state.ctx.policy)
         .await
         .map(|u| u.to_string())
         .map_err(|e| ApiError::invalid(e.to_string()))
@@ -202,7 +214,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 /// Loads a webhook or answers 404.
 pub(super) async fn load(state: &AppState, id: &str) -> Result<Webhook, ApiError> {
     check_id(id)?;
-    webhooks::get(&state.ctx.pool, id)
+    webhooks::get(&state.ctx.pool, &state.ctx.keys, id)
         .await?
         .ok_or_else(|| ApiError::no_webhook(id))
 }
@@ -234,8 +246,8 @@ pub async fn create(
         secret,
         api_key: body.api_key.filter(|k| !k.is_empty()),
     };
-    let w = webhooks::insert(&state.ctx.pool, &new).await?;
-    tracing::info!(webhook = %w.id, url = %w.url, "webhook created");
+    let w = webhooks::insert(&state.ctx.pool, &state.ctx.keys, &new).await?;
+    tracing::info!(webhook = %w.id, url = %crate::redact::url(&w.url), "webhook created");
     state.ctx.apply_now().await;
     Ok((StatusCode::CREATED, Json(WebhookOut::from(w, true))))
 }
@@ -244,7 +256,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/v1/webhooks", tag = "webhooks",
     responses((status = 200, body = WebhookList), (status = 401)), security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, ApiError> {
-    let data = webhooks::list(&state.ctx.pool)
+    let data = webhooks::list(&state.ctx.pool, &state.ctx.keys)
         .await?
         .into_iter()
         .map(|w| WebhookOut::from(w, false))
@@ -252,7 +264,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<WebhookList>, Ap
     Ok(Json(WebhookList { data }))
 }
 
-/// One webhook, with its secret.
+/// One webhook, without its secret (see `GET /v1/webhooks/{id}/secret`).
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "webhook id (wh_…)")),
     responses((status = 200, body = WebhookOut), (status = 401), (status = 404)),
@@ -261,7 +273,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookOut>, ApiError> {
-    Ok(Json(WebhookOut::from(load(&state, &id).await?, true)))
+    Ok(Json(WebhookOut::from(load(&state, &id).await?, false)))
 }
 
 /// Changes a webhook; takes effect on every instance within seconds.
@@ -287,11 +299,11 @@ pub async fn update(
         api_key: body.api_key.map(|k| Some(k).filter(|k| !k.is_empty())),
         active: body.active,
     };
-    let w = webhooks::update(&state.ctx.pool, &id, &patch)
+    let w = webhooks::update(&state.ctx.pool, &state.ctx.keys, &id, &patch)
         .await?
         .ok_or_else(|| ApiError::no_webhook(&id))?;
     state.ctx.apply_now().await;
-    Ok(Json(WebhookOut::from(w, true)))
+    Ok(Json(WebhookOut::from(w, false)))
 }
 
 /// Deletes a webhook and its consumer (pending retries are dropped).
@@ -333,9 +345,15 @@ pub async fn rotate_secret(
 ) -> Result<Json<WebhookOut>, ApiError> {
     check_id(&id)?;
     let keep_until = Utc::now() + ROTATION_OVERLAP;
-    let w = webhooks::rotate_secret(&state.ctx.pool, &id, &Secret::generate(), keep_until)
-        .await?
-        .ok_or_else(|| ApiError::no_webhook(&id))?;
+    let w = webhooks::rotate_secret(
+        &state.ctx.pool,
+        &state.ctx.keys,
+        &id,
+        &Secret::generate(),
+        keep_until,
+    )
+    .await?
+    .ok_or_else(|| ApiError::no_webhook(&id))?;
     tracing::info!(webhook = %id, "secret rotated");
     state.ctx.apply_now().await;
     Ok(Json(WebhookOut::from(w, true)))

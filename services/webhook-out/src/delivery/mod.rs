@@ -14,9 +14,11 @@ pub mod send;
 pub mod supervisor;
 pub mod worker;
 
-use crate::store::AttemptWriter;
+use crate::ssrf::Policy;
+use crate::store::{AttemptWriter, Webhook};
 use hookline_core::nats::Nats;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -39,8 +41,12 @@ pub struct Ctx {
     pub pool: PgPool,
     /// NATS.
     pub nats: Nats,
-    /// The one pooled HTTP client.
+    /// The pooled HTTP client of API-created webhooks, guarded by `policy`.
     pub http: reqwest::Client,
+    /// The pooled HTTP client of the config webhook (any address).
+    pub http_config: reqwest::Client,
+    /// Seals and opens the secrets stored in `webhooks`.
+    pub keys: Arc<crate::store::Keyring>,
     /// The attempt log.
     pub writer: AttemptWriter,
     /// `webhook_out.retry_schedule`.
@@ -49,8 +55,11 @@ pub struct Ctx {
     pub max_in_flight: usize,
     /// `webhook_out.request_timeout`.
     pub request_timeout: Duration,
-    /// `webhook_out.allow_private_networks`.
-    pub allow_private: bool,
+    /// What API-created webhooks may reach (`webhook_out.allowed_networks`).
+    pub policy: Arc<Policy>,
+    /// `crm_webhook.url`: the config webhook is trusted only while its URL
+    /// is still the one in config (an API change cannot borrow its trust).
+    pub config_url: Option<String>,
     /// `ops.shutdown_grace`: how long in-flight deliveries may finish.
     pub grace: Duration,
     /// Wakes the supervisor after a change made through this instance's API.
@@ -62,6 +71,19 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The client and policy a delivery to `webhook` goes through: open for
+    /// the config webhook at the configured URL, closed otherwise.
+    pub fn route(&self, webhook: &Webhook) -> (&reqwest::Client, &Policy) {
+        static OPEN: Policy = Policy::open();
+        let trusted =
+            webhook.source == "config" && self.config_url.as_deref() == Some(webhook.url.as_str());
+        if trusted {
+            (&self.http_config, &OPEN)
+        } else {
+            (&self.http, &self.policy)
+        }
+    }
+
     /// Wakes the supervisor and waits (briefly) until a pass that began
     /// after this call has finished, so a change made through this
     /// instance's API is in force here when the API answers (other

@@ -192,6 +192,7 @@ mod tests {
             fail_count: 0,
             failing_since: None,
             last_delivered_at: None,
+            secrets_sealed: true,
         }
     }
 

@@ -3,6 +3,7 @@
 use super::request::Signed;
 use crate::ssrf;
 use chrono::Utc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most bytes of a failed response kept in the attempt log.
@@ -15,7 +16,7 @@ const ERROR_BODY_BYTES: usize = 512;
 pub fn client(
     connect_timeout: Duration,
     request_timeout: Duration,
-    allow_private: bool,
+    policy: Arc<ssrf::Policy>,
 ) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("hookline-webhook-out/", env!("CARGO_PKG_VERSION")))
@@ -26,7 +27,7 @@ pub fn client(
         .tcp_keepalive(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
-        .dns_resolver(ssrf::resolver(allow_private))
+        .dns_resolver(ssrf::resolver(policy))
         .build()
 }
 
@@ -63,21 +64,20 @@ pub async fn send(
     http: &reqwest::Client,
     url: &str,
     signed: &Signed,
-    allow_private: bool,
+    policy: &ssrf::Policy,
 ) -> Outcome {
     let started = Instant::now();
-    let parsed = match ssrf::parse_url(url)
-        .and_then(|u| ssrf::check_url_literal(&u, allow_private).map(|_| u))
-    {
-        Ok(u) => u,
-        Err(e) => {
-            return Outcome {
-                error: Some(e.to_string()),
-                duration: started.elapsed(),
-                ..Default::default()
-            };
-        }
-    };
+    let parsed =
+        match ssrf::parse_url(url).and_then(|u| ssrf::check_url_literal(&u, policy).map(|_| u)) {
+            Ok(u) => u,
+            Err(e) => {
+                return Outcome {
+                    error: Some(e.to_string()),
+                    duration: started.elapsed(),
+                    ..Default::default()
+                };
+            }
+        };
     let mut req = http
         .post(parsed)
         .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -84,7 +84,7 @@ async fn sync(
     running: &mut HashMap<String, Running>,
     tasks: &mut JoinSet<()>,
 ) -> Result<(), sqlx::Error> {
-    let all = webhooks::list(&ctx.pool).await?;
+    let all = webhooks::list(&ctx.pool, &ctx.keys).await?;
     let open = replays::open(&ctx.pool).await?;
     let active: HashMap<&str, Arc<Webhook>> = all
         .iter()
@@ -137,7 +137,7 @@ async fn sync(
                 });
             }
             None => {
-                tracing::info!(consumer = %name, url = %webhook.url, "starting delivery worker");
+                tracing::info!(consumer = %name, url = %crate::redact::url(&webhook.url), "starting delivery worker");
                 let stop = shutdown.child();
                 let (tx, rx) = watch::channel(webhook);
                 tasks.spawn(worker::run(ctx.clone(), source, rx, stop.clone()));
@@ -201,7 +201,7 @@ async fn janitor(ctx: &Ctx) -> Result<(), Box<dyn std::error::Error + Send + Syn
     // Read the tables after listing consumers: a consumer is only ever
     // created after its row exists, so a live one is never mistaken for an
     // orphan.
-    let ids: HashSet<String> = webhooks::list(&ctx.pool)
+    let ids: HashSet<String> = webhooks::list(&ctx.pool, &ctx.keys)
         .await?
         .into_iter()
         .map(|w| w.id)

@@ -238,7 +238,8 @@ async fn process(
             let gauge =
                 metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
             gauge.increment(1.0);
-            let o = send::send(&ctx.http, &webhook.url, &signed, ctx.allow_private).await;
+            let (http, policy) = ctx.route(&webhook);
+            let o = send::send(http, &webhook.url, &signed, policy).await;
             gauge.decrement(1.0);
             o
         }

@@ -3,10 +3,14 @@
 //! crate builds without a database.
 
 pub mod attempts;
+mod config_webhook;
+pub mod keyring;
 pub mod replays;
+pub mod secrets;
 pub mod webhooks;
 
 pub use attempts::{AttemptRow, AttemptWriter};
+pub use keyring::Keyring;
 pub use webhooks::{NewWebhook, Profile, Webhook, WebhookPatch};
 
 /// A fresh webhook id: `wh_` + a UUIDv7 in Crockford base32 (sortable by

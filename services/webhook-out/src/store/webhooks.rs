@@ -1,5 +1,14 @@
 //! The `webhooks` table.
+//!
+//! `secret`, `previous_secret` and `api_key` are sealed with the [`Keyring`]
+//! on every write and opened on every read, so rows in Postgres (and its
+//! backups) hold no usable secret; in memory a [`Webhook`] holds them open,
+//! and its `Debug` hides them. Rows written before encryption carry
+//! `secrets_sealed = false` until start-up seals them
+//! ([`super::secrets::seal_plaintext_rows`]).
 
+pub use super::config_webhook::{ConfigWebhook, upsert_config};
+use super::keyring::Keyring;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -37,8 +46,8 @@ impl Profile {
     }
 }
 
-/// One row of `webhooks`.
-#[derive(Clone, Debug, sqlx::FromRow)]
+/// One row of `webhooks`, secrets open.
+#[derive(Clone, sqlx::FromRow)]
 pub struct Webhook {
     /// `wh_…`.
     pub id: String,
@@ -74,6 +83,38 @@ pub struct Webhook {
     pub failing_since: Option<DateTime<Utc>>,
     /// Last successful delivery.
     pub last_delivered_at: Option<DateTime<Utc>>,
+    /// Whether the secret columns are sealed (false only for rows written
+    /// before encryption, until start-up seals them).
+    pub secrets_sealed: bool,
+}
+
+crate::redacted_debug!(Webhook {
+    id, url, events, profile, description, previous_secret_expires_at, active,
+    disabled_reason, source, created_at, updated_at, fail_count, failing_since,
+    last_delivered_at, secrets_sealed
+} hides { secret, previous_secret, api_key });
+
+/// Opens the sealed columns of a row just read.
+pub(super) fn unseal(keys: &Keyring, mut w: Webhook) -> Result<Webhook, sqlx::Error> {
+    if !w.secrets_sealed {
+        return Ok(w);
+    }
+    let open = |column, v: &str| {
+        keys.open(column, v)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    };
+    w.secret = open("secret", &w.secret)?;
+    w.previous_secret = w
+        .previous_secret
+        .as_deref()
+        .map(|v| open("previous_secret", v))
+        .transpose()?;
+    w.api_key = w
+        .api_key
+        .as_deref()
+        .map(|v| open("api_key", v))
+        .transpose()?;
+    Ok(w)
 }
 
 impl Webhook {
@@ -97,7 +138,7 @@ impl Webhook {
 }
 
 /// What creating a webhook needs (already validated).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct NewWebhook {
     /// Target URL.
     pub url: String,
@@ -113,8 +154,10 @@ pub struct NewWebhook {
     pub api_key: Option<String>,
 }
 
+crate::redacted_debug!(NewWebhook { url, events, profile, description } hides { secret, api_key });
+
 /// A partial update (already validated); `None` leaves a field alone.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct WebhookPatch {
     /// New URL.
     pub url: Option<String>,
@@ -130,43 +173,53 @@ pub struct WebhookPatch {
     pub active: Option<bool>,
 }
 
-const COLUMNS: &str = "id, url, events, profile, description, secret, previous_secret, \
-    previous_secret_expires_at, api_key, active, disabled_reason, source, created_at, \
-    updated_at, fail_count, failing_since, last_delivered_at";
+crate::redacted_debug!(WebhookPatch { url, events, profile, description, active } hides { api_key });
 
-/// Inserts a webhook.
-pub async fn insert(pool: &PgPool, new: &NewWebhook) -> Result<Webhook, sqlx::Error> {
+pub(super) const COLUMNS: &str = "id, url, events, profile, description, secret, previous_secret, \
+    previous_secret_expires_at, api_key, active, disabled_reason, source, created_at, \
+    updated_at, fail_count, failing_since, last_delivered_at, secrets_sealed";
+
+/// Inserts a webhook, its secret and API key sealed.
+pub async fn insert(
+    pool: &PgPool,
+    keys: &Keyring,
+    new: &NewWebhook,
+) -> Result<Webhook, sqlx::Error> {
     let sql = format!(
-        "INSERT INTO webhooks (id, url, events, profile, description, secret, api_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+        "INSERT INTO webhooks (id, url, events, profile, description, secret, api_key, secrets_sealed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, true) RETURNING {COLUMNS}"
     );
-    sqlx::query_as(&sql)
+    let row = sqlx::query_as(&sql)
         .bind(super::new_webhook_id())
         .bind(&new.url)
         .bind(&new.events)
         .bind(new.profile.as_str())
         .bind(&new.description)
-        .bind(&new.secret)
-        .bind(&new.api_key)
+        .bind(keys.seal("secret", &new.secret))
+        .bind(new.api_key.as_deref().map(|k| keys.seal("api_key", k)))
         .fetch_one(pool)
-        .await
+        .await?;
+    unseal(keys, row)
 }
 
 /// One webhook.
-pub async fn get(pool: &PgPool, id: &str) -> Result<Option<Webhook>, sqlx::Error> {
+pub async fn get(pool: &PgPool, keys: &Keyring, id: &str) -> Result<Option<Webhook>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1");
-    sqlx::query_as(&sql).bind(id).fetch_optional(pool).await
+    let row = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
+    row.map(|w| unseal(keys, w)).transpose()
 }
 
 /// Every webhook, oldest first.
-pub async fn list(pool: &PgPool) -> Result<Vec<Webhook>, sqlx::Error> {
+pub async fn list(pool: &PgPool, keys: &Keyring) -> Result<Vec<Webhook>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM webhooks ORDER BY created_at, id");
-    sqlx::query_as(&sql).fetch_all(pool).await
+    let rows: Vec<Webhook> = sqlx::query_as(&sql).fetch_all(pool).await?;
+    rows.into_iter().map(|w| unseal(keys, w)).collect()
 }
 
 /// Applies a patch; `None` when the id is unknown.
 pub async fn update(
     pool: &PgPool,
+    keys: &Keyring,
     id: &str,
     patch: &WebhookPatch,
 ) -> Result<Option<Webhook>, sqlx::Error> {
@@ -187,7 +240,8 @@ pub async fn update(
            updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     );
-    sqlx::query_as(&sql)
+    let api_key = patch.api_key.clone().flatten();
+    let row = sqlx::query_as(&sql)
         .bind(id)
         .bind(&patch.url)
         .bind(&patch.events)
@@ -195,10 +249,11 @@ pub async fn update(
         .bind(patch.description.is_some())
         .bind(patch.description.clone().flatten())
         .bind(patch.api_key.is_some())
-        .bind(patch.api_key.clone().flatten())
+        .bind(api_key.as_deref().map(|k| keys.seal("api_key", k)))
         .bind(patch.active)
         .fetch_optional(pool)
-        .await
+        .await?;
+    row.map(|w| unseal(keys, w)).transpose()
 }
 
 /// Deletes a webhook; whether it existed.
@@ -211,22 +266,40 @@ pub async fn delete(pool: &PgPool, id: &str) -> Result<bool, sqlx::Error> {
 }
 
 /// Installs `secret`; the current one keeps signing until `keep_until`.
+/// Reads, re-seals and writes in one transaction, so the previous secret is
+/// sealed for its own column.
 pub async fn rotate_secret(
     pool: &PgPool,
+    keys: &Keyring,
     id: &str,
     secret: &str,
     keep_until: DateTime<Utc>,
 ) -> Result<Option<Webhook>, sqlx::Error> {
-    let sql = format!(
-        "UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = $3, \
-           secret = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
-    );
-    sqlx::query_as(&sql)
+    let mut tx = pool.begin().await?;
+    let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1 FOR UPDATE");
+    let Some(current) = sqlx::query_as(&sql)
         .bind(id)
-        .bind(secret)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let current = unseal(keys, current)?;
+    let sql = format!(
+        "UPDATE webhooks SET previous_secret = $3, previous_secret_expires_at = $4, \
+           secret = $2, api_key = $5, secrets_sealed = true, updated_at = now() \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query_as(&sql)
+        .bind(id)
+        .bind(keys.seal("secret", secret))
+        .bind(keys.seal("previous_secret", &current.secret))
         .bind(keep_until)
-        .fetch_optional(pool)
-        .await
+        .bind(current.api_key.as_deref().map(|k| keys.seal("api_key", k)))
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    unseal(keys, row).map(Some)
 }
 
 /// Disables a webhook (410 Gone, failing too long); whether it was active.
@@ -240,69 +313,6 @@ pub async fn disable(pool: &PgPool, id: &str, reason: &str) -> Result<bool, sqlx
     .execute(pool)
     .await?;
     Ok(done.rows_affected() > 0)
-}
-
-/// The config webhook's settings (`crm_webhook.*`).
-#[derive(Clone, Debug)]
-pub struct ConfigWebhook {
-    /// `crm_webhook.url`.
-    pub url: String,
-    /// `crm_webhook.secret`, used as-is.
-    pub secret: String,
-    /// `crm_webhook.api_key`.
-    pub api_key: Option<String>,
-    /// Every event type.
-    pub events: Vec<String>,
-}
-
-/// Creates the config webhook if absent, or brings its URL, secret and key
-/// in line with the config. One statement on a unique index, so concurrent
-/// start-ups create it once. A changed secret rotates: the old one keeps
-/// signing until `keep_until`. Returns the row and whether it was created.
-pub async fn upsert_config(
-    pool: &PgPool,
-    cfg: &ConfigWebhook,
-    keep_until: DateTime<Utc>,
-) -> Result<(Webhook, bool), sqlx::Error> {
-    let sql = format!(
-        "INSERT INTO webhooks AS w (id, url, events, profile, description, secret, api_key, source) \
-         VALUES ($1, $2, $3, 'rc-legacy', 'from config (crm_webhook.*)', $4, $5, 'config') \
-         ON CONFLICT (source) WHERE source = 'config' DO UPDATE SET \
-           url = EXCLUDED.url, \
-           api_key = EXCLUDED.api_key, \
-           secret = EXCLUDED.secret, \
-           previous_secret = CASE WHEN w.secret <> EXCLUDED.secret THEN w.secret ELSE w.previous_secret END, \
-           previous_secret_expires_at = CASE WHEN w.secret <> EXCLUDED.secret THEN $6 \
-                                             ELSE w.previous_secret_expires_at END, \
-           updated_at = now() \
-         WHERE w.url IS DISTINCT FROM EXCLUDED.url OR w.secret IS DISTINCT FROM EXCLUDED.secret \
-            OR w.api_key IS DISTINCT FROM EXCLUDED.api_key \
-         RETURNING {COLUMNS}, (xmax = 0) AS inserted"
-    );
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        webhook: Webhook,
-        inserted: bool,
-    }
-    let row: Option<Row> = sqlx::query_as(&sql)
-        .bind(super::new_webhook_id())
-        .bind(&cfg.url)
-        .bind(&cfg.events)
-        .bind(&cfg.secret)
-        .bind(&cfg.api_key)
-        .bind(keep_until)
-        .fetch_optional(pool)
-        .await?;
-    match row {
-        Some(r) => Ok((r.webhook, r.inserted)),
-        // Nothing changed: the WHERE of DO UPDATE skipped the row.
-        None => {
-            let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE source = 'config'");
-            let w = sqlx::query_as(&sql).fetch_one(pool).await?;
-            Ok((w, false))
-        }
-    }
 }
 
 /// Rows of webhooks failing without a success since before `cutoff` are

@@ -1,6 +1,8 @@
 //! The admin API: auth, CRUD, validation, SSRF refusal, pagination, OpenAPI.
 
 use crate::harness::*;
+use hookline_core::Shutdown;
+use hookline_core::config::ConfigError;
 use reqwest::Method;
 use serde_json::json;
 
@@ -29,6 +31,28 @@ async fn auth_crud_and_validation() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    // An empty or blank bearer value is refused over cleartext HTTP/2 too.
+    let h2c = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for empty in ["Bearer ", "Bearer", "Bearer    ", ""] {
+        let r = h2c
+            .get(format!("{}/v1/webhooks", stack.base))
+            .header("authorization", empty)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.version(), reqwest::Version::HTTP_2);
+        assert_eq!(r.status(), 401, "{empty:?}");
+    }
+    let r = h2c
+        .get(format!("{}/v1/webhooks", stack.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the right token works over h2c");
     let (s, v) = stack.call(Method::GET, "/v1/webhooks", None).await;
     assert_eq!(s, 200);
     assert_eq!(v["data"], json!([]));
@@ -46,10 +70,11 @@ async fn auth_crud_and_validation() {
     assert!(created["last_delivered_at"].is_null());
     assert!(created["created_at"].is_string());
 
-    // Get, list (secrets only on the single view).
+    // Get and list never show the secret; /secret does.
     let got = stack.webhook(&id).await;
     assert_eq!(got["url"], rx.url);
-    assert_eq!(got["secret"], created["secret"]);
+    assert!(got.get("secret").is_none(), "{got}");
+    assert_eq!(stack.secret(&id).await["secret"], created["secret"]);
     let (_, list) = stack.call(Method::GET, "/v1/webhooks", None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
     assert!(list["data"][0].get("secret").is_none());
@@ -187,14 +212,20 @@ async fn auth_crud_and_validation() {
 
     stack.stop().await;
 
-    // No token configured: every call refused, saying why.
-    let mut no_token = config.clone();
-    no_token.webhook_out.admin_token = None;
-    let open = Stack::start(no_token).await;
-    let (s, v) = open.call(Method::GET, "/v1/webhooks", None).await;
-    assert_eq!(s, 403, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("admin_token"));
-    open.stop().await;
+    // No token, or an empty or short one: the service does not start.
+    for bad in [None, Some(""), Some("short-token")] {
+        let mut no_token = config.clone();
+        no_token.webhook_out.admin_token = bad.map(String::from);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let err = webhook_out::run_with_listener(no_token, listener, Shutdown::new())
+            .await
+            .expect_err("started without a usable admin token");
+        assert!(
+            matches!(&err, webhook_out::Error::Secret(ConfigError::Invalid { key, .. })
+                if *key == "webhook_out.admin_token"),
+            "{err}"
+        );
+    }
     hookline_core::testing::cleanup(&config).await;
 }
 
@@ -211,6 +242,7 @@ async fn private_targets_refused_without_opt_in() {
         ("http://100.64.1.1/", "CGNAT"),
         ("http://[::1]:8080/", "loopback"),
         ("http://[::ffff:10.0.0.1]/", "IPv4-mapped"),
+        ("http://[::ffff:0:a00:1]/", "SIIT"),
         ("http://localhost:9/", "loopback"),
     ] {
         let (s, v) = stack
@@ -223,7 +255,7 @@ async fn private_targets_refused_without_opt_in() {
         assert_eq!(s, 422, "{url}: {v}");
         let msg = v["message"].as_str().unwrap();
         assert!(
-            msg.contains(kind) && msg.contains("allow_private_networks"),
+            msg.contains(kind) && msg.contains("allowed_networks"),
             "{url}: {msg}"
         );
     }

@@ -8,8 +8,8 @@ async fn config_webhook_is_created_once() {
     let rx = Receiver::ok().await;
     let mut config = config();
     config.crm_webhook.url = Some(rx.url.clone());
-    config.crm_webhook.secret = Some("seed-secret".into());
-    config.crm_webhook.api_key = Some("seed-key".into());
+    config.crm_webhook.secret = Some("seed-secret-0123456789".into());
+    config.crm_webhook.api_key = Some("seed-key-0123456789".into());
 
     let stack = Stack::start(config.clone()).await;
     let (_, list) = stack.call(Method::GET, "/v1/webhooks", None).await;
@@ -25,17 +25,17 @@ async fn config_webhook_is_created_once() {
         serde_json::json!(["page_view", "form_submission"])
     );
     let id = w["id"].as_str().unwrap().to_string();
-    let full = stack.webhook(&id).await;
-    assert_eq!(full["secret"], "seed-secret");
-    assert_eq!(full["api_key"], "seed-key");
+    let full = stack.secret(&id).await;
+    assert_eq!(full["secret"], "seed-secret-0123456789");
+    assert_eq!(full["api_key"], "seed-key-0123456789");
 
     // It delivers with the seed's scheme.
     let event = page_view("c1");
     stack.publish(&event).await;
     let hit = rx.wait_for(1, 20).await.remove(0);
-    assert_eq!(hit.json()["api_key"], "seed-key");
+    assert_eq!(hit.json()["api_key"], "seed-key-0123456789");
     hookline_core::signing::legacy::verify(
-        &[hookline_core::signing::Secret::legacy("seed-secret").unwrap()],
+        &[hookline_core::signing::Secret::legacy("seed-secret-0123456789").unwrap()],
         hit.header("x-timestamp"),
         hit.header("x-signature"),
         &hit.body,
@@ -50,7 +50,9 @@ async fn config_webhook_is_created_once() {
     let pool = sqlx::PgPool::connect(&config.rc.database_url)
         .await
         .unwrap();
-    let runs = (0..4).map(|_| webhook_out::ensure_config_webhook(&pool, &config));
+    let keys =
+        webhook_out::store::Keyring::from_config(&config.webhook_out.encryption_keys).unwrap();
+    let runs = (0..4).map(|_| webhook_out::ensure_config_webhook(&pool, &keys, &config));
     for r in futures::future::join_all(runs).await {
         assert_eq!(r.unwrap().unwrap().id, id);
     }
@@ -61,16 +63,16 @@ async fn config_webhook_is_created_once() {
 
     // A new secret in config rotates it (the old one still signs for 24 h).
     let mut changed = config.clone();
-    changed.crm_webhook.secret = Some("new-secret".into());
-    let w = webhook_out::ensure_config_webhook(&pool, &changed)
+    changed.crm_webhook.secret = Some("new-secret-0123456789".into());
+    let w = webhook_out::ensure_config_webhook(&pool, &keys, &changed)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
         (w.id.as_str(), w.secret.as_str()),
-        (id.as_str(), "new-secret")
+        (id.as_str(), "new-secret-0123456789")
     );
-    assert_eq!(w.previous_secret.as_deref(), Some("seed-secret"));
+    assert_eq!(w.previous_secret.as_deref(), Some("seed-secret-0123456789"));
     pool.close().await;
     hookline_core::testing::cleanup(&config).await;
 }

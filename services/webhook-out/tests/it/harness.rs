@@ -124,6 +124,19 @@ impl Stack {
             .1
     }
 
+    /// `GET /v1/webhooks/{id}/secret`.
+    pub async fn secret(&self, id: &str) -> Value {
+        let (status, v) = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/webhooks/{id}/secret"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
     pub async fn deliveries(&self, id: &str, query: &str) -> Value {
         let (status, v) = self
             .call(

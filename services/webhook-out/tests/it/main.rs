@@ -3,5 +3,7 @@
 mod admin;
 mod config_webhook;
 mod delivery;
+mod encryption;
 mod harness;
 mod replay;
+mod ssrf;
