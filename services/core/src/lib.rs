@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod db;
+pub mod dlq;
 pub mod event;
 pub mod lag;
 pub mod names;

@@ -10,8 +10,11 @@
 use crate::claim::{Claims, Verdict};
 use crate::key::{Class, classify};
 use async_nats::jetstream::{AckKind, Message};
+use chrono::Utc;
 use futures::future::join_all;
+use hookline_core::dlq::{self, DeadLetter};
 use hookline_core::event::{Event, EventType, RawEvent};
+use hookline_core::names::RC_RAW;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish_batch};
 use std::time::{Duration, Instant};
@@ -34,8 +37,9 @@ enum Outcome {
     Duplicate(EventType),
     /// A crawler.
     Bot(EventType),
-    /// Not a raw event at all: terminate, it can never succeed.
-    Poison,
+    /// Not a raw event at all: it can never succeed, so it goes to
+    /// `rc.dlq.dedupe` (the reason inside) and is terminated.
+    Poison(String),
     /// The KV store failed: nak, try again later.
     Retry,
 }
@@ -108,10 +112,14 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
                         .increment(1);
                     AckKind::Ack
                 }
-                (Outcome::Poison, _) => {
+                (Outcome::Poison(error), _) => {
                     metrics::counter!("hookline_dedupe_errors_total", "stage" => "decode")
                         .increment(1);
-                    AckKind::Term
+                    if dead_letter(nats, msg, error).await {
+                        AckKind::Term
+                    } else {
+                        AckKind::Nak(Some(RETRY_DELAY))
+                    }
                 }
                 (Outcome::Retry, _) => {
                     metrics::counter!("hookline_dedupe_errors_total", "stage" => "kv").increment(1);
@@ -135,12 +143,49 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     }
 }
 
+/// Publishes an unreadable raw event to `rc.dlq.dedupe` in the shared
+/// dead-letter format. Whether it was stored (if not, it is retried).
+async fn dead_letter(nats: &Nats, msg: &Message, error: &str) -> bool {
+    let (attempts, seq) = msg
+        .info()
+        .map(|i| (i.delivered, i.stream_sequence))
+        .unwrap_or((1, 0));
+    let now = Utc::now();
+    let letter = DeadLetter {
+        subject: nats.names.rc_dlq_subject(dlq::DEDUPE_CONSUMER),
+        consumer: dlq::DEDUPE_CONSUMER.to_string(),
+        error: error.to_string(),
+        attempts,
+        source_stream: nats.names.stream(RC_RAW),
+        source_subject: msg.subject.to_string(),
+        source_sequence: seq,
+        original_msg_id: dlq::msg_id_of(msg.headers.as_ref()),
+        event_id: None,
+        last_status: None,
+        // Judged on its first delivery: it failed then, and for good.
+        first_failed_at: now,
+        failed_at: now,
+        payload: msg.payload.clone(),
+    };
+    match dlq::publish(&nats.js, &letter).await {
+        Ok(_) => {
+            metrics::counter!("hookline_consumer_dead_lettered_total", "consumer" => CONSUMER)
+                .increment(1);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(seq, error = %e, "dead-letter publish failed; will retry");
+            false
+        }
+    }
+}
+
 async fn judge(claims: &Claims, msg: &Message) -> Outcome {
     let raw: RawEvent = match serde_json::from_slice(&msg.payload) {
         Ok(raw) => raw,
         Err(e) => {
-            tracing::error!(subject = %msg.subject, error = %e, "not a raw event; terminating it");
-            return Outcome::Poison;
+            tracing::error!(subject = %msg.subject, error = %e, "not a raw event; dead-lettering it");
+            return Outcome::Poison(format!("not a raw event: {e}"));
         }
     };
     let kind = raw.event.event_type();

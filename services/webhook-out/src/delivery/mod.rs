@@ -21,13 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
-/// Extra deliveries JetStream allows beyond the schedule. Our own code
-/// dead-letters after `schedule.len() + 1` attempts; the headroom only
-/// matters when deliveries were interrupted (shutdown, crash) and counted
-/// without an HTTP attempt, so such an event still reaches RC_DLQ instead of
-/// being dropped silently by the server's `max_deliver`.
-pub const MAX_DELIVER_HEADROOM: i64 = 4;
-
 /// Messages one consumer may have delivered and not yet acknowledged,
 /// including those waiting in JetStream for their retry. A dead endpoint
 /// holds at most this many events in retry; newer ones wait in the stream.
@@ -80,9 +73,11 @@ impl Ctx {
         self.request_timeout + Duration::from_secs(30)
     }
 
-    /// `max_deliver` of every consumer.
+    /// `max_deliver` of every consumer: the worker dead-letters after
+    /// `schedule.len() + 1` attempts itself; the shared margin keeps the
+    /// server from dropping an event whose deliveries were interrupted.
     pub fn max_deliver(&self) -> i64 {
-        self.schedule.len() as i64 + 1 + MAX_DELIVER_HEADROOM
+        self.schedule.len() as i64 + 1 + hookline_core::dlq::MAX_DELIVER_MARGIN
     }
 }
 

@@ -7,14 +7,13 @@
 //! more than `max_in_flight` requests from this instance.
 
 use super::{Ctx, request, retry, send};
-use crate::store::{AttemptRow, Webhook, webhooks};
-use async_nats::HeaderMap;
+use crate::store::{AttemptRow, Webhook, attempts, webhooks};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use futures::StreamExt;
+use hookline_core::dlq::{self, DeadLetter};
 use hookline_core::names::RC_EVENTS;
-use hookline_core::publish::{Outgoing, publish};
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -225,9 +224,15 @@ async fn process(
         Ok(e) => e,
         Err(e) => {
             tracing::error!(webhook = %webhook.id, seq, error = %e, "unreadable event in RC_EVENTS; dead-lettering");
-            let id = format!("seq-{seq}");
-            let err = format!("unreadable event: {e}");
-            if dead_letter(ctx, &webhook.id, &id, "unknown", attempt, None, &err, &msg).await {
+            let error = format!("unreadable event: {e}");
+            let failure = Failure {
+                event_id: None,
+                seq,
+                attempts: attempt,
+                status: None,
+                error: &error,
+            };
+            if dead_letter(ctx, &webhook.id, failure, &msg).await {
                 settle(&msg, AckKind::Ack, &webhook.id).await;
             }
             return;
@@ -290,19 +295,14 @@ async fn process(
     } else if exhausted {
         let err = outcome.error.as_deref().unwrap_or("failed");
         tracing::warn!(webhook = %webhook.id, event_id = %event_id, attempt, error = %err, "retries exhausted; dead-lettering");
-        let kind = event.event_type().as_str();
-        if dead_letter(
-            ctx,
-            &webhook.id,
-            event_id,
-            kind,
-            attempt,
-            outcome.status,
-            err,
-            &msg,
-        )
-        .await
-        {
+        let failure = Failure {
+            event_id: Some(event_id),
+            seq,
+            attempts: attempt,
+            status: outcome.status,
+            error: err,
+        };
+        if dead_letter(ctx, &webhook.id, failure, &msg).await {
             settle(&msg, AckKind::Ack, &webhook.id).await;
         } else {
             settle(
@@ -339,53 +339,53 @@ fn record_metrics(webhook_id: &str, outcome: &send::Outcome, exhausted: bool) {
     }
 }
 
-/// A header value without characters a header cannot hold.
-fn header_safe(s: &str, max: usize) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max)
-        .collect()
-}
-
-/// Publishes the original event to `rc.dlq.<webhook id>` with the reason in
-/// headers. `Nats-Msg-Id` = `<webhook id>:<event id>`, so a retried publish
-/// does not dead-letter twice. Whether it was stored.
-#[allow(clippy::too_many_arguments)]
-async fn dead_letter(
-    ctx: &Ctx,
-    webhook_id: &str,
-    event_id: &str,
-    kind: &str,
-    attempts: i64,
-    status: Option<u16>,
-    error: &str,
-    msg: &Message,
-) -> bool {
-    let mut headers = HeaderMap::new();
-    headers.insert("Hookline-Webhook-Id", webhook_id);
-    headers.insert("Hookline-Event-Id", event_id);
-    headers.insert("Hookline-Event-Type", kind);
-    headers.insert("Hookline-Attempts", attempts.to_string().as_str());
-    if let Some(s) = status {
-        headers.insert("Hookline-Last-Status", s.to_string().as_str());
-    }
-    headers.insert("Hookline-Last-Error", header_safe(error, 1024).as_str());
-    headers.insert("Hookline-Failed-At", Utc::now().to_rfc3339().as_str());
-    let out = Outgoing {
+/// Publishes the original event to `rc.dlq.<webhook id>` in the shared
+/// dead-letter format. Whether it was stored; only then may the source
+/// message be acknowledged.
+async fn dead_letter(ctx: &Ctx, webhook_id: &str, failure: Failure<'_>, msg: &Message) -> bool {
+    let now = Utc::now();
+    let first = match failure.event_id {
+        Some(id) => attempts::first_failure(&ctx.pool, webhook_id, id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(webhook = %webhook_id, event_id = %id, error = %e, "cannot read the first failure; using now");
+                None
+            }),
+        None => None,
+    };
+    let letter = DeadLetter {
         subject: ctx.nats.names.rc_dlq_subject(webhook_id),
-        msg_id: format!("{webhook_id}:{event_id}"),
-        headers: Some(headers),
+        consumer: webhook_id.to_string(),
+        error: failure.error.to_string(),
+        attempts: failure.attempts,
+        source_stream: ctx.nats.names.stream(RC_EVENTS),
+        source_subject: msg.subject.to_string(),
+        source_sequence: failure.seq,
+        original_msg_id: dlq::msg_id_of(msg.headers.as_ref()),
+        event_id: failure.event_id.map(str::to_string),
+        last_status: failure.status,
+        first_failed_at: first.unwrap_or(now),
+        failed_at: now,
         payload: msg.payload.clone(),
     };
-    match publish(&ctx.nats.js, &out).await {
+    match dlq::publish(&ctx.nats.js, &letter).await {
         Ok(_) => {
             metrics::counter!("hookline_webhook_dead_lettered_total", "webhook" => webhook_id.to_string())
                 .increment(1);
             true
         }
         Err(e) => {
-            tracing::error!(webhook = %webhook_id, event_id = %event_id, error = %e, "dead-letter publish failed");
+            tracing::error!(webhook = %webhook_id, event_id = ?failure.event_id, error = %e, "dead-letter publish failed");
             false
         }
     }
+}
+
+/// Why and when a delivery was given up.
+struct Failure<'a> {
+    event_id: Option<&'a str>,
+    seq: u64,
+    attempts: i64,
+    status: Option<u16>,
+    error: &'a str,
 }

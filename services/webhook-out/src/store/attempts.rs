@@ -264,6 +264,35 @@ pub async fn page(
         .await
 }
 
+/// When delivering `event_id` to `webhook_id` first failed, if the log has
+/// it (the `(event_id, webhook_id)` index makes this one lookup).
+pub async fn first_failure(
+    pool: &PgPool,
+    webhook_id: &str,
+    event_id: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT min(attempted_at) FROM delivery_attempts \
+         WHERE event_id = $1 AND webhook_id = $2 AND NOT success",
+    )
+    .bind(event_id)
+    .bind(webhook_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// Every attempt logged for one event, across webhooks, oldest first.
+pub async fn for_event(pool: &PgPool, event_id: &str) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, webhook_id, event_id, event, attempt, status_code, success, duration_ms, \
+           error, exhausted, attempted_at FROM delivery_attempts \
+         WHERE event_id = $1 ORDER BY id",
+    )
+    .bind(event_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Deletes up to `batch` attempts older than `cutoff`; returns how many.
 /// Small batches keep each statement short, so retention never holds long
 /// locks or runs for an hour like one giant `DELETE` (Hook0 #47).
