@@ -10,6 +10,7 @@ pub mod check;
 pub mod exact;
 pub mod flow;
 pub mod nats_server;
+pub mod ops;
 pub mod pg_cluster;
 pub mod pipeline;
 pub mod proxy;

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod db;
 pub mod dlq;
+pub mod dlq_admin;
 pub mod event;
 pub mod lag;
 pub mod names;

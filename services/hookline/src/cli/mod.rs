@@ -2,4 +2,5 @@
 
 pub mod admin;
 pub mod all;
+pub mod dlq;
 pub mod lag;

@@ -1,4 +1,5 @@
-//! The admin API: webhooks, their delivery log, replays, and `/openapi.json`.
+//! The admin API: webhooks, their delivery log, replays, dead letters, and
+//! `/openapi.json`.
 //!
 //! Every `/v1` call needs `Authorization: Bearer <webhook_out.admin_token>`;
 //! with no token configured every call is refused, so a fresh install never
@@ -6,6 +7,7 @@
 //! naming the problem.
 
 mod deliveries;
+mod dlq;
 pub mod openapi;
 mod webhooks;
 
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 pub use deliveries::{AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse};
+pub use dlq::{DlqList, PurgeResponse, RedriveResponse};
 pub use webhooks::{CreateWebhook, ROTATION_OVERLAP, UpdateWebhook, WebhookList, WebhookOut};
 
 /// What the handlers share.
@@ -140,6 +143,10 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/v1/webhooks/{id}/test", post(deliveries::test))
         .route("/v1/webhooks/{id}/deliveries", get(deliveries::list))
         .route("/v1/webhooks/{id}/replay", post(deliveries::replay))
+        .route("/v1/dlq", get(dlq::list))
+        .route("/v1/dlq/redrive", post(dlq::redrive))
+        .route("/v1/dlq/purge", post(dlq::purge))
+        .route("/v1/dlq/{entry}", get(dlq::show))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
     Router::new()

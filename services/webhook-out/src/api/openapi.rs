@@ -3,6 +3,7 @@
 use super::deliveries::{
     self, AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse,
 };
+use super::dlq::{self, DlqList, PurgeResponse, RedriveResponse};
 use super::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookList, WebhookOut};
 use crate::store::Profile;
 use axum::Json;
@@ -14,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "hookline webhook-out admin API",
-        description = "Webhook subscriptions, their delivery log and replays. Every call needs `Authorization: Bearer <webhook_out.admin_token>`."
+        description = "Webhook subscriptions, their delivery log, replays and dead letters. Every call needs `Authorization: Bearer <webhook_out.admin_token>`."
     ),
     paths(
         webhooks::create,
@@ -26,6 +27,10 @@ use utoipa::{Modify, OpenApi};
         deliveries::list,
         deliveries::test,
         deliveries::replay,
+        dlq::list,
+        dlq::show,
+        dlq::redrive,
+        dlq::purge,
     ),
     components(schemas(
         CreateWebhook,
@@ -38,6 +43,13 @@ use utoipa::{Modify, OpenApi};
         TestResponse,
         ReplayRequest,
         ReplayResponse,
+        DlqList,
+        RedriveResponse,
+        PurgeResponse,
+        hookline_core::dlq_admin::Entry,
+        hookline_core::dlq_admin::Side,
+        hookline_core::dlq_admin::select::Selection,
+        hookline_core::dlq_admin::redrive::Redriven,
     )),
     modifiers(&BearerAuth),
 )]

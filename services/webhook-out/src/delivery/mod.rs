@@ -8,6 +8,7 @@
 //! schedule. The [`supervisor`] keeps the set of running consumers in line
 //! with the `webhooks` table.
 
+mod dead_letter;
 pub mod request;
 pub mod retry;
 pub mod send;

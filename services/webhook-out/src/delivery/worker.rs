@@ -6,13 +6,14 @@
 //! in a local buffer while its ack-wait runs down, and the endpoint never sees
 //! more than `max_in_flight` requests from this instance.
 
+use super::dead_letter::{Failure, dead_letter};
 use super::{Ctx, request, retry, send};
-use crate::store::{AttemptRow, Webhook, attempts, webhooks};
+use crate::store::{AttemptRow, Webhook, webhooks};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use futures::StreamExt;
-use hookline_core::dlq::{self, DeadLetter};
+use hookline_core::dlq_admin::redrive::rc_redrive_target;
 use hookline_core::names::RC_EVENTS;
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
@@ -201,14 +202,22 @@ async fn process(
             return;
         }
     };
-    let kind = request::subject_type(ctx.nats.names.unprefixed(&msg.subject));
-    let in_window = match &source.replay {
-        Some((end, types)) => {
-            seq <= *end && kind.is_some_and(|k| types.iter().any(|t| t == k.as_str()))
+    // A redriven dead letter is for the one webhook that gave up on it: the
+    // others (and replays) pass it by.
+    let wanted = match rc_redrive_target(&ctx.nats.names, &msg.subject) {
+        Some(target) => target == webhook.id && source.replay.is_none(),
+        None => {
+            let kind = request::subject_type(ctx.nats.names.unprefixed(&msg.subject));
+            let in_window = match &source.replay {
+                Some((end, types)) => {
+                    seq <= *end && kind.is_some_and(|k| types.iter().any(|t| t == k.as_str()))
+                }
+                None => true,
+            };
+            in_window && kind.is_some_and(|k| webhook.wants(k.as_str()))
         }
-        None => true,
     };
-    if !in_window || !kind.is_some_and(|k| webhook.wants(k.as_str())) {
+    if !wanted {
         return settle(&msg, AckKind::Ack, &webhook.id).await;
     }
     if !webhook.active || stopped.load(Ordering::SeqCst) {
@@ -337,55 +346,4 @@ fn record_metrics(webhook_id: &str, outcome: &send::Outcome, exhausted: bool) {
             metrics::counter!("hookline_webhook_retries_total", "webhook" => label).increment(1);
         }
     }
-}
-
-/// Publishes the original event to `rc.dlq.<webhook id>` in the shared
-/// dead-letter format. Whether it was stored; only then may the source
-/// message be acknowledged.
-async fn dead_letter(ctx: &Ctx, webhook_id: &str, failure: Failure<'_>, msg: &Message) -> bool {
-    let now = Utc::now();
-    let first = match failure.event_id {
-        Some(id) => attempts::first_failure(&ctx.pool, webhook_id, id)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(webhook = %webhook_id, event_id = %id, error = %e, "cannot read the first failure; using now");
-                None
-            }),
-        None => None,
-    };
-    let letter = DeadLetter {
-        subject: ctx.nats.names.rc_dlq_subject(webhook_id),
-        consumer: webhook_id.to_string(),
-        error: failure.error.to_string(),
-        attempts: failure.attempts,
-        source_stream: ctx.nats.names.stream(RC_EVENTS),
-        source_subject: msg.subject.to_string(),
-        source_sequence: failure.seq,
-        original_msg_id: dlq::msg_id_of(msg.headers.as_ref()),
-        event_id: failure.event_id.map(str::to_string),
-        last_status: failure.status,
-        first_failed_at: first.unwrap_or(now),
-        failed_at: now,
-        payload: msg.payload.clone(),
-    };
-    match dlq::publish(&ctx.nats.js, &letter).await {
-        Ok(_) => {
-            metrics::counter!("hookline_webhook_dead_lettered_total", "webhook" => webhook_id.to_string())
-                .increment(1);
-            true
-        }
-        Err(e) => {
-            tracing::error!(webhook = %webhook_id, event_id = ?failure.event_id, error = %e, "dead-letter publish failed");
-            false
-        }
-    }
-}
-
-/// Why and when a delivery was given up.
-struct Failure<'a> {
-    event_id: Option<&'a str>,
-    seq: u64,
-    attempts: i64,
-    status: Option<u16>,
-    error: &'a str,
 }

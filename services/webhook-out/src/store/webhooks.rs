@@ -164,6 +164,13 @@ pub async fn list(pool: &PgPool) -> Result<Vec<Webhook>, sqlx::Error> {
     sqlx::query_as(&sql).fetch_all(pool).await
 }
 
+/// The ids of every webhook (active or not).
+pub async fn ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM webhooks")
+        .fetch_all(pool)
+        .await
+}
+
 /// Applies a patch; `None` when the id is unknown.
 pub async fn update(
     pool: &PgPool,
