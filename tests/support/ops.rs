@@ -97,7 +97,13 @@ impl Output {
 impl Stack {
     /// Runs `hookline <args>` with the stack's environment.
     pub async fn cli(&self, args: &[&str]) -> Output {
-        let env = self.env(Service::WebhookOut);
+        self.cli_with(args, &[]).await
+    }
+
+    /// Runs `hookline <args>` with the stack's environment plus `extra`.
+    pub async fn cli_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let mut env = self.env(Service::WebhookOut);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let out = tokio::task::spawn_blocking(move || {
             std::process::Command::new(hookline_bin())
@@ -148,14 +154,28 @@ impl Stack {
 
     /// Sends one page view by a known contact; returns its event id.
     pub async fn page_view(&self, content_id: &str, contact: &str) -> String {
+        self.page_view_as(content_id, contact, "Mozilla/5.0 (X11; Linux x86_64)")
+            .await
+    }
+
+    /// Sends one page view with a user agent; returns its event id.
+    pub async fn page_view_as(&self, content_id: &str, contact: &str, ua: &str) -> String {
         let body = serde_json::json!({
             "content_type": "resource",
             "content_id": content_id,
             "slug": format!("resource-{content_id}"),
             "contact_id": contact,
         });
-        let (status, v) = self.post_edge("/api/page-view", &body).await;
-        assert_eq!(status, 202, "{v}");
+        let resp = self
+            .http()
+            .post(format!("{}/api/page-view", self.url(Service::Edge)))
+            .header("user-agent", ua)
+            .json(&body)
+            .send()
+            .await
+            .expect("edge answers");
+        assert_eq!(resp.status().as_u16(), 202);
+        let v: serde_json::Value = resp.json().await.expect("JSON");
         v["id"].as_str().expect("event id").to_string()
     }
 

@@ -61,6 +61,8 @@ enum Command {
     /// Dead letters of RC_DLQ and CRM_DLQ: list, show, redrive, purge.
     #[command(subcommand)]
     Dlq(cli::dlq::DlqCmd),
+    /// The journey of one event: edge, dedupe, deliveries, CRM, dead letters.
+    Trace(cli::trace::TraceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -115,6 +117,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Deliveries(args) => cli::admin::deliveries(args, &config).await,
         Command::Replay(args) => cli::admin::replay(args, &config).await,
         Command::Dlq(cmd) => cli::dlq::run(cmd, &config).await,
+        Command::Trace(args) => cli::trace::run(&config, args).await,
     }
 }
 

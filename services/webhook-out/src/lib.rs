@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod replay;
 pub mod ssrf;
 pub mod store;
+pub mod trace;
 
 use delivery::{Ctx, send, supervisor};
 use hookline_core::db::{self, DbError, Schema};
@@ -113,6 +114,11 @@ pub async fn run_with_listener(
         api::AppState {
             ctx: ctx.clone(),
             admin_token: wo.admin_token.as_deref().map(Arc::from),
+            crm: sqlx::postgres::PgPoolOptions::new()
+                .max_connections(2)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_lazy(&config.crm.database_url)
+                .ok(),
         },
         readiness,
     );

@@ -4,3 +4,4 @@ pub mod admin;
 pub mod all;
 pub mod dlq;
 pub mod lag;
+pub mod trace;

@@ -1,5 +1,5 @@
-//! The admin API: webhooks, their delivery log, replays, dead letters, and
-//! `/openapi.json`.
+//! The admin API: webhooks, their delivery log, replays, dead letters, event
+//! traces, and `/openapi.json`.
 //!
 //! Every `/v1` call needs `Authorization: Bearer <webhook_out.admin_token>`;
 //! with no token configured every call is refused, so a fresh install never
@@ -8,6 +8,7 @@
 
 mod deliveries;
 mod dlq;
+mod events;
 pub mod openapi;
 mod webhooks;
 
@@ -34,6 +35,9 @@ pub struct AppState {
     pub ctx: Arc<Ctx>,
     /// `webhook_out.admin_token`.
     pub admin_token: Option<Arc<str>>,
+    /// The CRM database, connected on first use, for event traces (`None`
+    /// when `crm.database_url` does not parse).
+    pub crm: Option<sqlx::PgPool>,
 }
 
 /// An error answer.
@@ -147,6 +151,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/v1/dlq/redrive", post(dlq::redrive))
         .route("/v1/dlq/purge", post(dlq::purge))
         .route("/v1/dlq/{entry}", get(dlq::show))
+        .route("/v1/events/{id}", get(events::get))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
     Router::new()

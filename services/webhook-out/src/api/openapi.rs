@@ -4,6 +4,7 @@ use super::deliveries::{
     self, AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse,
 };
 use super::dlq::{self, DlqList, PurgeResponse, RedriveResponse};
+use super::events;
 use super::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookList, WebhookOut};
 use crate::store::Profile;
 use axum::Json;
@@ -15,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "hookline webhook-out admin API",
-        description = "Webhook subscriptions, their delivery log, replays and dead letters. Every call needs `Authorization: Bearer <webhook_out.admin_token>`."
+        description = "Webhook subscriptions, their delivery log, replays, dead letters and event traces. Every call needs `Authorization: Bearer <webhook_out.admin_token>`."
     ),
     paths(
         webhooks::create,
@@ -31,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         dlq::show,
         dlq::redrive,
         dlq::purge,
+        events::get,
     ),
     components(schemas(
         CreateWebhook,
@@ -50,6 +52,12 @@ use utoipa::{Modify, OpenApi};
         hookline_core::dlq_admin::Side,
         hookline_core::dlq_admin::select::Selection,
         hookline_core::dlq_admin::redrive::Redriven,
+        crate::trace::Trace,
+        crate::trace::Stored,
+        crate::trace::Dedupe,
+        crate::trace::Delivery,
+        crate::trace::Crm,
+        crate::trace::ConsumerState,
     )),
     modifiers(&BearerAuth),
 )]
