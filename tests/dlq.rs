@@ -98,6 +98,12 @@ async fn a_redriven_webhook_dead_letter_reaches_that_webhook_once_and_no_other()
         "the entry left the DLQ"
     );
     assert!(listed(&stack, &b).await.is_empty());
+
+    // Resend: one event to one webhook, now.
+    let out = stack.cli(&["webhooks", "resend", &b, &event]).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(healthy.accepted(&event), 2);
+    assert_eq!(failing.accepted(&event), 1);
     stack.cleanup().await;
 }
 

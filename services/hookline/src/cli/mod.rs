@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod all;
+pub mod client;
 pub mod dlq;
 pub mod lag;
 pub mod trace;

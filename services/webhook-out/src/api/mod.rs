@@ -10,6 +10,7 @@ mod deliveries;
 mod dlq;
 mod events;
 pub mod openapi;
+mod resend;
 mod webhooks;
 
 use crate::delivery::Ctx;
@@ -147,6 +148,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/v1/webhooks/{id}/test", post(deliveries::test))
         .route("/v1/webhooks/{id}/deliveries", get(deliveries::list))
         .route("/v1/webhooks/{id}/replay", post(deliveries::replay))
+        .route("/v1/webhooks/{id}/resend/{event_id}", post(resend::resend))
         .route("/v1/dlq", get(dlq::list))
         .route("/v1/dlq/redrive", post(dlq::redrive))
         .route("/v1/dlq/purge", post(dlq::purge))

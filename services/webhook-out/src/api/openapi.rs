@@ -4,8 +4,8 @@ use super::deliveries::{
     self, AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse,
 };
 use super::dlq::{self, DlqList, PurgeResponse, RedriveResponse};
-use super::events;
 use super::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookList, WebhookOut};
+use super::{events, resend};
 use crate::store::Profile;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi};
         deliveries::list,
         deliveries::test,
         deliveries::replay,
+        resend::resend,
         dlq::list,
         dlq::show,
         dlq::redrive,

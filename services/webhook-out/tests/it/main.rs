@@ -5,3 +5,4 @@ mod config_webhook;
 mod delivery;
 mod harness;
 mod replay;
+mod resend;
