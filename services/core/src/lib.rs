@@ -12,6 +12,7 @@ pub mod dlq;
 pub mod dlq_admin;
 pub mod event;
 pub mod lag;
+pub mod mint;
 pub mod names;
 pub mod nats;
 pub mod ops;

@@ -62,6 +62,9 @@ pub async fn run_with_listener(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
+    // Install the recorder before the first delivery, or the counts made
+    // before the first scrape of /metrics are lost.
+    hookline_core::telemetry::prometheus();
     let wo = &config.webhook_out;
     let nats = Nats::connect_and_declare(&config).await?;
     let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;

@@ -17,6 +17,10 @@ pub const BATCH_ERRORS: &str = "hookline_consumer_batch_errors_total";
 /// Time from receiving a batch to settling it.
 pub const BATCH_SECONDS: &str = "hookline_consumer_batch_seconds";
 
+/// Time from the edge minting the event's id to this consumer committing
+/// its effect: the pipeline's edge→CRM latency.
+pub const END_TO_END_SECONDS: &str = "hookline_event_end_to_end_seconds";
+
 /// Registers help texts (harmless to call more than once).
 pub(super) fn describe() {
     use metrics::{describe_counter, describe_histogram};
@@ -36,6 +40,11 @@ pub(super) fn describe() {
         BATCH_SECONDS,
         metrics::Unit::Seconds,
         "Time a CRM consumer took to apply and settle one batch"
+    );
+    describe_histogram!(
+        END_TO_END_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from the edge accepting an event to a CRM consumer committing its effect"
     );
 }
 

@@ -70,7 +70,14 @@ pub(super) async fn process(
     let mut duplicates = 0;
     for ((delivery, event), status) in wanted.iter().zip(statuses) {
         match status {
-            Status::Done => done.push(delivery),
+            Status::Done => {
+                if let Some(minted) = crate::mint::minted_at(event.id.as_str()) {
+                    let age = (chrono::Utc::now() - minted).to_std().unwrap_or_default();
+                    metrics::histogram!(m::END_TO_END_SECONDS, "consumer" => name)
+                        .record(age.as_secs_f64());
+                }
+                done.push(delivery)
+            }
             Status::Duplicate => {
                 tracing::debug!(consumer = name, event_id = %event.id, "already applied; skipping");
                 duplicates += 1;

@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 
+pub use hookline_core::mint::minted_at;
+
 /// Where a message was found.
 #[derive(Clone, Debug)]
 pub struct Found {
@@ -38,26 +40,6 @@ pub struct Window {
 const BUDGET: Duration = Duration::from_millis(1500);
 /// How long to wait for the next message before deciding there is none.
 const IDLE: Duration = Duration::from_millis(500);
-
-/// The UUIDv7 time of an `evt_` id, if it is one of ours.
-pub fn minted_at(id: &str) -> Option<DateTime<Utc>> {
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let digits = id.strip_prefix("evt_")?;
-    if digits.len() != 26 {
-        return None;
-    }
-    let mut v: u128 = 0;
-    for b in digits.bytes() {
-        let d = ALPHABET.iter().position(|&a| a == b)? as u128;
-        v = v.checked_mul(32)?.checked_add(d)?;
-    }
-    let uuid = uuid::Uuid::from_u128(v);
-    if uuid.get_version_num() != 7 {
-        return None;
-    }
-    let ms = (v >> 80) as i64;
-    DateTime::from_timestamp_millis(ms)
-}
 
 fn nanos(t: DateTime<Utc>) -> i128 {
     t.timestamp_nanos_opt().unwrap_or_default() as i128
@@ -127,24 +109,4 @@ pub async fn by_msg_id(
         subject: raw.subject.to_string(),
         payload: raw.payload,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hookline_core::EventId;
-
-    #[test]
-    fn the_mint_time_comes_back_out_of_the_id() {
-        let before = Utc::now() - chrono::Duration::milliseconds(1);
-        let id = EventId::new();
-        let at = minted_at(id.as_str()).expect("a v7 id");
-        assert!(at >= before && at <= Utc::now(), "{at}");
-        assert_eq!(minted_at("evt_nope"), None);
-        assert_eq!(minted_at("legacy-123"), None);
-        let v4 = EventId::from_uuid(uuid::Uuid::from_u128(
-            0x4000_0000_0000_4000_8000_0000_0000_0000,
-        ));
-        assert_eq!(minted_at(v4.as_str()), None);
-    }
 }
