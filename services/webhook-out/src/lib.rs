@@ -13,6 +13,7 @@
 pub mod api;
 mod config_webhook;
 pub mod delivery;
+pub mod ops_events;
 pub mod replay;
 pub mod ssrf;
 pub mod store;
@@ -47,6 +48,9 @@ pub enum Error {
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// A setting is wrong (named in the cause).
+    #[error("webhook-out: {0}")]
+    Config(#[from] hookline_core::config::ConfigError),
 }
 
 /// Runs the service on `webhook_out.listen` until `shutdown` fires.
@@ -66,6 +70,11 @@ pub async fn run_with_listener(
     // before the first scrape of /metrics are lost.
     hookline_core::telemetry::prometheus();
     let wo = &config.webhook_out;
+    // Checked before connecting anything: a bad setting fails at once.
+    let ops_http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let ops = ops_events::OpsEvents::from_config(wo, ops_http)?;
     let nats = Nats::connect_and_declare(&config).await?;
     let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
     let readiness = Readiness::new();
@@ -79,8 +88,12 @@ pub async fn run_with_listener(
     }
 
     let writer_stop = Shutdown::new();
-    let (writer, writer_task) =
-        store::AttemptWriter::spawn(pool.clone(), wo.disable_after, writer_stop.clone());
+    let (writer, writer_task) = store::AttemptWriter::spawn(
+        pool.clone(),
+        wo.disable_after,
+        ops.clone(),
+        writer_stop.clone(),
+    );
     let ctx = Arc::new(Ctx {
         pool: pool.clone(),
         nats,
@@ -90,6 +103,7 @@ pub async fn run_with_listener(
             wo.allow_private_networks,
         )?,
         writer,
+        ops,
         schedule: wo.retry_schedule.clone(),
         max_in_flight: wo.max_in_flight.max(1),
         request_timeout: wo.request_timeout,

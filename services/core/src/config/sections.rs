@@ -250,6 +250,12 @@ pub struct WebhookOutConfig {
     /// Keep delivery attempts this long.
     #[serde(with = "serde_duration")]
     pub attempt_retention: Duration,
+    /// Where operational events (an endpoint disabled, an event
+    /// dead-lettered) are delivered, signed; unset sends none.
+    pub ops_webhook_url: Option<String>,
+    /// The `whsec_` secret that signs operational events (Standard
+    /// Webhooks); required with `ops_webhook_url`.
+    pub ops_webhook_secret: Option<String>,
 }
 
 impl Default for WebhookOutConfig {
@@ -267,6 +273,8 @@ impl Default for WebhookOutConfig {
             request_timeout: Duration::from_secs(15),
             disable_after: Duration::from_secs(5 * 24 * 3600),
             attempt_retention: Duration::from_secs(30 * 24 * 3600),
+            ops_webhook_url: None,
+            ops_webhook_secret: None,
         }
     }
 }

@@ -47,6 +47,16 @@ pub(super) async fn dead_letter(
         Ok(_) => {
             metrics::counter!("hookline_webhook_dead_lettered_total", "webhook" => webhook_id.to_string())
                 .increment(1);
+            if let Some(ops) = &ctx.ops {
+                let data = serde_json::json!({
+                    "webhook_id": webhook_id,
+                    "event_id": failure.event_id,
+                    "attempts": failure.attempts,
+                    "last_status": failure.status,
+                    "error": dlq::one_line(failure.error),
+                });
+                ops.emit(crate::ops_events::ATTEMPT_EXHAUSTED, data);
+            }
             true
         }
         Err(e) => {

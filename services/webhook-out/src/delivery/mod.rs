@@ -18,6 +18,7 @@ pub mod worker;
 use crate::store::AttemptWriter;
 use hookline_core::nats::Nats;
 use sqlx::PgPool;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -37,6 +38,8 @@ pub struct Ctx {
     pub http: reqwest::Client,
     /// The attempt log.
     pub writer: AttemptWriter,
+    /// Operational events (`webhook_out.ops_webhook_url`), when configured.
+    pub ops: Option<Arc<crate::ops_events::OpsEvents>>,
     /// `webhook_out.retry_schedule`.
     pub schedule: Vec<Duration>,
     /// `webhook_out.max_in_flight`.

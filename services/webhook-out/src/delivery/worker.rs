@@ -288,10 +288,18 @@ async fn process(
     } else if gone {
         tracing::warn!(webhook = %webhook.id, event_id = %event_id, "endpoint answered 410 Gone; disabling the webhook");
         stopped.store(true, Ordering::SeqCst);
-        if let Err(e) =
-            webhooks::disable(&ctx.pool, &webhook.id, "endpoint answered 410 Gone").await
-        {
-            tracing::error!(webhook = %webhook.id, error = %e, "could not disable webhook");
+        let reason = "endpoint answered 410 Gone";
+        match webhooks::disable(&ctx.pool, &webhook.id, reason).await {
+            Ok(true) => {
+                if let Some(ops) = &ctx.ops {
+                    let data = serde_json::json!({"webhook_id": webhook.id, "url": webhook.url, "reason": reason});
+                    ops.emit(crate::ops_events::ENDPOINT_DISABLED, data);
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(webhook = %webhook.id, error = %e, "could not disable webhook")
+            }
         }
         ctx.poke.notify_one();
         // Kept (not dead-lettered) for when an operator re-enables it.

@@ -8,9 +8,11 @@
 //! batch instead of two per delivery.
 
 use super::webhooks;
+use crate::ops_events::OpsEvents;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -56,10 +58,11 @@ impl AttemptWriter {
     pub fn spawn(
         pool: PgPool,
         disable_after: Duration,
+        ops: Option<Arc<OpsEvents>>,
         stop: hookline_core::Shutdown,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(16 * BATCH);
-        let task = tokio::spawn(write_loop(pool, rx, disable_after, stop));
+        let task = tokio::spawn(write_loop(pool, rx, disable_after, ops, stop));
         (Self { tx }, task)
     }
 
@@ -75,6 +78,7 @@ async fn write_loop(
     pool: PgPool,
     mut rx: mpsc::Receiver<AttemptRow>,
     disable_after: Duration,
+    ops: Option<Arc<OpsEvents>>,
     stop: hookline_core::Shutdown,
 ) {
     let mut buf = Vec::with_capacity(BATCH);
@@ -91,7 +95,7 @@ async fn write_loop(
         }
         let mut tries = 0;
         loop {
-            match write_batch(&pool, &buf, disable_after).await {
+            match write_batch(&pool, &buf, disable_after, ops.as_ref()).await {
                 Ok(()) => break,
                 Err(e) if tries < 5 => {
                     tries += 1;
@@ -121,6 +125,7 @@ async fn write_batch(
     pool: &PgPool,
     rows: &[AttemptRow],
     disable_after: Duration,
+    ops: Option<&Arc<OpsEvents>>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -199,6 +204,10 @@ async fn write_batch(
         );
         for id in webhooks::disable_failing_since(pool, &failing, cutoff, &reason).await? {
             tracing::warn!(webhook = %id, %reason, "webhook disabled");
+            if let Some(ops) = ops {
+                let data = serde_json::json!({"webhook_id": id, "reason": reason});
+                ops.emit(crate::ops_events::ENDPOINT_DISABLED, data);
+            }
         }
     }
     Ok(())

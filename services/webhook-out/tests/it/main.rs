@@ -4,5 +4,6 @@ mod admin;
 mod config_webhook;
 mod delivery;
 mod harness;
+mod ops_events;
 mod replay;
 mod resend;
