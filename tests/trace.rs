@@ -51,15 +51,44 @@ async fn traces_show_each_stage_of_unique_duplicate_bot_and_dead_events() {
     ));
     stack.start_all().await;
 
+    let unique = unique_event(&stack).await;
+    duplicate_event(&stack, &unique).await;
+    // A crawler.
+    let bot = stack
+        .page_view_as(
+            "c-bot",
+            "cnt_bot",
+            "Mozilla/5.0 (compatible; Googlebot/2.1)",
+        )
+        .await;
+    let t = trace(&stack, &bot).await;
+    assert_eq!(t["dedupe"]["verdict"], "bot", "{t}");
+    assert!(t["rc_events"].is_null());
+
+    dead_event(&stack).await;
+    // Only the RC side reachable: the CRM half is named as unseen.
+    let out = stack
+        .cli_with(
+            &["trace", &unique, "--json"],
+            &[(
+                "HOOKLINE__CRM__DATABASE_URL",
+                "postgres://postgres@127.0.0.1:1/none",
+            )],
+        )
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let t = out.json();
+    assert_eq!(t["dedupe"]["verdict"], "unique");
+    let blind = t["blind_spots"].to_string();
+    assert!(blind.contains("cannot see the CRM side"), "{blind}");
+    stack.cleanup().await;
+}
+
+/// A unique event: every hop, down to each consumer; returns its id.
+async fn unique_event(stack: &Stack) -> String {
     // Unique: every hop, down to each consumer.
     let unique = stack.page_view("c-trace", "cnt_trace").await;
-    let t = trace_until(
-        &stack,
-        &unique,
-        "the unique event everywhere",
-        all_processed,
-    )
-    .await;
+    let t = trace_until(stack, &unique, "the unique event everywhere", all_processed).await;
     assert_eq!(t["id"], unique.as_str());
     assert_eq!(t["type"], "page_view");
     assert!(t["edge"]["seq"].as_u64().is_some(), "{t}");
@@ -93,13 +122,18 @@ async fn traces_show_each_stage_of_unique_duplicate_bot_and_dead_events() {
     assert_eq!(api["dedupe"]["verdict"], "unique");
     assert_eq!(api["crm"]["ingested"]["seq"], t["crm"]["ingested"]["seq"]);
 
+    unique
+}
+
+/// A duplicate of `unique`: stopped by dedupe, naming the event it repeats.
+async fn duplicate_event(stack: &Stack, unique: &str) {
     // A duplicate: stopped by dedupe, naming the event it duplicates.
     let dup = stack.page_view("c-trace", "cnt_trace").await;
-    let t = trace_until(&stack, &dup, "the duplicate verdict", |t| {
+    let t = trace_until(stack, &dup, "the duplicate verdict", |t| {
         t["dedupe"]["verdict"] == "duplicate"
     })
     .await;
-    assert_eq!(t["dedupe"]["duplicate_of"], unique.as_str());
+    assert_eq!(t["dedupe"]["duplicate_of"], unique);
     assert!(t["edge"]["seq"].as_u64().is_some());
     assert!(t["rc_events"].is_null());
     assert_eq!(t["deliveries"], Value::Array(vec![]));
@@ -111,24 +145,15 @@ async fn traces_show_each_stage_of_unique_duplicate_bot_and_dead_events() {
             .iter()
             .all(|c| c["processed_at"].is_null())
     );
+}
 
-    // A crawler.
-    let bot = stack
-        .page_view_as(
-            "c-bot",
-            "cnt_bot",
-            "Mozilla/5.0 (compatible; Googlebot/2.1)",
-        )
-        .await;
-    let t = trace(&stack, &bot).await;
-    assert_eq!(t["dedupe"]["verdict"], "bot", "{t}");
-    assert!(t["rc_events"].is_null());
-
+/// An event dead-lettered at a webhook whose endpoint always fails.
+async fn dead_event(stack: &Stack) {
     // Dead-lettered at a webhook whose endpoint always fails.
     let failing = Receiver::start(true).await;
     let wh = stack.create_webhook(&failing.url()).await;
     let dead = stack.page_view("c-dead", "cnt_dead").await;
-    let t = trace_until(&stack, &dead, "the dead letter", |t| {
+    let t = trace_until(stack, &dead, "the dead letter", |t| {
         !t["dead_letters"].as_array().unwrap().is_empty() && all_processed(t)
     })
     .await;
@@ -144,21 +169,4 @@ async fn traces_show_each_stage_of_unique_duplicate_bot_and_dead_events() {
     assert_eq!(d["attempts"][2]["status_code"], 500);
     assert_eq!(t["dead_letters"][0]["webhook"], wh.as_str());
     assert_eq!(t["dead_letters"][0]["event_id"], dead.as_str());
-
-    // Only the RC side reachable: the CRM half is named as unseen.
-    let out = stack
-        .cli_with(
-            &["trace", &unique, "--json"],
-            &[(
-                "HOOKLINE__CRM__DATABASE_URL",
-                "postgres://postgres@127.0.0.1:1/none",
-            )],
-        )
-        .await;
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let t = out.json();
-    assert_eq!(t["dedupe"]["verdict"], "unique");
-    let blind = t["blind_spots"].to_string();
-    assert!(blind.contains("cannot see the CRM side"), "{blind}");
-    stack.cleanup().await;
 }

@@ -53,6 +53,16 @@ pub enum Error {
     Config(#[from] hookline_core::config::ConfigError),
 }
 
+/// The CRM database, for event traces only: connected on first use, so a
+/// stack without the CRM side still starts (traces then name it unseen).
+fn crm_pool(config: &Config) -> Option<sqlx::PgPool> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy(&config.crm.database_url)
+        .ok()
+}
+
 /// Runs the service on `webhook_out.listen` until `shutdown` fires.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
     let listener = TcpListener::bind(config.webhook_out.listen).await?;
@@ -71,10 +81,7 @@ pub async fn run_with_listener(
     hookline_core::telemetry::prometheus();
     let wo = &config.webhook_out;
     // Checked before connecting anything: a bad setting fails at once.
-    let ops_http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
-    let ops = ops_events::OpsEvents::from_config(wo, ops_http)?;
+    let ops = ops_events::OpsEvents::from_config(wo)?;
     let nats = Nats::connect_and_declare(&config).await?;
     let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
     let readiness = Readiness::new();
@@ -131,11 +138,7 @@ pub async fn run_with_listener(
         api::AppState {
             ctx: ctx.clone(),
             admin_token: wo.admin_token.as_deref().map(Arc::from),
-            crm: sqlx::postgres::PgPoolOptions::new()
-                .max_connections(2)
-                .acquire_timeout(Duration::from_secs(3))
-                .connect_lazy(&config.crm.database_url)
-                .ok(),
+            crm: crm_pool(&config),
         },
         readiness,
     );

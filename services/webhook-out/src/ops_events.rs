@@ -39,10 +39,7 @@ pub struct OpsEvents {
 impl OpsEvents {
     /// The sender `webhook_out.ops_webhook_*` configure, if any. A URL
     /// without a usable secret is a configuration error naming the key.
-    pub fn from_config(
-        wo: &WebhookOutConfig,
-        http: reqwest::Client,
-    ) -> Result<Option<Arc<Self>>, ConfigError> {
+    pub fn from_config(wo: &WebhookOutConfig) -> Result<Option<Arc<Self>>, ConfigError> {
         let Some(url) = wo.ops_webhook_url.clone().filter(|u| !u.is_empty()) else {
             return Ok(None);
         };
@@ -64,6 +61,13 @@ impl OpsEvents {
             return Err(invalid("must be at least 16 bytes (a whsec_ secret)"));
         }
         let secret = Secret::standard(raw).map_err(|_| invalid("is not a valid whsec_ secret"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| ConfigError::Invalid {
+                key: "webhook_out.ops_webhook_url",
+                message: format!("no HTTP client for it: {e}"),
+            })?;
         Ok(Some(Arc::new(Self { url, secret, http })))
     }
 

@@ -250,11 +250,9 @@ pub struct WebhookOutConfig {
     /// Keep delivery attempts this long.
     #[serde(with = "serde_duration")]
     pub attempt_retention: Duration,
-    /// Where operational events (an endpoint disabled, an event
-    /// dead-lettered) are delivered, signed; unset sends none.
+    /// Where operational events go, signed (unset: none are sent).
     pub ops_webhook_url: Option<String>,
-    /// The `whsec_` secret that signs operational events (Standard
-    /// Webhooks); required with `ops_webhook_url`.
+    /// The `whsec_` secret signing them; required with `ops_webhook_url`.
     pub ops_webhook_secret: Option<String>,
 }
 

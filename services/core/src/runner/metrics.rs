@@ -21,6 +21,15 @@ pub const BATCH_SECONDS: &str = "hookline_consumer_batch_seconds";
 /// its effect: the pipeline's edge→CRM latency.
 pub const END_TO_END_SECONDS: &str = "hookline_event_end_to_end_seconds";
 
+/// Records how long ago the edge minted `event_id`, for an event whose
+/// effect just committed (ids that are not UUIDv7 carry no time).
+pub(super) fn end_to_end(consumer: &'static str, event_id: &str) {
+    if let Some(minted) = crate::mint::minted_at(event_id) {
+        let age = (chrono::Utc::now() - minted).to_std().unwrap_or_default();
+        metrics::histogram!(END_TO_END_SECONDS, "consumer" => consumer).record(age.as_secs_f64());
+    }
+}
+
 /// Registers help texts (harmless to call more than once).
 pub(super) fn describe() {
     use metrics::{describe_counter, describe_histogram};

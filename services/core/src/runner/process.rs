@@ -71,11 +71,7 @@ pub(super) async fn process(
     for ((delivery, event), status) in wanted.iter().zip(statuses) {
         match status {
             Status::Done => {
-                if let Some(minted) = crate::mint::minted_at(event.id.as_str()) {
-                    let age = (chrono::Utc::now() - minted).to_std().unwrap_or_default();
-                    metrics::histogram!(m::END_TO_END_SECONDS, "consumer" => name)
-                        .record(age.as_secs_f64());
-                }
+                m::end_to_end(name, event.id.as_str());
                 done.push(delivery)
             }
             Status::Duplicate => {
