@@ -44,6 +44,41 @@ enum Outcome {
     Retry,
 }
 
+/// Registers the `# HELP` text of dedupe's metrics (harmless to call more
+/// than once).
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(
+        "hookline_dedupe_unique_total",
+        "Raw events forwarded to RC_EVENTS as first in their window, by type"
+    );
+    describe_counter!(
+        "hookline_dedupe_duplicate_total",
+        "Raw events dropped as duplicates, by type"
+    );
+    describe_counter!(
+        "hookline_dedupe_bot_total",
+        "Raw events dropped as crawlers, by type"
+    );
+    describe_counter!(
+        "hookline_dedupe_unidentified_total",
+        "Raw events forwarded unkeyed: nothing identified the visitor"
+    );
+    describe_counter!(
+        "hookline_dedupe_errors_total",
+        "Raw events dedupe could not settle, by stage (decode, kv, publish)"
+    );
+    describe_counter!(
+        "hookline_dedupe_cache_hits_total",
+        "Dedupe decisions answered from the in-process cache"
+    );
+    describe_histogram!(
+        "hookline_dedupe_processing_seconds",
+        Unit::Seconds,
+        "Time to judge, forward and acknowledge one batch of raw events"
+    );
+}
+
 /// Processes one batch to the end (every message acked, nak'ed or termed).
 pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     let started = Instant::now();

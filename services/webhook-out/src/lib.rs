@@ -79,6 +79,7 @@ pub async fn run_with_listener(
     // Install the recorder before the first delivery, or the counts made
     // before the first scrape of /metrics are lost.
     hookline_core::telemetry::prometheus();
+    delivery::describe_metrics();
     let wo = &config.webhook_out;
     // Checked before connecting anything: a bad setting fails at once.
     let ops = ops_events::OpsEvents::from_config(wo)?;

@@ -85,6 +85,37 @@ impl Ctx {
     }
 }
 
+/// Registers the `# HELP` text of the delivery metrics (harmless to call
+/// more than once).
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "hookline_webhook_deliveries_total",
+        "Webhook delivery attempts, by webhook and outcome (success, failure)"
+    );
+    describe_histogram!(
+        "hookline_webhook_delivery_duration_seconds",
+        Unit::Seconds,
+        "Time of one webhook delivery attempt, request to response"
+    );
+    describe_gauge!(
+        "hookline_webhook_in_flight",
+        "Webhook requests in flight, by webhook"
+    );
+    describe_counter!(
+        "hookline_webhook_retries_total",
+        "Failed webhook attempts that will be retried"
+    );
+    describe_counter!(
+        "hookline_webhook_exhausted_total",
+        "Webhook attempts that ended the retry schedule"
+    );
+    describe_counter!(
+        "hookline_webhook_dead_lettered_total",
+        "Events a webhook's retries gave up on, published to RC_DLQ"
+    );
+}
+
 /// The durable consumer of a webhook.
 pub fn consumer_name(webhook_id: &str) -> String {
     format!("webhook-out-{webhook_id}")
