@@ -22,6 +22,7 @@ pub mod schemas;
 pub mod shutdown;
 pub mod signing;
 pub mod telemetry;
+pub mod traceparent;
 
 pub use config::Config;
 pub use event::{Event, EventData, EventId, EventType};

@@ -17,6 +17,7 @@ use hookline_core::event::{Event, EventType, RawEvent};
 use hookline_core::names::RC_RAW;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish_batch};
+use hookline_core::traceparent;
 use std::time::{Duration, Instant};
 
 /// How long a message whose KV claim or publish failed waits before it is
@@ -90,11 +91,14 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
         if let Outcome::Forward { event, .. } = outcome {
             match serde_json::to_vec(event) {
                 Ok(payload) => {
-                    outgoing.push(Outgoing::new(
+                    let mut out = Outgoing::new(
                         nats.names.rc_event_subject(event.event_type()),
                         event.id.as_str(),
                         payload.into(),
-                    ));
+                    );
+                    let trace = traceparent::of(messages[i].headers.as_ref());
+                    out.headers = Some(traceparent::headers_for(trace.as_deref()));
+                    outgoing.push(out);
                     forwarded_at.push(i);
                 }
                 Err(e) => {

@@ -15,6 +15,7 @@ use chrono::Utc;
 use futures::StreamExt;
 use hookline_core::dlq_admin::redrive::rc_redrive_target;
 use hookline_core::names::RC_EVENTS;
+use hookline_core::traceparent;
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -250,7 +251,11 @@ async fn process(
     let event_id = event.id.as_str();
     let now = Utc::now();
     let outcome = match request::for_event(&webhook, &event, now) {
-        Ok(signed) => {
+        Ok(mut signed) => {
+            let trace = traceparent::of(msg.headers.as_ref());
+            signed
+                .headers
+                .push((traceparent::HEADER, traceparent::child_of(trace.as_deref())));
             let gauge =
                 metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
             gauge.increment(1.0);
