@@ -25,6 +25,35 @@ log "promtool test rules alerts_test.yml"
 promtool test rules alerts_test.yml
 log "deploy/prometheus OK"
 
+# Every alert's runbook_url names a section that docs/runbook.md has.
+for anchor in $(grep -o 'runbook.md#[a-z0-9-]*' alerts.yml | sed 's/.*#//' | sort -u); do
+  grep -qi "^## $anchor\$" "$root/docs/runbook.md" ||
+    die "alerts.yml links docs/runbook.md#$anchor, which has no such section"
+done
+log "runbook links OK"
+
+# Grafana: dashboards are JSON with panels; provisioning and Alertmanager
+# configs are YAML. (tests/dashboards.rs checks every expression against
+# the metrics the services export, and with promtool.)
+python3 - "$root" <<'PY' || die "deploy/grafana or deploy/alertmanager is invalid"
+import glob, json, sys
+root = sys.argv[1]
+for f in glob.glob(f"{root}/deploy/grafana/dashboards/*.json"):
+    doc = json.load(open(f))
+    assert doc.get("panels"), f"{f}: no panels"
+try:
+    import yaml
+except ImportError:
+    sys.exit(0)
+for f in glob.glob(f"{root}/deploy/grafana/provisioning/*/*.yml") + [f"{root}/deploy/alertmanager/alertmanager.yml"]:
+    yaml.safe_load(open(f))
+PY
+if command -v amtool >/dev/null 2>&1; then
+  amtool check-config "$root/deploy/alertmanager/alertmanager.yml" >/dev/null ||
+    die "amtool check-config failed"
+fi
+log "deploy/grafana and deploy/alertmanager OK"
+
 # NATS configs: syntax only (-t), when a nats-server is at hand; the
 # end-to-end tests start them for real.
 nats_bin="$(command -v nats-server || { [ -x /usr/sbin/nats-server ] && echo /usr/sbin/nats-server; } || true)"

@@ -11,6 +11,7 @@ pub mod exact;
 pub mod flow;
 pub mod nats_server;
 pub mod operator;
+pub mod ops;
 pub mod pg_cluster;
 pub mod pipeline;
 pub mod proxy;

@@ -111,6 +111,11 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// `http://127.0.0.1:<monitoring port>` (`/varz`, `/jsz`, `/healthz`).
+    pub fn monitor_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.monitor_port)
+    }
+
     /// The JetStream store dir (kept across restarts).
     pub fn store_dir(&self) -> PathBuf {
         self.dir.path().join("store")

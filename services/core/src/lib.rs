@@ -8,9 +8,12 @@
 
 pub mod config;
 pub mod db;
+pub mod dlq;
+pub mod dlq_admin;
 pub mod event;
 pub mod http;
 pub mod lag;
+pub mod mint;
 pub mod names;
 pub mod nats;
 pub mod ops;
@@ -21,6 +24,7 @@ pub mod shutdown;
 pub mod signing;
 pub mod startup;
 pub mod telemetry;
+pub mod traceparent;
 pub mod web_url;
 
 pub use config::Config;

@@ -6,7 +6,7 @@
 //! process shares, so `hookline all` serves one `/metrics`.
 
 use crate::config::{LogConfig, LogFormat};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -42,6 +42,15 @@ pub fn prometheus() -> &'static PrometheusHandle {
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                 10.0,
             ])
+            .expect("static buckets are valid")
+            // Edge→CRM latency spans webhook retries: minutes to hours.
+            .set_buckets_for_metric(
+                Matcher::Full(crate::runner::metrics::END_TO_END_SECONDS.into()),
+                &[
+                    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0,
+                    28800.0,
+                ],
+            )
             .expect("static buckets are valid")
             .install_recorder()
             .expect("the metrics recorder is installed once, here");

@@ -19,6 +19,7 @@ use hookline_core::Names;
 use hookline_core::event::Event;
 use hookline_core::publish::{self, Outgoing};
 use hookline_core::signing::SignatureError;
+use hookline_core::traceparent;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -200,7 +201,12 @@ async fn handle(
             tracing::info!("test delivery (ping) verified");
             Ok(Accepted::Ping)
         }
-        Delivery::Event(event) => publish(ingest, &event).await,
+        Delivery::Event(event) => {
+            let trace = headers
+                .get(traceparent::HEADER)
+                .and_then(|v| v.to_str().ok());
+            publish(ingest, &event, trace).await
+        }
     }
 }
 
@@ -209,7 +215,8 @@ fn refused(profile: &'static str, error: SignatureError) -> Refusal {
     Refusal::Signature
 }
 
-async fn publish(ingest: &Ingest, event: &Event) -> Result<Accepted, Refusal> {
+/// Publishes to `CRM_EVENTS` with a child of the sender's `traceparent`.
+async fn publish(ingest: &Ingest, event: &Event, trace: Option<&str>) -> Result<Accepted, Refusal> {
     // Encoding a typed event cannot fail; if it ever did, the client should
     // retry rather than be told its delivery is wrong.
     let payload = serde_json::to_vec(event).map_err(|e| {
@@ -217,7 +224,8 @@ async fn publish(ingest: &Ingest, event: &Event) -> Result<Accepted, Refusal> {
         Refusal::Unavailable
     })?;
     let subject = ingest.0.names.crm_event_subject(event.event_type());
-    let msg = Outgoing::new(subject, event.id.as_str(), Bytes::from(payload));
+    let mut msg = Outgoing::new(subject, event.id.as_str(), Bytes::from(payload));
+    msg.headers = Some(traceparent::headers_for(trace));
     match publish::publish(&ingest.0.js, &msg).await {
         Ok(ack) if ack.duplicate => {
             tracing::debug!(event_id = %event.id, "duplicate delivery, already on CRM_EVENTS");

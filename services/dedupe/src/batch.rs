@@ -10,10 +10,14 @@
 use crate::claim::{Claims, Verdict};
 use crate::key::{Class, classify};
 use async_nats::jetstream::{AckKind, Message};
+use chrono::Utc;
 use futures::future::join_all;
+use hookline_core::dlq::{self, DeadLetter};
 use hookline_core::event::{Event, EventType, RawEvent};
+use hookline_core::names::RC_RAW;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish_batch};
+use hookline_core::traceparent;
 use std::time::{Duration, Instant};
 
 /// How long a message whose KV claim or publish failed waits before it is
@@ -34,10 +38,46 @@ enum Outcome {
     Duplicate(EventType),
     /// A crawler.
     Bot(EventType),
-    /// Not a raw event at all: terminate, it can never succeed.
-    Poison,
+    /// Not a raw event at all: it can never succeed, so it goes to
+    /// `rc.dlq.dedupe` (the reason inside) and is terminated.
+    Poison(String),
     /// The KV store failed: nak, try again later.
     Retry,
+}
+
+/// Registers the `# HELP` text of dedupe's metrics (harmless to call more
+/// than once).
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(
+        "hookline_dedupe_unique_total",
+        "Raw events forwarded to RC_EVENTS as first in their window, by type"
+    );
+    describe_counter!(
+        "hookline_dedupe_duplicate_total",
+        "Raw events dropped as duplicates, by type"
+    );
+    describe_counter!(
+        "hookline_dedupe_bot_total",
+        "Raw events dropped as crawlers, by type"
+    );
+    describe_counter!(
+        "hookline_dedupe_unidentified_total",
+        "Raw events forwarded unkeyed: nothing identified the visitor"
+    );
+    describe_counter!(
+        "hookline_dedupe_errors_total",
+        "Raw events dedupe could not settle, by stage (decode, kv, publish)"
+    );
+    describe_counter!(
+        "hookline_dedupe_cache_hits_total",
+        "Dedupe decisions answered from the in-process cache"
+    );
+    describe_histogram!(
+        "hookline_dedupe_processing_seconds",
+        Unit::Seconds,
+        "Time to judge, forward and acknowledge one batch of raw events"
+    );
 }
 
 /// Processes one batch to the end (every message acked, nak'ed or termed).
@@ -51,11 +91,14 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
         if let Outcome::Forward { event, .. } = outcome {
             match serde_json::to_vec(event) {
                 Ok(payload) => {
-                    outgoing.push(Outgoing::new(
+                    let mut out = Outgoing::new(
                         nats.names.rc_event_subject(event.event_type()),
                         event.id.as_str(),
                         payload.into(),
-                    ));
+                    );
+                    let trace = traceparent::of(messages[i].headers.as_ref());
+                    out.headers = Some(traceparent::headers_for(trace.as_deref()));
+                    outgoing.push(out);
                     forwarded_at.push(i);
                 }
                 Err(e) => {
@@ -108,10 +151,14 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
                         .increment(1);
                     AckKind::Ack
                 }
-                (Outcome::Poison, _) => {
+                (Outcome::Poison(error), _) => {
                     metrics::counter!("hookline_dedupe_errors_total", "stage" => "decode")
                         .increment(1);
-                    AckKind::Term
+                    if dead_letter(nats, msg, error).await {
+                        AckKind::Term
+                    } else {
+                        AckKind::Nak(Some(RETRY_DELAY))
+                    }
                 }
                 (Outcome::Retry, _) => {
                     metrics::counter!("hookline_dedupe_errors_total", "stage" => "kv").increment(1);
@@ -135,12 +182,49 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     }
 }
 
+/// Publishes an unreadable raw event to `rc.dlq.dedupe` in the shared
+/// dead-letter format. Whether it was stored (if not, it is retried).
+async fn dead_letter(nats: &Nats, msg: &Message, error: &str) -> bool {
+    let (attempts, seq) = msg
+        .info()
+        .map(|i| (i.delivered, i.stream_sequence))
+        .unwrap_or((1, 0));
+    let now = Utc::now();
+    let letter = DeadLetter {
+        subject: nats.names.rc_dlq_subject(dlq::DEDUPE_CONSUMER),
+        consumer: dlq::DEDUPE_CONSUMER.to_string(),
+        error: error.to_string(),
+        attempts,
+        source_stream: nats.names.stream(RC_RAW),
+        source_subject: msg.subject.to_string(),
+        source_sequence: seq,
+        original_msg_id: dlq::msg_id_of(msg.headers.as_ref()),
+        event_id: None,
+        last_status: None,
+        // Judged on its first delivery: it failed then, and for good.
+        first_failed_at: now,
+        failed_at: now,
+        payload: msg.payload.clone(),
+    };
+    match dlq::publish(&nats.js, &letter).await {
+        Ok(_) => {
+            metrics::counter!("hookline_consumer_dead_lettered_total", "consumer" => CONSUMER)
+                .increment(1);
+            true
+        }
+        Err(e) => {
+            tracing::warn!(seq, error = %e, "dead-letter publish failed; will retry");
+            false
+        }
+    }
+}
+
 async fn judge(claims: &Claims, msg: &Message) -> Outcome {
     let raw: RawEvent = match serde_json::from_slice(&msg.payload) {
         Ok(raw) => raw,
         Err(e) => {
-            tracing::error!(subject = %msg.subject, error = %e, "not a raw event; terminating it");
-            return Outcome::Poison;
+            tracing::error!(subject = %msg.subject, error = %e, "not a raw event; dead-lettering it");
+            return Outcome::Poison(format!("not a raw event: {e}"));
         }
     };
     let kind = raw.event.event_type();

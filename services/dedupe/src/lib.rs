@@ -95,6 +95,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
 pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     // Install the recorder before the first count, or early counts are lost.
     hookline_core::telemetry::prometheus();
+    batch::describe_metrics();
     // Not ready until the streams, buckets and the durable exist.
     readiness.setting_up(SETTING_UP);
     let nats = Nats::connect_and_declare(&config).await?;

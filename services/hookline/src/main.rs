@@ -65,6 +65,11 @@ enum Command {
     Deliveries(cli::admin::DeliveriesArgs),
     /// Deliver a webhook's events from a time window again.
     Replay(cli::admin::ReplayArgs),
+    /// Dead letters of RC_DLQ and CRM_DLQ: list, show, redrive, purge.
+    #[command(subcommand)]
+    Dlq(cli::dlq::DlqCmd),
+    /// The journey of one event: edge, dedupe, deliveries, CRM, dead letters.
+    Trace(cli::trace::TraceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -178,6 +183,8 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Webhooks(cmd) => cli::admin::webhooks(cmd, &config).await,
         Command::Deliveries(args) => cli::admin::deliveries(args, &config).await,
         Command::Replay(args) => cli::admin::replay(args, &config).await,
+        Command::Dlq(cmd) => cli::dlq::run(cmd, &config).await,
+        Command::Trace(args) => cli::trace::run(&config, args).await,
     }
 }
 

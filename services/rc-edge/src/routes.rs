@@ -20,6 +20,7 @@ use chrono::Utc;
 use hookline_core::event::{Event, EventData, EventId, RawEvent, Visitor};
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish};
+use hookline_core::traceparent;
 use serde_json::{Map, Value, json};
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -163,7 +164,11 @@ pub async fn form_submission(
     let needs_fingerprint = !gdpr && form.contact_id.is_none() && form.email.is_none();
     let visitor = state.visitor(peer, &headers, needs_fingerprint);
     let stored = state
-        .accept(Event::new(EventData::FormSubmission(form)), visitor)
+        .accept(
+            Event::new(EventData::FormSubmission(form)),
+            visitor,
+            client_trace(&headers),
+        )
         .await?;
     Ok(accepted(&stored))
 }
@@ -185,6 +190,13 @@ fn accepted(stored: &Stored) -> Response {
         json!({"status": "ok", "id": stored.id})
     };
     (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// The client's `traceparent` request header, if it sent one.
+fn client_trace(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(traceparent::HEADER)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// Checks the content type and size, then parses the body as a JSON object.
@@ -244,7 +256,8 @@ impl AppState {
         // A known contact is identified by its id; GDPR visitors by nothing else.
         let needs_fingerprint = !input.gdpr && input.view.contact_id.is_none();
         let visitor = self.visitor(peer, headers, needs_fingerprint);
-        self.accept(Event::new(EventData::PageView(input.view)), visitor)
+        let trace = client_trace(headers);
+        self.accept(Event::new(EventData::PageView(input.view)), visitor, trace)
             .await
     }
 
@@ -263,8 +276,14 @@ impl AppState {
         Visitor { fingerprint, bot }
     }
 
-    /// Publishes the raw event and waits for its PubAck.
-    async fn accept(&self, event: Event, visitor: Visitor) -> Result<Stored, ApiError> {
+    /// Publishes the raw event (with a `traceparent` continuing the
+    /// client's trace, or starting one) and waits for its PubAck.
+    async fn accept(
+        &self,
+        event: Event,
+        visitor: Visitor,
+        trace: Option<&str>,
+    ) -> Result<Stored, ApiError> {
         let kind = event.event_type();
         let raw = RawEvent { event, visitor };
         let id = raw.event.id.clone();
@@ -272,11 +291,12 @@ impl AppState {
             tracing::error!(event_id = %id, error = %e, "raw event did not serialise");
             ApiError::unavailable()
         })?;
-        let msg = Outgoing::new(
+        let mut msg = Outgoing::new(
             self.0.nats.names.raw_subject(kind),
             id.as_str(),
             payload.into(),
         );
+        msg.headers = Some(traceparent::headers_for(trace));
         let started = Instant::now();
         match publish(&self.0.nats.js, &msg).await {
             Ok(_) => {

@@ -29,10 +29,12 @@ pub(crate) use redacted_debug;
 pub mod api;
 mod config_webhook;
 pub mod delivery;
+pub mod ops_events;
 pub mod redact;
 pub mod replay;
 pub mod ssrf;
 pub mod store;
+pub mod trace;
 
 use delivery::{Ctx, send, supervisor};
 use hookline_core::db::{self, DbError, Schema};
@@ -60,15 +62,26 @@ pub enum Error {
     /// The listener failed.
     #[error("webhook-out listener: {0}")]
     Io(#[from] std::io::Error),
-    /// A secret webhook-out needs is missing, too short or malformed.
-    #[error("webhook-out: {0}")]
-    Secret(#[from] hookline_core::config::ConfigError),
     /// Stored secrets do not open with the configured keys.
     #[error("webhook-out: {0}")]
     Keys(#[from] store::secrets::KeysError),
     /// The HTTP client could not be built.
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    /// A setting is wrong or a secret it needs is missing, too short or
+    /// malformed (named in the cause).
+    #[error("webhook-out: {0}")]
+    Config(#[from] hookline_core::config::ConfigError),
+}
+
+/// The CRM database, for event traces only: connected on first use, so a
+/// stack without the CRM side still starts (traces then name it unseen).
+fn crm_pool(config: &Config) -> Option<sqlx::PgPool> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy(&config.crm.database_url)
+        .ok()
 }
 
 /// Runs the service on `webhook_out.listen` until `shutdown` fires.
@@ -109,11 +122,16 @@ pub async fn run_with_listener(
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> Result<(), Error> {
+    // Install the recorder before the first delivery, or the counts made
+    // before the first scrape of /metrics are lost.
+    hookline_core::telemetry::prometheus();
+    delivery::describe_metrics();
     let wo = &config.webhook_out;
     // Fail closed before touching NATS or Postgres: no secret, no service.
     config.require_webhook_out_secrets()?;
     let admin_token: Arc<str> = Arc::from(wo.admin_token.as_deref().unwrap_or_default().trim());
     let keys = Arc::new(store::Keyring::from_config(&wo.encryption_keys)?);
+    let ops = ops_events::OpsEvents::from_config(wo)?;
     // Until NATS and Postgres are set up, probes get answers (`/readyz`
     // 503), not silence.
     let readiness = Readiness::new();
@@ -129,8 +147,12 @@ pub async fn run_with_listener(
 
     let policy = Arc::new(ssrf::Policy::for_api(wo));
     let writer_stop = Shutdown::new();
-    let (writer, writer_task) =
-        store::AttemptWriter::spawn(pool.clone(), wo.disable_after, writer_stop.clone());
+    let (writer, writer_task) = store::AttemptWriter::spawn(
+        pool.clone(),
+        wo.disable_after,
+        ops.clone(),
+        writer_stop.clone(),
+    );
     let ctx = Arc::new(Ctx {
         pool: pool.clone(),
         nats,
@@ -141,6 +163,7 @@ pub async fn run_with_listener(
             Arc::new(ssrf::Policy::open()),
         )?,
         writer,
+        ops,
         schedule: wo.retry_schedule.clone(),
         max_in_flight: wo.max_in_flight.max(1),
         request_timeout: wo.request_timeout,
@@ -170,6 +193,7 @@ pub async fn run_with_listener(
         api::AppState {
             ctx: ctx.clone(),
             admin_token,
+            crm: crm_pool(&config),
         },
         readiness,
     );

@@ -263,6 +263,7 @@ impl Config {
         hide(&mut c.edge.fingerprint_secret);
         hide(&mut c.edge.identity_secret);
         hide(&mut c.webhook_out.admin_token);
+        hide(&mut c.webhook_out.ops_webhook_secret);
         hide(&mut c.crm_webhook.secret);
         hide(&mut c.crm_webhook.api_key);
         hide(&mut c.ingest.api_key);

@@ -174,6 +174,10 @@ pub struct WebhookOutConfig {
     /// Keep delivery attempts this long.
     #[serde(with = "serde_duration")]
     pub attempt_retention: Duration,
+    /// Where operational events go, signed (unset: none are sent).
+    pub ops_webhook_url: Option<String>,
+    /// The `whsec_` secret signing them; required with `ops_webhook_url`.
+    pub ops_webhook_secret: Option<String>,
 }
 
 impl Default for WebhookOutConfig {
@@ -193,6 +197,8 @@ impl Default for WebhookOutConfig {
             request_timeout: Duration::from_secs(15),
             disable_after: Duration::from_secs(5 * 24 * 3600),
             attempt_retention: Duration::from_secs(30 * 24 * 3600),
+            ops_webhook_url: None,
+            ops_webhook_secret: None,
         }
     }
 }

@@ -17,6 +17,19 @@ pub const BATCH_ERRORS: &str = "hookline_consumer_batch_errors_total";
 /// Time from receiving a batch to settling it.
 pub const BATCH_SECONDS: &str = "hookline_consumer_batch_seconds";
 
+/// Time from the edge minting the event's id to this consumer committing
+/// its effect: the pipeline's edge→CRM latency.
+pub const END_TO_END_SECONDS: &str = "hookline_event_end_to_end_seconds";
+
+/// Records how long ago the edge minted `event_id`, for an event whose
+/// effect just committed (ids that are not UUIDv7 carry no time).
+pub(super) fn end_to_end(consumer: &'static str, event_id: &str) {
+    if let Some(minted) = crate::mint::minted_at(event_id) {
+        let age = (chrono::Utc::now() - minted).to_std().unwrap_or_default();
+        metrics::histogram!(END_TO_END_SECONDS, "consumer" => consumer).record(age.as_secs_f64());
+    }
+}
+
 /// Registers help texts (harmless to call more than once).
 pub(super) fn describe() {
     use metrics::{describe_counter, describe_histogram};
@@ -36,6 +49,11 @@ pub(super) fn describe() {
         BATCH_SECONDS,
         metrics::Unit::Seconds,
         "Time a CRM consumer took to apply and settle one batch"
+    );
+    describe_histogram!(
+        END_TO_END_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from the edge accepting an event to a CRM consumer committing its effect"
     );
 }
 

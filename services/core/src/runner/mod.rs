@@ -13,8 +13,8 @@
 //!   redelivered event is recognised and skipped: effects happen exactly once;
 //! - acks **after** `COMMIT`; a failing event is rolled back alone (savepoint)
 //!   and nak'ed with `consumers.backoff`; on delivery `consumers.max_deliver`
-//!   it is published to `CRM_DLQ` (`crm.dlq.<consumer>`, `Nats-Msg-Id`
-//!   `<consumer>:<event id>`, the error in `Hookline-*` headers) and terminated,
+//!   it is published to `CRM_DLQ` (`crm.dlq.<consumer>`, in the shared format
+//!   of [`crate::dlq`]) and terminated,
 //!   while the rest of the stream moves on. Messages that are not event
 //!   envelopes go to `CRM_DLQ` at once;
 //! - while Postgres is unreachable the batch is held (JetStream is told it is
@@ -37,8 +37,8 @@ mod process;
 pub mod settle;
 mod worker;
 
+pub use crate::dlq::MAX_DELIVER_MARGIN;
 pub use consumer::{Consumer, HandlerError};
-pub use worker::MAX_DELIVER_MARGIN;
 
 use crate::config::Config;
 use crate::names::Names;

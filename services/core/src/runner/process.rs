@@ -10,6 +10,7 @@ use super::consumer::Consumer;
 use super::metrics as m;
 use super::settle::{self, Delivery};
 use super::{Shared, backoff_cap};
+use crate::dlq_admin::redrive::crm_redrive_target;
 use crate::event::Event;
 use crate::shutdown::Shutdown;
 use std::time::{Duration, Instant};
@@ -31,6 +32,13 @@ pub(super) async fn process(
     let mut wanted: Vec<(Delivery, Event)> = Vec::with_capacity(messages.len());
     let mut skipped = Vec::new();
     for delivery in messages {
+        // A redriven dead letter is for the one consumer that gave up on it.
+        if crm_redrive_target(&shared.settings.names, &delivery.msg.subject)
+            .is_some_and(|target| target != name)
+        {
+            skipped.push(delivery);
+            continue;
+        }
         match serde_json::from_slice::<Event>(&delivery.msg.payload) {
             Err(err) => {
                 let error = format!("not a hookline event envelope: {err}");
@@ -62,7 +70,10 @@ pub(super) async fn process(
     let mut duplicates = 0;
     for ((delivery, event), status) in wanted.iter().zip(statuses) {
         match status {
-            Status::Done => done.push(delivery),
+            Status::Done => {
+                m::end_to_end(name, event.id.as_str());
+                done.push(delivery)
+            }
             Status::Duplicate => {
                 tracing::debug!(consumer = name, event_id = %event.id, "already applied; skipping");
                 duplicates += 1;

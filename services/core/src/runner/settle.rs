@@ -3,24 +3,12 @@
 
 use super::Settings;
 use super::metrics as m;
-use crate::publish::{self, Outgoing};
-use async_nats::HeaderMap;
+use crate::dlq::{self, DeadLetter};
+use crate::names;
 use async_nats::jetstream::{self, AckKind};
+use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use std::time::Duration;
-
-/// Header naming the consumer that gave up on a dead letter.
-pub const HEADER_CONSUMER: &str = "Hookline-Consumer";
-/// Header with the last error (one line, at most 1,000 characters).
-pub const HEADER_ERROR: &str = "Hookline-Error";
-/// Header with the number of deliveries made.
-pub const HEADER_DELIVERIES: &str = "Hookline-Deliveries";
-/// Header with the subject the message came from.
-pub const HEADER_SUBJECT: &str = "Hookline-Original-Subject";
-/// Header with the message's sequence in `CRM_EVENTS`.
-pub const HEADER_SEQUENCE: &str = "Hookline-Stream-Sequence";
-/// Header with the event id, when the message parsed.
-pub const HEADER_EVENT_ID: &str = "Hookline-Event-Id";
 
 /// A received message and what the runner knows about it.
 pub(super) struct Delivery {
@@ -100,9 +88,9 @@ pub(super) async fn in_progress(deliveries: &[&Delivery]) {
     join_all(deliveries.iter().map(|d| d.msg.ack_with(AckKind::Progress))).await;
 }
 
-/// Publishes the message to `crm.dlq.<consumer>` with the error in headers,
-/// then terminates it. If the dead letter cannot be published, the message
-/// is nak'ed instead: it is never dropped.
+/// Publishes the message to `crm.dlq.<consumer>` in the shared dead-letter
+/// format, then terminates it. If the dead letter cannot be published, the
+/// message is nak'ed instead: it is never dropped.
 pub(super) async fn dead_letter(
     js: &jetstream::Context,
     settings: &Settings,
@@ -111,29 +99,26 @@ pub(super) async fn dead_letter(
     event_id: Option<&str>,
     error: &str,
 ) {
-    let subject = settings.names.crm_dlq_subject(consumer);
+    let now = Utc::now();
+    let letter = DeadLetter {
+        subject: settings.names.crm_dlq_subject(consumer),
+        consumer: consumer.to_string(),
+        error: error.to_string(),
+        attempts: delivery.delivered,
+        source_stream: settings.names.stream(names::CRM_EVENTS),
+        source_subject: delivery.subject().to_string(),
+        source_sequence: delivery.stream_sequence,
+        original_msg_id: dlq::msg_id_of(delivery.msg.headers.as_ref()),
+        event_id: event_id.map(str::to_string),
+        last_status: None,
+        first_failed_at: first_failure(settings, delivery.delivered, now),
+        failed_at: now,
+        payload: delivery.msg.payload.clone(),
+    };
     let key = event_id
         .map(str::to_string)
         .unwrap_or_else(|| format!("seq-{}", delivery.stream_sequence));
-    let mut headers = HeaderMap::new();
-    headers.insert(HEADER_CONSUMER, consumer);
-    headers.insert(HEADER_ERROR, one_line(error).as_str());
-    headers.insert(HEADER_DELIVERIES, delivery.delivered.to_string().as_str());
-    headers.insert(HEADER_SUBJECT, delivery.subject());
-    headers.insert(
-        HEADER_SEQUENCE,
-        delivery.stream_sequence.to_string().as_str(),
-    );
-    if let Some(id) = event_id {
-        headers.insert(HEADER_EVENT_ID, id);
-    }
-    let outgoing = Outgoing {
-        subject,
-        msg_id: format!("{consumer}:{key}"),
-        headers: Some(headers),
-        payload: delivery.msg.payload.clone(),
-    };
-    match publish::publish(js, &outgoing).await {
+    match dlq::publish(js, &letter).await {
         Ok(_) => {
             tracing::error!(consumer, event_id = %key, deliveries = delivery.delivered, error, "event dead-lettered to CRM_DLQ");
             m::count(m::DEAD_LETTERED, consumer, 1);
@@ -148,17 +133,12 @@ pub(super) async fn dead_letter(
     }
 }
 
-/// Header values are one line of visible text.
-fn one_line(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(1000)
-        .collect();
-    if out.trim().is_empty() {
-        out = "unknown error".into();
-    }
-    out
+/// When the first of `delivered` deliveries failed. The runner keeps no log
+/// of attempts, so this walks the back-off schedule back from now: exact
+/// when deliveries followed the schedule, earlier-bounded otherwise.
+fn first_failure(settings: &Settings, delivered: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+    let waited: Duration = (1..delivered.max(1)).map(|d| backoff(settings, d)).sum();
+    now - chrono::Duration::from_std(waited).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -189,9 +169,13 @@ mod tests {
     }
 
     #[test]
-    fn header_values_are_single_lines() {
-        assert_eq!(one_line("a\r\nb"), "a  b");
-        assert_eq!(one_line("\n"), "unknown error");
-        assert_eq!(one_line(&"x".repeat(5000)).len(), 1000);
+    fn the_first_failure_walks_the_back_off_back() {
+        let s = settings(&[1, 5, 30]);
+        let now = Utc::now();
+        assert_eq!(first_failure(&s, 1, now), now);
+        assert_eq!(
+            first_failure(&s, 3, now),
+            now - chrono::Duration::seconds(6)
+        );
     }
 }

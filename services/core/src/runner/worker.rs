@@ -13,13 +13,6 @@ use futures::{FutureExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Deliveries the server makes beyond `consumers.max_deliver`. The runner
-/// dead-letters an event itself when its handler fails on delivery
-/// `max_deliver`; the margin covers deliveries that never reached a handler
-/// (a crash, an ack_wait expiry) so the server does not drop a message
-/// before the runner had its say.
-pub const MAX_DELIVER_MARGIN: i64 = 3;
-
 /// Pull requests expire after this (the server then answers, and the
 /// client asks again); heartbeats detect a lost server well before.
 const PULL_EXPIRES: Duration = Duration::from_secs(30);

@@ -2,9 +2,11 @@
 
 use crate::recorder::Recorder;
 use crate::support::*;
+use hookline_core::dlq::{
+    ATTEMPTS as HEADER_DELIVERIES, CONSUMER, ERROR as HEADER_ERROR, EVENT_ID as HEADER_EVENT_ID,
+};
 use hookline_core::event::ContentType;
 use hookline_core::runner::Consumer;
-use hookline_core::runner::settle::{HEADER_DELIVERIES, HEADER_ERROR, HEADER_EVENT_ID};
 use hookline_core::{Event, EventType};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -169,8 +171,13 @@ async fn a_poison_event_is_dead_lettered_after_max_deliver_while_the_rest_flow()
     );
     assert_eq!(
         p.headers.get("Nats-Msg-Id").unwrap().as_str(),
-        format!("rt-poison:{}", poison.id)
+        format!(
+            "rt-poison:{}:{}",
+            poison.id,
+            p.headers.get(hookline_core::dlq::SOURCE_SEQUENCE).unwrap()
+        )
     );
+    assert_eq!(p.headers.get(CONSUMER).unwrap().as_str(), "rt-poison");
     let body: Event = serde_json::from_slice(&p.payload).unwrap();
     assert_eq!(&body, poison, "the dead letter carries the original event");
     let r = find(rejected.id.as_str());

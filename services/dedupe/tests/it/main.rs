@@ -2,6 +2,7 @@
 //! instances, bots, and the whole path from the edge's HTTP API.
 
 mod crash;
+mod dead_letter;
 mod rules;
 mod support;
 mod through_edge;

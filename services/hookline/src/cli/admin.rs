@@ -2,28 +2,12 @@
 //! client of the webhook-out admin API (so it works against a remote
 //! instance too, and checks exactly what curl would).
 
-use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
+use super::client::{Client, Conn, print, s, send_once};
+use clap::Subcommand;
 use hookline_core::Config;
 use serde_json::{Value, json};
 
 pub use super::history::{DeliveriesArgs, ReplayArgs, deliveries, replay};
-
-/// Where the admin API is and how to authenticate.
-#[derive(Args, Debug, Clone)]
-pub struct Conn {
-    /// Admin API base URL (default: webhook_out.listen, on 127.0.0.1 when it
-    /// listens on all interfaces, i.e. http://127.0.0.1:8081).
-    #[arg(long, env = "HOOKLINE_ADMIN_URL")]
-    url: Option<String>,
-    /// Admin token (default: webhook_out.admin_token).
-    #[arg(
-        long,
-        env = "HOOKLINE__WEBHOOK_OUT__ADMIN_TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
-}
 
 /// `hookline webhooks …`.
 #[derive(Subcommand, Debug)]
@@ -129,70 +113,15 @@ pub enum WebhooksCmd {
         /// Webhook id (wh_…).
         id: String,
     },
-}
-
-pub(super) struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    pub(super) fn new(conn: &Conn, config: &Config) -> anyhow::Result<Self> {
-        let base = conn.url.clone().unwrap_or_else(|| {
-            let mut addr = config.webhook_out.listen;
-            if addr.ip().is_unspecified() {
-                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
-            format!("http://{addr}")
-        });
-        let Some(token) = conn
-            .token
-            .clone()
-            .or(config.webhook_out.admin_token.clone())
-        else {
-            bail!("no admin token: pass --token or set HOOKLINE__WEBHOOK_OUT__ADMIN_TOKEN");
-        };
-        Ok(Self {
-            http: reqwest::Client::new(),
-            base: base.trim_end_matches('/').to_string(),
-            token,
-        })
-    }
-
-    pub(super) async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.with_context(|| format!("calling {url}"))?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let msg = value["message"].as_str().unwrap_or(text.as_str());
-            bail!("{status}: {msg}");
-        }
-        Ok(value)
-    }
-}
-
-pub(super) fn print(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-}
-
-pub(super) fn s(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    /// Deliver one event of RC_EVENTS to one webhook now, once.
+    Resend {
+        #[command(flatten)]
+        conn: Conn,
+        /// Webhook id (wh_…).
+        id: String,
+        /// Event id (evt_…).
+        event_id: String,
+    },
 }
 
 /// Runs `hookline webhooks …`.
@@ -308,13 +237,11 @@ pub async fn webhooks(cmd: WebhooksCmd, config: &Config) -> anyhow::Result<()> {
         }
         WebhooksCmd::Test { conn, id } => {
             let path = format!("/v1/webhooks/{id}/test");
-            let v = Client::new(&conn, config)?
-                .call(Method::POST, &path, None)
-                .await?;
-            print(&v);
-            if v["success"] != true {
-                bail!("test delivery failed");
-            }
+            send_once(&conn, config, &path, "test delivery").await?;
+        }
+        WebhooksCmd::Resend { conn, id, event_id } => {
+            let path = format!("/v1/webhooks/{id}/resend/{event_id}");
+            send_once(&conn, config, &path, "resend").await?;
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! `hookline deliveries …` and `hookline replay …`: a webhook's attempt log
 //! and re-delivery of a time window, through the admin API.
 
-use super::admin::{Client, Conn, print, s};
+use super::client::{Client, Conn, print, s};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use hookline_core::Config;

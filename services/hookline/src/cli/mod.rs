@@ -2,6 +2,9 @@
 
 pub mod admin;
 pub mod all;
+pub mod client;
+pub mod dlq;
 pub mod history;
 pub mod lag;
 pub mod reencrypt;
+pub mod trace;

@@ -1,4 +1,5 @@
-//! The admin API: webhooks, their delivery log, replays, and `/openapi.json`.
+//! The admin API: webhooks, their delivery log, replays, dead letters, event
+//! traces, and `/openapi.json`.
 //!
 //! Every `/v1` call needs `Authorization: Bearer <webhook_out.admin_token>`.
 //! The service does not start without a token of at least 16 bytes, and an
@@ -7,7 +8,10 @@
 //! naming the problem.
 
 mod deliveries;
+mod dlq;
+mod events;
 pub mod openapi;
+mod resend;
 mod secrets;
 mod webhooks;
 
@@ -24,6 +28,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 pub use deliveries::{AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse};
+pub use dlq::{DlqList, PurgeResponse, RedriveResponse};
 pub use secrets::SecretOut;
 pub use webhooks::{CreateWebhook, ROTATION_OVERLAP, UpdateWebhook, WebhookList, WebhookOut};
 
@@ -34,6 +39,9 @@ pub struct AppState {
     pub ctx: Arc<Ctx>,
     /// `webhook_out.admin_token`, checked non-empty at start-up.
     pub admin_token: Arc<str>,
+    /// The CRM database, connected on first use, for event traces (`None`
+    /// when `crm.database_url` does not parse).
+    pub crm: Option<sqlx::PgPool>,
 }
 
 /// An error answer.
@@ -150,6 +158,12 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/v1/webhooks/{id}/test", post(deliveries::test))
         .route("/v1/webhooks/{id}/deliveries", get(deliveries::list))
         .route("/v1/webhooks/{id}/replay", post(deliveries::replay))
+        .route("/v1/webhooks/{id}/resend/{event_id}", post(resend::resend))
+        .route("/v1/dlq", get(dlq::list))
+        .route("/v1/dlq/redrive", post(dlq::redrive))
+        .route("/v1/dlq/purge", post(dlq::purge))
+        .route("/v1/dlq/{entry}", get(dlq::show))
+        .route("/v1/events/{id}", get(events::get))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state);
     Router::new()

@@ -3,8 +3,10 @@
 use super::deliveries::{
     self, AttemptOut, DeliveryPage, ReplayRequest, ReplayResponse, TestResponse,
 };
+use super::dlq::{self, DlqList, PurgeResponse, RedriveResponse};
 use super::secrets::{self, SecretOut};
 use super::webhooks::{self, CreateWebhook, UpdateWebhook, WebhookList, WebhookOut};
+use super::{events, resend};
 use crate::store::Profile;
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -15,7 +17,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "hookline webhook-out admin API",
-        description = "Webhook subscriptions, their delivery log and replays. Every call needs `Authorization: Bearer <webhook_out.admin_token>`."
+        description = "Webhook subscriptions, their delivery log, replays, dead letters and event traces. Every call needs `Authorization: Bearer <webhook_out.admin_token>`."
     ),
     paths(
         webhooks::create,
@@ -28,6 +30,12 @@ use utoipa::{Modify, OpenApi};
         deliveries::list,
         deliveries::test,
         deliveries::replay,
+        resend::resend,
+        dlq::list,
+        dlq::show,
+        dlq::redrive,
+        dlq::purge,
+        events::get,
     ),
     components(schemas(
         CreateWebhook,
@@ -41,6 +49,19 @@ use utoipa::{Modify, OpenApi};
         TestResponse,
         ReplayRequest,
         ReplayResponse,
+        DlqList,
+        RedriveResponse,
+        PurgeResponse,
+        hookline_core::dlq_admin::Entry,
+        hookline_core::dlq_admin::Side,
+        hookline_core::dlq_admin::select::Selection,
+        hookline_core::dlq_admin::redrive::Redriven,
+        crate::trace::Trace,
+        crate::trace::Stored,
+        crate::trace::Dedupe,
+        crate::trace::Delivery,
+        crate::trace::Crm,
+        crate::trace::ConsumerState,
     )),
     modifiers(&BearerAuth),
 )]

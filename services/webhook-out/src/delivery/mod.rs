@@ -8,6 +8,7 @@
 //! schedule. The [`supervisor`] keeps the set of running consumers in line
 //! with the `webhooks` table.
 
+mod dead_letter;
 pub mod request;
 pub mod retry;
 pub mod send;
@@ -22,13 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
-
-/// Extra deliveries JetStream allows beyond the schedule. Our own code
-/// dead-letters after `schedule.len() + 1` attempts; the headroom only
-/// matters when deliveries were interrupted (shutdown, crash) and counted
-/// without an HTTP attempt, so such an event still reaches RC_DLQ instead of
-/// being dropped silently by the server's `max_deliver`.
-pub const MAX_DELIVER_HEADROOM: i64 = 4;
 
 /// Messages one consumer may have delivered and not yet acknowledged,
 /// including those waiting in JetStream for their retry. A dead endpoint
@@ -49,6 +43,8 @@ pub struct Ctx {
     pub keys: Arc<crate::store::Keyring>,
     /// The attempt log.
     pub writer: AttemptWriter,
+    /// Operational events (`webhook_out.ops_webhook_url`), when configured.
+    pub ops: Option<Arc<crate::ops_events::OpsEvents>>,
     /// `webhook_out.retry_schedule`.
     pub schedule: Vec<Duration>,
     /// `webhook_out.max_in_flight`.
@@ -102,10 +98,43 @@ impl Ctx {
         self.request_timeout + Duration::from_secs(30)
     }
 
-    /// `max_deliver` of every consumer.
+    /// `max_deliver` of every consumer: the worker dead-letters after
+    /// `schedule.len() + 1` attempts itself; the shared margin keeps the
+    /// server from dropping an event whose deliveries were interrupted.
     pub fn max_deliver(&self) -> i64 {
-        self.schedule.len() as i64 + 1 + MAX_DELIVER_HEADROOM
+        self.schedule.len() as i64 + 1 + hookline_core::dlq::MAX_DELIVER_MARGIN
     }
+}
+
+/// Registers the `# HELP` text of the delivery metrics (harmless to call
+/// more than once).
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "hookline_webhook_deliveries_total",
+        "Webhook delivery attempts, by webhook and outcome (success, failure)"
+    );
+    describe_histogram!(
+        "hookline_webhook_delivery_duration_seconds",
+        Unit::Seconds,
+        "Time of one webhook delivery attempt, request to response"
+    );
+    describe_gauge!(
+        "hookline_webhook_in_flight",
+        "Webhook requests in flight, by webhook"
+    );
+    describe_counter!(
+        "hookline_webhook_retries_total",
+        "Failed webhook attempts that will be retried"
+    );
+    describe_counter!(
+        "hookline_webhook_exhausted_total",
+        "Webhook attempts that ended the retry schedule"
+    );
+    describe_counter!(
+        "hookline_webhook_dead_lettered_total",
+        "Events a webhook's retries gave up on, published to RC_DLQ"
+    );
 }
 
 /// The durable consumer of a webhook.

@@ -6,16 +6,17 @@
 //! in a local buffer while its ack-wait runs down, and the endpoint never sees
 //! more than `max_in_flight` requests from this instance.
 
+use super::dead_letter::{Failure, dead_letter};
 use super::{Ctx, request, retry, send};
 use crate::store::{AttemptRow, Webhook, webhooks};
-use async_nats::HeaderMap;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use futures::StreamExt;
+use hookline_core::dlq_admin::redrive::rc_redrive_target;
 use hookline_core::names::RC_EVENTS;
 use hookline_core::nats::{self, Existing};
-use hookline_core::publish::{Outgoing, publish};
+use hookline_core::traceparent;
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,14 +201,22 @@ async fn process(
             return;
         }
     };
-    let kind = request::subject_type(ctx.nats.names.unprefixed(&msg.subject));
-    let in_window = match &source.replay {
-        Some((end, types)) => {
-            seq <= *end && kind.is_some_and(|k| types.iter().any(|t| t == k.as_str()))
+    // A redriven dead letter is for the one webhook that gave up on it: the
+    // others (and replays) pass it by.
+    let wanted = match rc_redrive_target(&ctx.nats.names, &msg.subject) {
+        Some(target) => target == webhook.id && source.replay.is_none(),
+        None => {
+            let kind = request::subject_type(ctx.nats.names.unprefixed(&msg.subject));
+            let in_window = match &source.replay {
+                Some((end, types)) => {
+                    seq <= *end && kind.is_some_and(|k| types.iter().any(|t| t == k.as_str()))
+                }
+                None => true,
+            };
+            in_window && kind.is_some_and(|k| webhook.wants(k.as_str()))
         }
-        None => true,
     };
-    if !in_window || !kind.is_some_and(|k| webhook.wants(k.as_str())) {
+    if !wanted {
         return settle(&msg, AckKind::Ack, &webhook.id).await;
     }
     if !webhook.active || stopped.load(Ordering::SeqCst) {
@@ -223,9 +232,15 @@ async fn process(
         Ok(e) => e,
         Err(e) => {
             tracing::error!(webhook = %webhook.id, seq, error = %e, "unreadable event in RC_EVENTS; dead-lettering");
-            let id = format!("seq-{seq}");
-            let err = format!("unreadable event: {e}");
-            if dead_letter(ctx, &webhook.id, &id, "unknown", attempt, None, &err, &msg).await {
+            let error = format!("unreadable event: {e}");
+            let failure = Failure {
+                event_id: None,
+                seq,
+                attempts: attempt,
+                status: None,
+                error: &error,
+            };
+            if dead_letter(ctx, &webhook.id, failure, &msg).await {
                 settle(&msg, AckKind::Ack, &webhook.id).await;
             }
             return;
@@ -234,7 +249,11 @@ async fn process(
     let event_id = event.id.as_str();
     let now = Utc::now();
     let outcome = match request::for_event(&webhook, &event, now) {
-        Ok(signed) => {
+        Ok(mut signed) => {
+            let trace = traceparent::of(msg.headers.as_ref());
+            signed
+                .headers
+                .push((traceparent::HEADER, traceparent::child_of(trace.as_deref())));
             let gauge =
                 metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
             gauge.increment(1.0);
@@ -273,10 +292,18 @@ async fn process(
     } else if gone {
         tracing::warn!(webhook = %webhook.id, event_id = %event_id, "endpoint answered 410 Gone; disabling the webhook");
         stopped.store(true, Ordering::SeqCst);
-        if let Err(e) =
-            webhooks::disable(&ctx.pool, &webhook.id, "endpoint answered 410 Gone").await
-        {
-            tracing::error!(webhook = %webhook.id, error = %e, "could not disable webhook");
+        let reason = "endpoint answered 410 Gone";
+        match webhooks::disable(&ctx.pool, &webhook.id, reason).await {
+            Ok(true) => {
+                if let Some(ops) = &ctx.ops {
+                    let data = serde_json::json!({"webhook_id": webhook.id, "url": webhook.url, "reason": reason});
+                    ops.emit(crate::ops_events::ENDPOINT_DISABLED, data);
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(webhook = %webhook.id, error = %e, "could not disable webhook")
+            }
         }
         ctx.poke.notify_one();
         // Kept (not dead-lettered) for when an operator re-enables it.
@@ -289,19 +316,14 @@ async fn process(
     } else if exhausted {
         let err = outcome.error.as_deref().unwrap_or("failed");
         tracing::warn!(webhook = %webhook.id, event_id = %event_id, attempt, error = %err, "retries exhausted; dead-lettering");
-        let kind = event.event_type().as_str();
-        if dead_letter(
-            ctx,
-            &webhook.id,
-            event_id,
-            kind,
-            attempt,
-            outcome.status,
-            err,
-            &msg,
-        )
-        .await
-        {
+        let failure = Failure {
+            event_id: Some(event_id),
+            seq,
+            attempts: attempt,
+            status: outcome.status,
+            error: err,
+        };
+        if dead_letter(ctx, &webhook.id, failure, &msg).await {
             settle(&msg, AckKind::Ack, &webhook.id).await;
         } else {
             settle(
@@ -334,57 +356,6 @@ fn record_metrics(webhook_id: &str, outcome: &send::Outcome, exhausted: bool) {
             metrics::counter!("hookline_webhook_exhausted_total", "webhook" => label).increment(1);
         } else if !outcome.gone() {
             metrics::counter!("hookline_webhook_retries_total", "webhook" => label).increment(1);
-        }
-    }
-}
-
-/// A header value without characters a header cannot hold.
-fn header_safe(s: &str, max: usize) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(max)
-        .collect()
-}
-
-/// Publishes the original event to `rc.dlq.<webhook id>` with the reason in
-/// headers. `Nats-Msg-Id` = `<webhook id>:<event id>`, so a retried publish
-/// does not dead-letter twice. Whether it was stored.
-#[allow(clippy::too_many_arguments)]
-async fn dead_letter(
-    ctx: &Ctx,
-    webhook_id: &str,
-    event_id: &str,
-    kind: &str,
-    attempts: i64,
-    status: Option<u16>,
-    error: &str,
-    msg: &Message,
-) -> bool {
-    let mut headers = HeaderMap::new();
-    headers.insert("Hookline-Webhook-Id", webhook_id);
-    headers.insert("Hookline-Event-Id", event_id);
-    headers.insert("Hookline-Event-Type", kind);
-    headers.insert("Hookline-Attempts", attempts.to_string().as_str());
-    if let Some(s) = status {
-        headers.insert("Hookline-Last-Status", s.to_string().as_str());
-    }
-    headers.insert("Hookline-Last-Error", header_safe(error, 1024).as_str());
-    headers.insert("Hookline-Failed-At", Utc::now().to_rfc3339().as_str());
-    let out = Outgoing {
-        subject: ctx.nats.names.rc_dlq_subject(webhook_id),
-        msg_id: format!("{webhook_id}:{event_id}"),
-        headers: Some(headers),
-        payload: msg.payload.clone(),
-    };
-    match publish(&ctx.nats.js, &out).await {
-        Ok(_) => {
-            metrics::counter!("hookline_webhook_dead_lettered_total", "webhook" => webhook_id.to_string())
-                .increment(1);
-            true
-        }
-        Err(e) => {
-            tracing::error!(webhook = %webhook_id, event_id = %event_id, error = %e, "dead-letter publish failed");
-            false
         }
     }
 }

@@ -8,9 +8,11 @@
 //! batch instead of two per delivery.
 
 use super::webhooks;
+use crate::ops_events::OpsEvents;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -56,10 +58,11 @@ impl AttemptWriter {
     pub fn spawn(
         pool: PgPool,
         disable_after: Duration,
+        ops: Option<Arc<OpsEvents>>,
         stop: hookline_core::Shutdown,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(16 * BATCH);
-        let task = tokio::spawn(write_loop(pool, rx, disable_after, stop));
+        let task = tokio::spawn(write_loop(pool, rx, disable_after, ops, stop));
         (Self { tx }, task)
     }
 
@@ -75,6 +78,7 @@ async fn write_loop(
     pool: PgPool,
     mut rx: mpsc::Receiver<AttemptRow>,
     disable_after: Duration,
+    ops: Option<Arc<OpsEvents>>,
     stop: hookline_core::Shutdown,
 ) {
     let mut buf = Vec::with_capacity(BATCH);
@@ -91,7 +95,7 @@ async fn write_loop(
         }
         let mut tries = 0;
         loop {
-            match write_batch(&pool, &buf, disable_after).await {
+            match write_batch(&pool, &buf, disable_after, ops.as_ref()).await {
                 Ok(()) => break,
                 Err(e) if tries < 5 => {
                     tries += 1;
@@ -121,6 +125,7 @@ async fn write_batch(
     pool: &PgPool,
     rows: &[AttemptRow],
     disable_after: Duration,
+    ops: Option<&Arc<OpsEvents>>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -199,6 +204,10 @@ async fn write_batch(
         );
         for id in webhooks::disable_failing_since(pool, &failing, cutoff, &reason).await? {
             tracing::warn!(webhook = %id, %reason, "webhook disabled");
+            if let Some(ops) = ops {
+                let data = serde_json::json!({"webhook_id": id, "reason": reason});
+                ops.emit(crate::ops_events::ENDPOINT_DISABLED, data);
+            }
         }
     }
     Ok(())
@@ -262,6 +271,35 @@ pub async fn page(
         .bind(limit)
         .fetch_all(pool)
         .await
+}
+
+/// When delivering `event_id` to `webhook_id` first failed, if the log has
+/// it (the `(event_id, webhook_id)` index makes this one lookup).
+pub async fn first_failure(
+    pool: &PgPool,
+    webhook_id: &str,
+    event_id: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT min(attempted_at) FROM delivery_attempts \
+         WHERE event_id = $1 AND webhook_id = $2 AND NOT success",
+    )
+    .bind(event_id)
+    .bind(webhook_id)
+    .fetch_one(pool)
+    .await
+}
+
+/// Every attempt logged for one event, across webhooks, oldest first.
+pub async fn for_event(pool: &PgPool, event_id: &str) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, webhook_id, event_id, event, attempt, status_code, success, duration_ms, \
+           error, exhausted, attempted_at FROM delivery_attempts \
+         WHERE event_id = $1 ORDER BY id",
+    )
+    .bind(event_id)
+    .fetch_all(pool)
+    .await
 }
 
 /// Deletes up to `batch` attempts older than `cutoff`; returns how many.

@@ -216,6 +216,41 @@ pub async fn list(pool: &PgPool, keys: &Keyring) -> Result<Vec<Webhook>, sqlx::E
     rows.into_iter().map(|w| unseal(keys, w)).collect()
 }
 
+/// What a webhook subscribes to, without its secrets (for readers that hold
+/// no encryption key, such as `hookline trace`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Subscription {
+    /// `wh_…`.
+    pub id: String,
+    /// Event types it receives.
+    pub events: Vec<String>,
+    /// Whether it is delivered to.
+    pub active: bool,
+    /// When it was created (events minted earlier were never its).
+    pub created_at: DateTime<Utc>,
+}
+
+impl Subscription {
+    /// Whether it receives events of this type.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events.iter().any(|e| e == event_type)
+    }
+}
+
+/// Every webhook's subscription, oldest first.
+pub async fn subscriptions(pool: &PgPool) -> Result<Vec<Subscription>, sqlx::Error> {
+    sqlx::query_as("SELECT id, events, active, created_at FROM webhooks ORDER BY created_at, id")
+        .fetch_all(pool)
+        .await
+}
+
+/// The ids of every webhook (active or not).
+pub async fn ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM webhooks")
+        .fetch_all(pool)
+        .await
+}
+
 /// Applies a patch; `None` when the id is unknown.
 pub async fn update(
     pool: &PgPool,

@@ -221,7 +221,7 @@ async fn auth_crud_and_validation() {
             .await
             .expect_err("started without a usable admin token");
         assert!(
-            matches!(&err, webhook_out::Error::Secret(ConfigError::Invalid { key, .. })
+            matches!(&err, webhook_out::Error::Config(ConfigError::Invalid { key, .. })
                 if *key == "webhook_out.admin_token"),
             "{err}"
         );

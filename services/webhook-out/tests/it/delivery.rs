@@ -221,7 +221,16 @@ async fn exhausted_events_go_to_the_dlq() {
     let back: Event = serde_json::from_slice(&msg.payload).unwrap();
     assert_eq!(back.id, event.id);
     let h = |n: &str| msg.headers.get(n).map(|v| v.as_str().to_string());
-    assert_eq!(h("Nats-Msg-Id"), Some(format!("{id}:{}", event.id)));
+    let seq = h("Hookline-Source-Sequence").expect("source sequence");
+    assert_eq!(h("Nats-Msg-Id"), Some(format!("{id}:{}:{seq}", event.id)));
+    assert_eq!(h("Hookline-Consumer").as_deref(), Some(id.as_str()));
+    assert_eq!(
+        h("Hookline-Original-Msg-Id").as_deref(),
+        Some(event.id.as_str())
+    );
+    assert_eq!(h("Hookline-Event-Id").as_deref(), Some(event.id.as_str()));
+    assert!(h("Hookline-Error").is_some_and(|e| e.contains("500")));
+    assert!(h("Hookline-First-Failed-At") <= h("Hookline-Failed-At"));
     assert_eq!(h("Hookline-Last-Status").as_deref(), Some("500"));
     assert_eq!(h("Hookline-Attempts").as_deref(), Some("3"));
     let w = stack.webhook(&id).await;

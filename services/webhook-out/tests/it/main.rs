@@ -5,5 +5,7 @@ mod config_webhook;
 mod delivery;
 mod encryption;
 mod harness;
+mod ops_events;
 mod replay;
+mod resend;
 mod ssrf;
