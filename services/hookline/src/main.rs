@@ -42,6 +42,12 @@ enum Command {
         /// Consumer names, e.g. event-store engagement-score automation.
         names: Vec<String>,
     },
+    /// Run the actions worker: sends thank-you emails and SDR hand-offs for
+    /// the tasks automation created.
+    Actions,
+    /// List or retry automation tasks.
+    #[command(subcommand)]
+    Tasks(cli::tasks::TasksCmd),
     /// Run every service in one process (the local default).
     All,
     /// Create the databases if absent and apply migrations.
@@ -107,6 +113,8 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Consume { names } => {
             Ok(crm_consumers::run(config.clone(), names, service(&config)).await?)
         }
+        Command::Actions => Ok(actions::run(config.clone(), service(&config)).await?),
+        Command::Tasks(cmd) => cli::tasks::run(cmd, &config).await,
         Command::All => cli::all::run(config.clone(), service(&config)).await,
         Command::Webhooks(cmd) => cli::admin::webhooks(cmd, &config).await,
         Command::Deliveries(args) => cli::admin::deliveries(args, &config).await,

@@ -5,8 +5,11 @@
 //! build a `Config` in code and a user needs no file at all. A bad value stops
 //! start-up with one line naming the key.
 
+mod actions;
 mod duration;
 mod sections;
+
+pub use actions::{ActionsConfig, EmailTemplate};
 
 pub use duration::{parse_duration, serde_duration, serde_durations};
 pub use sections::*;
@@ -57,6 +60,8 @@ pub struct Config {
     pub ops: OpsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The worker performing automation tasks (`hookline actions`).
+    pub actions: ActionsConfig,
 }
 
 /// Keys whose environment value is a comma-separated list.
@@ -66,6 +71,7 @@ const LIST_KEYS: &[&str] = &[
     "webhook_out.retry_schedule",
     "ingest.secrets",
     "consumers.backoff",
+    "actions.backoff",
 ];
 
 /// The seed's variable names and the key each one sets.
@@ -209,7 +215,7 @@ impl Config {
         if self.consumers.batch_size < 1 {
             return Err(invalid("consumers.batch_size", "must be at least 1"));
         }
-        Ok(())
+        self.actions.validate()
     }
 
     /// The effective configuration with every secret replaced by `***`, for
@@ -227,6 +233,7 @@ impl Config {
         hide(&mut c.crm_webhook.api_key);
         hide(&mut c.ingest.api_key);
         c.ingest.secrets.iter_mut().for_each(|s| *s = "***".into());
+        c.actions.redact();
         c.rc.database_url = crate::db::redact(&c.rc.database_url);
         c.crm.database_url = crate::db::redact(&c.crm.database_url);
         serde_json::to_value(c).expect("config serialises")

@@ -1,6 +1,7 @@
 //! `hookline all`: every service in one process, from one config, sharing one
-//! shutdown signal and one ops listener (for dedupe and the consumers; the
-//! HTTP services serve their own `/healthz`, `/readyz`, `/metrics`).
+//! shutdown signal and one ops listener (for dedupe, the consumers and
+//! actions; the HTTP services serve their own `/healthz`, `/readyz`,
+//! `/metrics`).
 
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
@@ -34,7 +35,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         (
             "ops",
             &ops_listener,
-            "/healthz /readyz /metrics of dedupe and consumers",
+            "/healthz /readyz /metrics of dedupe, consumers and actions",
         ),
     ] {
         let addr = listener.local_addr()?;
@@ -69,13 +70,25 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         )),
         tokio::spawn(named(
             "consumers",
-            crm_consumers::work(config.clone(), Vec::new(), readiness, shutdown.clone()),
+            crm_consumers::work(
+                config.clone(),
+                Vec::new(),
+                readiness.clone(),
+                shutdown.clone(),
+            ),
+        )),
+        tokio::spawn(named(
+            "actions",
+            actions::work(config.clone(), readiness, shutdown.clone()),
         )),
     ];
     let mut first_error = None;
     for task in tasks {
         if let Err(e) = task.await? {
-            tracing::error!(error = %e, "service stopped; stopping the others");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "service stopped; stopping the others"
+            );
             shutdown.trigger();
             first_error.get_or_insert(e);
         }
@@ -87,5 +100,6 @@ async fn named<E: std::error::Error + Send + Sync + 'static>(
     name: &'static str,
     fut: impl std::future::Future<Output = Result<(), E>>,
 ) -> anyhow::Result<()> {
-    fut.await.map_err(|e| anyhow::anyhow!("{name}: {e}"))
+    // Keep the cause chain: `main` looks in it for a ConfigError (exit 2).
+    fut.await.map_err(|e| anyhow::Error::new(e).context(name))
 }

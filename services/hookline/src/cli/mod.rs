@@ -3,3 +3,4 @@
 pub mod admin;
 pub mod all;
 pub mod lag;
+pub mod tasks;
