@@ -177,3 +177,69 @@ impl ActionsConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn key_of(actions: ActionsConfig) -> &'static str {
+        match actions.validate() {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid_and_send_nothing() {
+        let a = ActionsConfig::default();
+        a.validate().unwrap();
+        assert!(a.smtp_url.is_none() && a.sdr_webhook_url.is_none());
+        assert!(a.templates.contains_key("default"));
+    }
+
+    #[test]
+    fn unusable_values_name_their_key() {
+        let smtp = |url: &str| ActionsConfig {
+            smtp_url: Some(url.into()),
+            from: Some("a@example.org".into()),
+            ..ActionsConfig::default()
+        };
+        assert_eq!(key_of(smtp("http://mail")), "actions.smtp_url");
+        assert_eq!(key_of(smtp("smtp://")), "actions.smtp_url");
+        smtp("smtp+starttls://u:p@mail:587").validate().unwrap();
+        let mut no_from = smtp("smtps://mail");
+        no_from.from = None;
+        assert_eq!(key_of(no_from), "actions.from");
+        let sdr = |secret: Option<&str>| ActionsConfig {
+            sdr_webhook_url: Some("https://crm.example.org/sdr".into()),
+            sdr_webhook_secret: secret.map(str::to_string),
+            ..ActionsConfig::default()
+        };
+        assert_eq!(key_of(sdr(None)), "actions.sdr_webhook_secret");
+        // "short" is 5 bytes: fail closed under 16.
+        assert_eq!(
+            key_of(sdr(Some("whsec_c2hvcnQ="))),
+            "actions.sdr_webhook_secret"
+        );
+        sdr(Some(&crate::signing::Secret::generate()))
+            .validate()
+            .unwrap();
+        let mut lease = ActionsConfig::default();
+        lease.lease = lease.send_timeout;
+        assert_eq!(key_of(lease), "actions.lease");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut c = Config::default();
+        c.actions.smtp_url = Some("smtps://mailer:hunter2hunter2@mail.example.org".into());
+        c.actions.sdr_webhook_secret = Some("whsec_c2VjcmV0c2VjcmV0c2VjcmV0".into());
+        let shown = c.redacted().to_string();
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+        assert!(shown.contains("mailer:***@mail.example.org"), "{shown}");
+    }
+}
