@@ -7,6 +7,7 @@
 
 use crate::Failure;
 use hookline_core::config::{ActionsConfig, ConfigError};
+use hookline_core::handoff::SdrHandoff;
 use hookline_core::signing::{self, Secret};
 use serde_json::{Value, json};
 
@@ -53,13 +54,13 @@ impl SdrHook {
     /// Posts `lead` for task `id`: 2xx is done; 408, 429, 5xx and network
     /// errors are retried; any other status will not change and fails the
     /// task.
-    pub async fn send(&self, id: i64, lead: &Value) -> Result<(), Failure> {
+    pub async fn send(&self, id: i64, lead: &SdrHandoff) -> Result<(), Failure> {
         let body = if self.slack {
-            slack_body(lead)
+            serde_json::to_vec(&slack_body(lead))
         } else {
-            lead.clone()
-        };
-        let body = serde_json::to_vec(&body).expect("JSON serialises");
+            serde_json::to_vec(lead)
+        }
+        .expect("JSON serialises");
         let msg_id = format!("task_{id}");
         let now = chrono::Utc::now().timestamp();
         let signature = signing::standard::sign(&self.secret, &msg_id, now, &body);
@@ -87,51 +88,46 @@ impl SdrHook {
 
 /// A Slack-compatible body (`text` for notifications, `blocks` for the
 /// message): who, how hot, and what they looked at last.
-pub fn slack_body(lead: &Value) -> Value {
-    let contact = &lead["contact"];
-    let name = [&contact["first_name"], &contact["last_name"]]
-        .iter()
-        .filter_map(|v| v.as_str())
+pub fn slack_body(lead: &SdrHandoff) -> Value {
+    let contact = &lead.contact;
+    let name = [&contact.first_name, &contact.last_name]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
         .collect::<Vec<_>>()
         .join(" ");
-    let who = match (name.trim(), contact["email"].as_str()) {
-        ("", Some(email)) => email.to_string(),
-        ("", None) => lead["contact_key"]
-            .as_str()
-            .unwrap_or("unknown")
-            .to_string(),
+    let who = match (name.trim(), &contact.email) {
+        ("", Some(email)) => email.clone(),
+        ("", None) => lead.contact_key.clone(),
         (name, Some(email)) => format!("{name} <{email}>"),
         (name, None) => name.to_string(),
     };
-    let score = &lead["score"];
+    let score = lead.score.map_or("unknown".to_string(), |s| s.to_string());
     let text = format!("Hot lead: {who}, engagement score {score}");
-    let touches: Vec<String> = lead["last_touches"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let touches: Vec<String> = lead
+        .last_touches
+        .iter()
         .map(|t| {
-            let what = t["title"]
-                .as_str()
-                .or(t["slug"].as_str())
+            let what = t
+                .title
+                .as_deref()
+                .or(t.slug.as_deref())
                 .unwrap_or("(untitled)");
-            format!(
-                "• {} {} — {}",
-                t["event"].as_str().unwrap_or(""),
-                what,
-                t["at"].as_str().unwrap_or("")
-            )
+            let at = hookline_core::event::rfc3339_millis::format(&t.at);
+            format!("• {} {what} — {at}", t.event)
         })
         .collect();
-    let company = contact["company"].as_str().unwrap_or("-");
+    let company = contact.company.as_deref().unwrap_or("-");
+    let touches = if touches.is_empty() {
+        "No recent touches recorded.".to_string()
+    } else {
+        format!("Last touches:\n{}", touches.join("\n"))
+    };
     json!({
         "text": text,
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{text}*\nCompany: {company}")}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": if touches.is_empty() {
-                "No recent touches recorded.".to_string()
-            } else {
-                format!("Last touches:\n{}", touches.join("\n"))
-            }}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": touches}},
         ],
     })
 }
@@ -140,14 +136,36 @@ pub fn slack_body(lead: &Value) -> Value {
 mod tests {
     use super::*;
 
+    use hookline_core::handoff::{SdrContact, Touch};
+
     #[test]
     fn the_slack_body_names_the_contact_score_and_touches() {
-        let lead = json!({
-            "contact_key": "c-1",
-            "contact": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org", "company": "ACME"},
-            "score": 55,
-            "last_touches": [{"event": "page_view", "title": "Pricing", "at": "2026-10-13T07:58:00.000Z"}],
-        });
+        let lead = SdrHandoff {
+            kind: "sdr_task".into(),
+            task_id: 1,
+            rule: "sdr-hot-lead".into(),
+            event_id: "evt_1".into(),
+            contact_key: "c-1".into(),
+            contact: SdrContact {
+                first_name: Some("Ada".into()),
+                last_name: Some("Lovelace".into()),
+                email: Some("ada@example.org".into()),
+                company: Some("ACME".into()),
+                ..SdrContact::default()
+            },
+            score: Some(55),
+            threshold: Some(50),
+            last_touches: vec![Touch {
+                event_id: "evt_0".into(),
+                event: "page_view".into(),
+                content_type: None,
+                content_id: None,
+                slug: None,
+                title: Some("Pricing".into()),
+                url: None,
+                at: chrono::Utc::now(),
+            }],
+        };
         let body = slack_body(&lead);
         let text = body["text"].as_str().unwrap();
         assert!(

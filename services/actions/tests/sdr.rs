@@ -91,6 +91,19 @@ fn verified(secret: &str, (headers, body): &(HeaderMap, Bytes)) -> Value {
     serde_json::from_slice(body).expect("JSON body")
 }
 
+/// Checks `body` against the committed `proto-schemas/sdr_task.v1.json`.
+fn assert_matches_schema(body: &Value) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../proto-schemas/sdr_task.v1.json"
+    );
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema file")).expect("JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sdr_hand_off_is_a_verified_webhook_with_contact_score_and_touches() {
     let mut env = Env::new().await;
@@ -114,6 +127,7 @@ async fn the_sdr_hand_off_is_a_verified_webhook_with_contact_score_and_touches()
     assert_eq!(all.len(), 1, "{}", env.logs());
     assert_eq!(all[0].0["webhook-id"], format!("task_{id}").as_str());
     let body = verified(&secret, &all[0]);
+    assert_matches_schema(&body);
     assert_eq!(body["type"], "sdr_task");
     assert_eq!(body["task_id"], id);
     assert_eq!(body["contact"]["email"], "ada@example.org");

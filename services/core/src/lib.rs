@@ -9,6 +9,7 @@
 pub mod config;
 pub mod db;
 pub mod event;
+pub mod handoff;
 pub mod lag;
 pub mod names;
 pub mod nats;
