@@ -234,7 +234,12 @@ impl Worker {
 
     async fn perform(&self, task: Claimed) {
         let started = Instant::now();
-        let result = self.attempt(&task).await;
+        // lettre's time-out is per read or write; this bounds the whole
+        // conversation, which the lease relies on (lease >= 2 x send_timeout).
+        let limit = self.config.send_timeout;
+        let result = tokio::time::timeout(limit, self.attempt(&task))
+            .await
+            .unwrap_or_else(|_| Err(Failure::retry(format!("no answer within {limit:?}"))));
         let kind = task.kind.clone();
         metrics::histogram!("hookline_actions_send_duration_seconds", "kind" => kind.clone())
             .record(started.elapsed().as_secs_f64());
