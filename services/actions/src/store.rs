@@ -51,8 +51,8 @@ pub struct TaskRow {
     pub event_id: String,
     /// When the rule fired.
     pub created_at: DateTime<Utc>,
-    /// When a pending task is due.
-    pub next_attempt_at: DateTime<Utc>,
+    /// When a task that failed before is due again (none: due at once).
+    pub next_attempt_at: Option<DateTime<Utc>>,
     /// When it was sent.
     pub sent_at: Option<DateTime<Utc>>,
     /// Worker holding (or last holding) the claim.
@@ -74,7 +74,7 @@ pub async fn claim(
         "WITH due AS ( \
            SELECT id FROM automation_tasks \
            WHERE kind = ANY($1) AND ( \
-             (status = 'pending' AND next_attempt_at <= now()) OR \
+             (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now())) OR \
              (status = 'sending' AND lease_until < now())) \
            ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) \
          UPDATE automation_tasks t SET status = 'sending', claimed_by = $3, \

@@ -11,14 +11,17 @@
 -- `attempts` counts claims, so a task that crashes its worker every time
 -- still ends `failed`. Every outcome is recorded only by the worker that
 -- still holds the claim (`claimed_by` matches), so a worker whose lease was
--- taken over cannot overwrite the new holder's result.
+-- taken over cannot overwrite the new holder's result. A `pending` task
+-- with no `next_attempt_at` has never failed and is due at once (no
+-- time-dependent default: the rows the automation consumer writes stay a
+-- pure function of the events).
 ALTER TABLE automation_tasks
     ADD COLUMN IF NOT EXISTS attempts        INT         NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS last_error      TEXT,
     ADD COLUMN IF NOT EXISTS sent_at         TIMESTAMPTZ,
     ADD COLUMN IF NOT EXISTS lease_until     TIMESTAMPTZ,
     ADD COLUMN IF NOT EXISTS claimed_by      TEXT,
-    ADD COLUMN IF NOT EXISTS next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    ADD COLUMN IF NOT EXISTS next_attempt_at TIMESTAMPTZ,
     ADD COLUMN IF NOT EXISTS updated_at      TIMESTAMPTZ NOT NULL DEFAULT now();
 
 ALTER TABLE automation_tasks DROP CONSTRAINT IF EXISTS automation_tasks_status;
