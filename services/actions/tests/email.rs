@@ -145,6 +145,8 @@ async fn a_dead_smtp_server_fails_the_task_after_its_retries_then_retry_sends_it
         )
         .await;
     let mut vars = smtp_env(port);
+    // A login in the URL: percent-decoded for AUTH, never logged.
+    vars[0].1 = format!("smtp://mailer:p%40ss-NEVER-LOGGED@127.0.0.1:{port}");
     vars.extend([
         ("HOOKLINE__ACTIONS__MAX_ATTEMPTS", "3".to_string()),
         ("HOOKLINE__ACTIONS__BACKOFF", "200ms".into()),
@@ -176,6 +178,11 @@ async fn a_dead_smtp_server_fails_the_task_after_its_retries_then_retry_sends_it
     })
     .await;
     assert_eq!(sink.accepted().len(), 1);
+    assert_eq!(
+        sink.logins(),
+        [("mailer".to_string(), "p@ss-NEVER-LOGGED".to_string())]
+    );
+    assert!(!env.logs().contains("NEVER-LOGGED"), "{}", env.logs());
     let (code, _, err) = env.cli(&["tasks", "retry", &id.to_string()]);
     assert_ne!(code, 0, "a sent task must not be retried");
     assert!(err.contains("sent"), "{err}");

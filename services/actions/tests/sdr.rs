@@ -145,6 +145,9 @@ async fn the_sdr_hand_off_is_a_verified_webhook_with_contact_score_and_touches()
         .collect();
     assert_eq!(titles, ["Webinar", "Case study", "Pricing"], "newest first");
 
+    let key = secret.trim_start_matches("whsec_");
+    assert!(!env.logs().contains(key), "the secret must never be logged");
+
     // A wrong secret does not verify the same delivery.
     let other = Secret::generate();
     let (headers, bytes) = &all[0];

@@ -1,11 +1,13 @@
 //! A real SMTP server for tests: speaks enough RFC 5321 for lettre (EHLO,
-//! MAIL, RCPT, DATA, RSET, NOOP, QUIT) and keeps every message it accepted.
+//! AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT) and keeps every message
+//! it accepted (and every login, accepting any).
 //!
 //! Like any SMTP server, it has accepted a message only once it has
 //! answered `250` to the end of `DATA`. With [`SmtpSink::stall_first`] it
 //! never answers the first message: the client hangs mid-send, and if the
 //! client dies the message is discarded, as a real server would.
 
+use base64::Engine;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -43,6 +45,8 @@ pub struct SmtpSink {
     stalled: Arc<Mutex<Option<String>>>,
     /// Whether the stalled client has gone away (the message was discarded).
     dropped: Arc<AtomicBool>,
+    /// `(user, password)` of every `AUTH PLAIN` (any login is accepted).
+    logins: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl SmtpSink {
@@ -57,6 +61,7 @@ impl SmtpSink {
             stall: Arc::default(),
             stalled: Arc::default(),
             dropped: Arc::default(),
+            logins: Arc::default(),
         };
         let server = sink.clone();
         tokio::spawn(async move {
@@ -85,6 +90,11 @@ impl SmtpSink {
         self.stalled.lock().expect("not poisoned").clone()
     }
 
+    /// The logins clients authenticated with.
+    pub fn logins(&self) -> Vec<(String, String)> {
+        self.logins.lock().expect("not poisoned").clone()
+    }
+
     /// Whether the stuck client's connection has closed.
     pub fn stalled_client_gone(&self) -> bool {
         self.dropped.load(Ordering::SeqCst)
@@ -103,7 +113,31 @@ impl SmtpSink {
             }
             let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
             let reply: &[u8] = match verb.as_str() {
-                "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                "EHLO" => b"250-sink\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n",
+                "AUTH" => {
+                    let inline = line.split_whitespace().nth(2).map(str::to_string);
+                    let encoded = match inline {
+                        Some(b64) => b64,
+                        None => {
+                            write.write_all(b"334 \r\n").await?;
+                            let mut next = String::new();
+                            lines.read_line(&mut next).await?;
+                            next.trim().to_string()
+                        }
+                    };
+                    let plain = base64::engine::general_purpose::STANDARD
+                        .decode(encoded)
+                        .unwrap_or_default();
+                    let parts: Vec<String> = plain
+                        .split(|b| *b == 0)
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect();
+                    if let [_, user, password] = parts.as_slice() {
+                        let login = (user.clone(), password.clone());
+                        self.logins.lock().expect("not poisoned").push(login);
+                    }
+                    b"235 authenticated\r\n"
+                }
                 "HELO" | "NOOP" => b"250 ok\r\n",
                 "MAIL" => {
                     to.clear();
