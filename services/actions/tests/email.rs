@@ -26,26 +26,9 @@ fn smtp_env(port: u16) -> Vec<(&'static str, String)> {
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_one_killed_mid_send_still_send_each_email_once() {
-    let mut env = Env::new().await;
-    let sink = SmtpSink::start(0).await;
-    sink.stall_first();
-    let mut ids = Vec::new();
-    for n in 0..24 {
-        let payload =
-            json!({"email": format!("lead{n}@example.org"), "first_name": format!("Ada{n}")});
-        ids.push(
-            env.task(
-                "thank_you_email",
-                "thanks",
-                &format!("lead{n}@example.org"),
-                payload,
-            )
-            .await,
-        );
-    }
-    let mut vars = smtp_env(sink.addr.port());
+/// Settings of the two-worker test.
+fn two_worker_env(port: u16) -> Vec<(&'static str, String)> {
+    let mut vars = smtp_env(port);
     vars.extend([
         // One task per claim: both workers take turns on the same queue,
         // and the killed one has nothing in flight but the stuck send (a
@@ -67,6 +50,29 @@ async fn two_workers_one_killed_mid_send_still_send_each_email_once() {
             "<p>Hi {{first_name}}</p>".into(),
         ),
     ]);
+    vars
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_one_killed_mid_send_still_send_each_email_once() {
+    let mut env = Env::new().await;
+    let sink = SmtpSink::start(0).await;
+    sink.stall_first();
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        let payload =
+            json!({"email": format!("lead{n}@example.org"), "first_name": format!("Ada{n}")});
+        ids.push(
+            env.task(
+                "thank_you_email",
+                "thanks",
+                &format!("lead{n}@example.org"),
+                payload,
+            )
+            .await,
+        );
+    }
+    let vars = two_worker_env(sink.addr.port());
     let workers = [env.start(&vars), env.start(&vars)];
 
     // One worker is stuck in the middle of an SMTP conversation: find it by

@@ -100,6 +100,21 @@ impl SmtpSink {
         self.dropped.load(Ordering::SeqCst)
     }
 
+    /// Records the `(user, password)` of a base64 `AUTH PLAIN` response.
+    fn record_login(&self, encoded: &str) {
+        let plain = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap_or_default();
+        let parts: Vec<String> = plain
+            .split(|b| *b == 0)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        if let [_, user, password] = parts.as_slice() {
+            let login = (user.clone(), password.clone());
+            self.logins.lock().expect("not poisoned").push(login);
+        }
+    }
+
     async fn session(&self, stream: TcpStream) -> std::io::Result<()> {
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read);
@@ -125,17 +140,7 @@ impl SmtpSink {
                             next.trim().to_string()
                         }
                     };
-                    let plain = base64::engine::general_purpose::STANDARD
-                        .decode(encoded)
-                        .unwrap_or_default();
-                    let parts: Vec<String> = plain
-                        .split(|b| *b == 0)
-                        .map(|p| String::from_utf8_lossy(p).into_owned())
-                        .collect();
-                    if let [_, user, password] = parts.as_slice() {
-                        let login = (user.clone(), password.clone());
-                        self.logins.lock().expect("not poisoned").push(login);
-                    }
+                    self.record_login(&encoded);
                     b"235 authenticated\r\n"
                 }
                 "HELO" | "NOOP" => b"250 ok\r\n",
