@@ -11,6 +11,7 @@ pub mod db;
 pub mod dlq;
 pub mod dlq_admin;
 pub mod event;
+pub mod handoff;
 pub mod http;
 pub mod lag;
 pub mod mint;

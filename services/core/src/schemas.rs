@@ -5,6 +5,7 @@
 //! drift from the types. Regenerate with `scripts/gen-schemas`.
 
 use crate::event::{Event, FormSubmission, PageView, RawEvent};
+use crate::handoff::SdrHandoff;
 use schemars::{JsonSchema, schema_for};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -136,6 +137,12 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "rc-legacy webhook body: form_submission",
             schema::<LegacyBody<FormSubmission>>(),
             "form_submission",
+        ),
+        typed(
+            "sdr_task.v1.json",
+            "SDR hand-off webhook body (hookline actions, sdr_task)",
+            schema::<SdrHandoff>(),
+            "sdr_task",
         ),
     ]
 }

@@ -86,6 +86,11 @@ impl Secret {
         Ok(Self(secret.as_bytes().to_vec()))
     }
 
+    /// Bytes in the key (services refuse keys under 16 bytes).
+    pub fn key_len(&self) -> usize {
+        self.0.len()
+    }
+
     /// A fresh `whsec_` secret with 32 random bytes.
     pub fn generate() -> String {
         let key: [u8; 32] = rand::random();

@@ -43,6 +43,12 @@ enum Command {
         /// Consumer names, e.g. event-store engagement-score automation.
         names: Vec<String>,
     },
+    /// Run the actions worker: sends thank-you emails and SDR hand-offs for
+    /// the tasks automation created.
+    Actions,
+    /// List or retry automation tasks.
+    #[command(subcommand)]
+    Tasks(cli::tasks::TasksCmd),
     /// Run every service in one process (the local default).
     All,
     /// Create the databases if absent and apply migrations, then create or
@@ -180,6 +186,11 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             let stop = service(&config);
             until_stopped(&stop, grace, cli::all::run(config, stop.clone())).await
         }
+        Command::Actions => {
+            let stop = service(&config);
+            Ok(until_stopped(&stop, grace, actions::run(config, stop.clone())).await?)
+        }
+        Command::Tasks(cmd) => cli::tasks::run(cmd, &config).await,
         Command::Webhooks(cmd) => cli::admin::webhooks(cmd, &config).await,
         Command::Deliveries(args) => cli::admin::deliveries(args, &config).await,
         Command::Replay(args) => cli::admin::replay(args, &config).await,

@@ -5,11 +5,14 @@
 //! build a `Config` in code and a user needs no file at all. A bad value stops
 //! start-up with one line naming the key.
 
+mod actions;
 mod duration;
 mod nats;
 mod public;
 mod secrets;
 mod sections;
+
+pub use actions::{ActionsConfig, EmailTemplate};
 
 pub use duration::{parse_duration, serde_duration, serde_durations};
 pub use nats::{NatsConfig, NatsTlsConfig};
@@ -63,6 +66,8 @@ pub struct Config {
     pub ops: OpsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The worker performing automation tasks (`hookline actions`).
+    pub actions: ActionsConfig,
 }
 
 /// Keys whose environment value is a comma-separated list.
@@ -75,6 +80,7 @@ const LIST_KEYS: &[&str] = &[
     "ingest.secrets",
     "ingest.trusted_proxies",
     "consumers.backoff",
+    "actions.backoff",
 ];
 
 /// The seed's variable names and the key each one sets.
@@ -228,7 +234,7 @@ impl Config {
         if self.consumers.batch_size < 1 {
             return Err(invalid("consumers.batch_size", "must be at least 1"));
         }
-        Ok(())
+        self.actions.validate()
     }
 
     /// The settings of the public listeners (edge, ingest) that serde's
@@ -275,6 +281,7 @@ impl Config {
             .encryption_keys
             .iter_mut()
             .for_each(|s| *s = "***".into());
+        c.actions.redact();
         c.rc.database_url = crate::db::redact(&c.rc.database_url);
         c.crm.database_url = crate::db::redact(&c.crm.database_url);
         serde_json::to_value(c).expect("config serialises")

@@ -1,7 +1,8 @@
 //! `hookline all`: every service in one process, from one config, sharing one
 //! shutdown signal and one ops listener (`/metrics` of every service, since
-//! they share one recorder; `/healthz` and `/readyz` of dedupe and the
-//! consumers, while the HTTP services answer their own on their ports).
+//! they share one recorder; `/healthz` and `/readyz` of dedupe, the
+//! consumers and actions, while the HTTP services answer their own on their
+//! ports).
 
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
@@ -40,7 +41,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         (
             "ops",
             &ops_listener,
-            "/metrics of every service; /healthz /readyz of dedupe and consumers",
+            "/metrics of every service; /healthz /readyz of dedupe, consumers and actions",
         ),
     ] {
         let addr = listener.local_addr()?;
@@ -79,7 +80,16 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         )),
         tokio::spawn(named(
             "consumers",
-            crm_consumers::work(config.clone(), Vec::new(), readiness, shutdown.clone()),
+            crm_consumers::work(
+                config.clone(),
+                Vec::new(),
+                readiness.clone(),
+                shutdown.clone(),
+            ),
+        )),
+        tokio::spawn(named(
+            "actions",
+            actions::work(config.clone(), readiness, shutdown.clone()),
         )),
     ];
     let mut first_error = None;

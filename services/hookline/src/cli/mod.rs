@@ -7,4 +7,5 @@ pub mod dlq;
 pub mod history;
 pub mod lag;
 pub mod reencrypt;
+pub mod tasks;
 pub mod trace;
