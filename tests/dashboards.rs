@@ -11,7 +11,7 @@
 use hookline_core::publish::{Outgoing, publish};
 use hookline_e2e::nats_server::NatsServer;
 use hookline_e2e::ops::Receiver;
-use hookline_e2e::{Service, Stack, wait_for};
+use hookline_e2e::{Service, Stack, free_port, hookline_bin, wait_for};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -67,18 +67,18 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     names
 }
 
-async fn scrape(stack: &Stack) -> BTreeSet<String> {
+async fn scrape(stack: &Stack, actions_ops: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for s in Service::ALL {
-        let text = stack
-            .http()
-            .get(format!("{}/metrics", stack.url(s)))
-            .send()
-            .await
-            .expect("metrics answer")
-            .text()
-            .await
-            .unwrap();
+    let urls = Service::ALL
+        .iter()
+        .map(|s| stack.ops_url(*s))
+        .chain([actions_ops.to_string()]);
+    for url in urls {
+        // A process still starting is scraped again on the next round.
+        let Ok(answer) = stack.http().get(format!("{url}/metrics")).send().await else {
+            continue;
+        };
+        let text = answer.text().await.unwrap_or_default();
         for line in text
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -150,6 +150,35 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
         ("HOOKLINE__CONSUMERS__MAX_DELIVER".into(), "2".into()),
     ]);
     stack.start_all().await;
+    // `hookline actions` beside the stack, its SMTP server down: the form's
+    // thank-you task is tried and retried, so its metrics exist.
+    let actions_port = free_port();
+    let mut env = stack.env(Service::Consumer("automation"));
+    env.extend([
+        (
+            "HOOKLINE__OPS__LISTEN".into(),
+            format!("127.0.0.1:{actions_port}"),
+        ),
+        (
+            "HOOKLINE__ACTIONS__SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{}", free_port()),
+        ),
+        (
+            "HOOKLINE__ACTIONS__FROM".into(),
+            "RC <rc@example.com>".into(),
+        ),
+        ("HOOKLINE__ACTIONS__POLL_INTERVAL".into(), "200ms".into()),
+    ]);
+    let mut actions = std::process::Command::new(hookline_bin())
+        .arg("actions")
+        .env_clear()
+        .envs(env)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("hookline actions starts");
+    let actions_ops = format!("http://127.0.0.1:{actions_port}");
     let failing = Receiver::start(true).await;
     stack.create_webhook(&failing.url()).await;
     stack.page_view("c-dash", "cnt_dash").await;
@@ -201,13 +230,19 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
     .await;
     stack.wait_idle(Duration::from_secs(90)).await;
     // Lag gauges refresh every 10 s; wait until every process has them.
-    let exported = wait_for("lag gauges", Duration::from_secs(60), || async {
-        let names = scrape(&stack).await;
-        names
-            .contains("hookline_consumer_oldest_unacked_seconds")
+    let exported = wait_for(
+        "lag gauges and task metrics",
+        Duration::from_secs(60),
+        || async {
+            let names = scrape(&stack, &actions_ops).await;
+            (names.contains("hookline_consumer_oldest_unacked_seconds")
+                && names.contains("hookline_actions_tasks_total"))
             .then_some(names)
-    })
+        },
+    )
     .await;
+    let _ = actions.kill();
+    let _ = actions.wait();
     let varz = varz_fields().await;
 
     let mut missing = Vec::new();
