@@ -12,7 +12,12 @@
 //!   its own settings (ack wait, max deliveries, back-off).
 //! - Only `edge` publishes `rc.raw.>`, only `dedupe` `rc.events.>` and the
 //!   dedupe buckets, only `ingest` `crm.events.>`; dead letters come from
-//!   `webhook-out` (`rc.dlq.>`) and `consumers` (`crm.dlq.>`).
+//!   `webhook-out` (`rc.dlq.>`), `dedupe` (`rc.dlq.dedupe`) and `consumers`
+//!   (`crm.dlq.>`).
+//! - `webhook-out` may also read (never write) the other streams, for the
+//!   admin API's event traces and resends; redriving or purging dead letters
+//!   republishes events or deletes entries, so only `admin` (`hookline dlq`)
+//!   may.
 //! - Replies (PubAcks, API answers, pulled messages) reach each role only on
 //!   its own inbox prefix, so no role reads another's answers.
 //!
@@ -95,6 +100,8 @@ pub fn permissions(names: &Names, role: &str) -> Permissions {
                 publish.push(format!("{api}.STREAM.MSG.GET.{kv}"));
             }
             publish.extend(durables(&stream(names::RC_RAW), "dedupe"));
+            // Raw messages it cannot read go to its own dead-letter subject.
+            publish.push(subject("rc.dlq.dedupe"));
         }
         "webhook-out" => {
             publish.push(subject("rc.dlq.>"));
@@ -106,6 +113,31 @@ pub fn permissions(names: &Names, role: &str) -> Permissions {
             publish.push(format!("{api}.CONSUMER.DELETE.{events}.*"));
             // Its janitor lists the durables to remove those of deleted webhooks.
             publish.push(format!("{api}.CONSUMER.NAMES.{events}"));
+            // Event traces and resends (`/v1/events/{id}`, `…/resend/…`)
+            // read the streams by start time; reading only. Redriving and
+            // purging dead letters republish or delete: `hookline dlq` as
+            // `admin` does that.
+            for base in [
+                names::RC_RAW,
+                names::CRM_EVENTS,
+                names::RC_DLQ,
+                names::CRM_DLQ,
+            ] {
+                let s = stream(base);
+                publish.push(format!("{api}.CONSUMER.CREATE.{s}"));
+                publish.push(format!("{api}.CONSUMER.CREATE.{s}.>"));
+                publish.push(format!("{api}.CONSUMER.MSG.NEXT.{s}.*"));
+                publish.push(format!("{api}.CONSUMER.DELETE.{s}.*"));
+            }
+            for base in [
+                names::RC_RAW,
+                names::RC_EVENTS,
+                names::CRM_EVENTS,
+                names::RC_DLQ,
+                names::CRM_DLQ,
+            ] {
+                publish.push(format!("{api}.STREAM.MSG.GET.{}", stream(base)));
+            }
         }
         "ingest" => publish.push(subject("crm.events.>")),
         "consumers" => {
