@@ -3,6 +3,7 @@
 mod admin;
 mod config_webhook;
 mod delivery;
+mod disable;
 mod encryption;
 mod harness;
 mod ops_events;
