@@ -1,5 +1,4 @@
-//! Malformed HTTP against the running edge and crm-ingest processes (issue
-//! 7, "Bad input").
+//! Malformed HTTP against the running edge and crm-ingest processes.
 //!
 //! proptest strategies (tests/bad_input/) generate, per endpoint, at least
 //! 10,000 requests that must be refused (1,000 with `HOOKLINE_QUICK=1`):
@@ -20,10 +19,14 @@
 //! The run is seeded; the seed is printed, and `HOOKLINE_BADINPUT_SEED=<n>`
 //! replays a run.
 
+#[path = "bad_input/bodies.rs"]
+mod bodies;
 #[path = "bad_input/common.rs"]
 mod common;
 #[path = "bad_input/edge.rs"]
 mod edge;
+#[path = "bad_input/http.rs"]
+mod http;
 #[path = "bad_input/ingest.rs"]
 mod ingest;
 
