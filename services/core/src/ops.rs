@@ -178,6 +178,22 @@ pub async fn serve_on(
     crate::http::serve(listener, router, ServeOptions::internal(), shutdown).await
 }
 
+/// Serves the ops routes of `readiness` on `listener` in the background until
+/// `shutdown` fires; a failure is logged under `service` (the process goes
+/// on: the ops listener reports on it, it is not the work).
+pub fn spawn(
+    service: &'static str,
+    listener: tokio::net::TcpListener,
+    readiness: Readiness,
+    shutdown: Shutdown,
+) {
+    tokio::spawn(async move {
+        if let Err(e) = serve_on(listener, router(readiness), shutdown).await {
+            tracing::error!(error = %e, service, "ops listener failed");
+        }
+    });
+}
+
 /// Middleware counting every request as
 /// `hookline_http_requests_total{service,route,status}` and timing it as
 /// `hookline_http_request_duration_seconds{service,route}`. The route label

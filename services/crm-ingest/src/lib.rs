@@ -99,12 +99,12 @@ async fn serve(
     let keys = Keys::from_config(&config.ingest)?;
     let readiness = Readiness::new();
     if let Some(ops_listener) = ops_listener {
-        let (router, shutdown) = (ops::router(readiness.clone()), shutdown.clone());
-        tokio::spawn(async move {
-            if let Err(e) = ops::serve_on(ops_listener, router, shutdown).await {
-                tracing::error!(error = %e, "crm-ingest ops listener failed");
-            }
-        });
+        ops::spawn(
+            "crm-ingest",
+            ops_listener,
+            readiness.clone(),
+            shutdown.clone(),
+        );
     }
     // Until NATS is set up, probes get answers (`/readyz` 503), not silence.
     let setup = async {

@@ -79,13 +79,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
         .map_err(|source| Error::Bind { addr, source })?;
     let readiness = Readiness::new();
     readiness.setting_up(SETTING_UP);
-    let ops_shutdown = shutdown.clone();
-    let router = ops::router(readiness.clone());
-    tokio::spawn(async move {
-        if let Err(e) = ops::serve_on(listener, router, ops_shutdown).await {
-            tracing::error!(error = %e, "dedupe ops listener failed");
-        }
-    });
+    ops::spawn("dedupe", listener, readiness.clone(), shutdown.clone());
     work(config, readiness, shutdown).await
 }
 

@@ -116,12 +116,7 @@ async fn serve(
     hookline_core::telemetry::prometheus();
     let readiness = Readiness::new();
     if let Some(ops_listener) = ops_listener {
-        let (router, shutdown) = (ops::router(readiness.clone()), shutdown.clone());
-        tokio::spawn(async move {
-            if let Err(e) = ops::serve_on(ops_listener, router, shutdown).await {
-                tracing::error!(error = %e, "rc-edge ops listener failed");
-            }
-        });
+        ops::spawn("rc-edge", ops_listener, readiness.clone(), shutdown.clone());
     }
     if config.edge.identity_secret.is_none() {
         tracing::warn!(

@@ -53,13 +53,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     // so the first to finish cannot make the process look ready alone.
     readiness.setting_up(dedupe::SETTING_UP);
     readiness.setting_up(crm_consumers::SETTING_UP);
-    let ops_router = ops::router(readiness.clone());
-    let ops_shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        if let Err(e) = ops::serve_on(ops_listener, ops_router, ops_shutdown).await {
-            tracing::error!(error = %e, "ops listener failed");
-        }
-    });
+    ops::spawn("all", ops_listener, readiness.clone(), shutdown.clone());
 
     let tasks = vec![
         tokio::spawn(named(
