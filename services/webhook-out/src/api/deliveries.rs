@@ -2,7 +2,8 @@
 
 use super::webhooks::{event_types, load};
 use super::{ApiError, AppState};
-use crate::delivery::{request, send};
+use crate::delivery::send::Outcome;
+use crate::delivery::{Ctx, request, send};
 use crate::replay;
 use crate::store::AttemptRow;
 use crate::store::attempts::{self, StatusFilter};
@@ -165,13 +166,29 @@ pub async fn test(
         .map_err(|e| ApiError::invalid(format!("cannot sign with this webhook's secret: {e}")))?;
     let (http, policy) = ctx.route(&webhook);
     let outcome = send::send(http, &webhook.url, &signed, policy).await;
+    Ok(Json(
+        record_once(ctx, &webhook.id, event_id, request::PING, 1, outcome, now).await,
+    ))
+}
+
+/// Logs a one-off delivery (a ping, a resend) as attempt `attempt` of
+/// `event_id`, and the answer the admin API gives about it.
+pub(super) async fn record_once(
+    ctx: &Ctx,
+    webhook_id: &str,
+    event_id: String,
+    event: &str,
+    attempt: i32,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> TestResponse {
     ctx.writer
         .record(AttemptRow {
             id: 0,
-            webhook_id: webhook.id.clone(),
+            webhook_id: webhook_id.to_string(),
             event_id: event_id.clone(),
-            event: request::PING.to_string(),
-            attempt: 1,
+            event: event.to_string(),
+            attempt,
             status_code: outcome.status.map(i32::from),
             success: outcome.success(),
             duration_ms: outcome.duration.as_millis().min(i32::MAX as u128) as i32,
@@ -180,13 +197,13 @@ pub async fn test(
             attempted_at: now,
         })
         .await;
-    Ok(Json(TestResponse {
+    TestResponse {
         event_id,
         success: outcome.success(),
         status_code: outcome.status,
         duration_ms: outcome.duration.as_millis() as u64,
         error: outcome.error,
-    }))
+    }
 }
 
 /// `POST /v1/webhooks/{id}/replay`.

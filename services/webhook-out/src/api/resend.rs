@@ -4,11 +4,10 @@
 //! secret and sent once; the attempt is logged like any other. The receiver
 //! dedupes by `webhook-id`, so resending an event it has is harmless.
 
-use super::deliveries::TestResponse;
+use super::deliveries::{TestResponse, record_once};
 use super::webhooks::load;
 use super::{ApiError, AppState};
 use crate::delivery::{request, send};
-use crate::store::AttemptRow;
 use crate::store::attempts;
 use crate::trace::find::{Window, by_msg_id, minted_at};
 use axum::Json;
@@ -74,26 +73,18 @@ pub async fn resend(
         .max()
         .unwrap_or(0);
     tracing::info!(webhook = %webhook.id, event_id = %event_id, success = outcome.success(), "event resent");
-    ctx.writer
-        .record(AttemptRow {
-            id: 0,
-            webhook_id: webhook.id.clone(),
-            event_id: event_id.clone(),
-            event: event.event_type().as_str().to_string(),
-            attempt: previous.saturating_add(1),
-            status_code: outcome.status.map(i32::from),
-            success: outcome.success(),
-            duration_ms: outcome.duration.as_millis().min(i32::MAX as u128) as i32,
-            error: outcome.error.clone(),
-            exhausted: false,
-            attempted_at: now,
-        })
-        .await;
-    Ok(Json(TestResponse {
-        event_id,
-        success: outcome.success(),
-        status_code: outcome.status,
-        duration_ms: outcome.duration.as_millis() as u64,
-        error: outcome.error,
-    }))
+    let kind = event.event_type();
+    let attempt = previous.saturating_add(1);
+    Ok(Json(
+        record_once(
+            ctx,
+            &webhook.id,
+            event_id,
+            kind.as_str(),
+            attempt,
+            outcome,
+            now,
+        )
+        .await,
+    ))
 }
