@@ -32,4 +32,5 @@ pub use config::Config;
 pub use event::{Event, EventData, EventId, EventType};
 pub use names::Names;
 pub use shutdown::Shutdown;
+#[cfg(feature = "testing")]
 pub mod testing;
