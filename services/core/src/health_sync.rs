@@ -80,10 +80,7 @@ pub fn digest<'a>(ids: impl IntoIterator<Item = &'a String>) -> String {
         }
         hash.update(id.as_bytes());
     }
-    hash.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Ids grouped by (hour, type), restricted to `[from, to)` by their minted

@@ -4,10 +4,10 @@
 //! handlers parse bodies themselves (leniently, with field caps — see
 //! `input`), so these are documentation, not the parser.
 
+use crate::health_sync::BearerScheme;
 use axum::Json;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use crate::health_sync::BearerScheme;
 use utoipa::{OpenApi, ToSchema};
 
 /// The edge's OpenAPI document.

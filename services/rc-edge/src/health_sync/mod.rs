@@ -120,7 +120,9 @@ pub async fn ids(
     s.authorize(&headers)?;
     let hour = time("hour", q.hour.as_deref())?;
     if hour_start(hour) != hour {
-        return Err(bad("`hour` must be the start of an hour (minutes and seconds 0)"));
+        return Err(bad(
+            "`hour` must be the start of an hour (minutes and seconds 0)",
+        ));
     }
     let kind = q
         .event_type

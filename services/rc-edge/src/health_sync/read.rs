@@ -60,8 +60,7 @@ pub async fn buckets(
     let (stream, info) = stream(js, names).await?;
     check_retention(&info, from)?;
     let start = from - SKEW;
-    if info.state.messages == 0 || info.state.last_timestamp.unix_timestamp_nanos() < nanos(start)
-    {
+    if info.state.messages == 0 || info.state.last_timestamp.unix_timestamp_nanos() < nanos(start) {
         return Ok(out);
     }
     let start_time = async_nats::datetime::from_nanos(nanos(start)).map_err(nats)?;
@@ -124,10 +123,7 @@ async fn stream(
 /// Refuses a range that starts where the stream may already have dropped
 /// messages: before `now - max_age`, or before the oldest message still
 /// held once the stream has dropped any.
-fn check_retention(
-    info: &Info,
-    from: DateTime<Utc>,
-) -> Result<(), ReadError> {
+fn check_retention(info: &Info, from: DateTime<Utc>) -> Result<(), ReadError> {
     let mut oldest: Option<DateTime<Utc>> = None;
     if !info.config.max_age.is_zero()
         && let Ok(age) = TimeDelta::from_std(info.config.max_age)
