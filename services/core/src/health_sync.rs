@@ -116,7 +116,10 @@ impl Buckets {
             return false;
         }
         match self.ids.get_mut(&(hour_start(at), event_type.as_str())) {
-            Some(set) => set.insert(id.to_string()) || true,
+            Some(set) => {
+                set.insert(id.to_string());
+                true
+            }
             None => false,
         }
     }

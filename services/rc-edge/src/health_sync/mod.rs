@@ -87,7 +87,7 @@ pub async fn summary(
     State(s): State<HealthSync>,
     headers: HeaderMap,
     Query(q): Query<RangeQuery>,
-) -> Result<Json<Summary>, Response> {
+) -> Result<Json<Summary>, Refusal> {
     s.authorize(&headers)?;
     let from = time("from", q.from.as_deref())?;
     let to = match q.to.as_deref() {
@@ -101,7 +101,7 @@ pub async fn summary(
         // Past retention is the more useful answer when both hold.
         read::retention(&s.nats.js, &s.nats.names, from)
             .await
-            .map_err(refusal)?;
+            .map_err(Refusal::Read)?;
         return Err(bad("`from` is more than 7 days before `to`; ask in parts"));
     }
     Ok(Json(s.read(from, to).await?.summary()))
@@ -116,7 +116,7 @@ pub async fn ids(
     State(s): State<HealthSync>,
     headers: HeaderMap,
     Query(q): Query<IdsQuery>,
-) -> Result<Json<HourIds>, Response> {
+) -> Result<Json<HourIds>, Refusal> {
     s.authorize(&headers)?;
     let hour = time("hour", q.hour.as_deref())?;
     if hour_start(hour) != hour {
@@ -139,12 +139,12 @@ pub async fn ids(
 }
 
 impl HealthSync {
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let Some(key) = &self.key else {
             return Err(ApiError::not_found(
                 "health-sync is off: edge.health_sync_api_key is not set",
             )
-            .into_response());
+            .into());
         };
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -153,7 +153,45 @@ impl HealthSync {
             .map(|t| Sha256::digest(t.trim().as_bytes()));
         match presented {
             Some(p) if bool::from(p.as_slice().ct_eq(key)) => Ok(()),
-            _ => {
+            _ => Err(Refusal::Unauthorized),
+        }
+    }
+
+    async fn read(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<hookline_core::health_sync::Buckets, Refusal> {
+        let _turn = self.one_at_a_time.acquire().await;
+        read::buckets(&self.nats.js, &self.nats.names, from, to)
+            .await
+            .map_err(Refusal::Read)
+    }
+}
+
+/// Why a health-sync request is refused.
+#[derive(Debug)]
+pub enum Refusal {
+    /// A 4xx with a message (bad parameter, health-sync off).
+    Api(ApiError),
+    /// No or a wrong bearer token: 401 with `WWW-Authenticate: Bearer`.
+    Unauthorized,
+    /// Reading `RC_EVENTS` failed: 422 past retention (with
+    /// `oldest_available`), 503 when NATS did not answer.
+    Read(ReadError),
+}
+
+impl From<ApiError> for Refusal {
+    fn from(e: ApiError) -> Self {
+        Refusal::Api(e)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Api(e) => e.into_response(),
+            Refusal::Unauthorized => {
                 let mut r = ApiError {
                     status: StatusCode::UNAUTHORIZED,
                     message: "missing or wrong bearer token".into(),
@@ -163,48 +201,30 @@ impl HealthSync {
                     header::WWW_AUTHENTICATE,
                     header::HeaderValue::from_static("Bearer"),
                 );
-                Err(r)
+                r
             }
-        }
-    }
-
-    async fn read(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<hookline_core::health_sync::Buckets, Response> {
-        let _turn = self.one_at_a_time.acquire().await;
-        read::buckets(&self.nats.js, &self.nats.names, from, to)
-            .await
-            .map_err(refusal)
-    }
-}
-
-/// The answer to a failed read: 422 with `oldest_available` past
-/// retention, 503 when NATS did not answer.
-fn refusal(e: ReadError) -> Response {
-    match e {
-        ReadError::Retention { oldest } => {
-            let oldest = hour_start(oldest) + TimeDelta::hours(1);
-            let message = format!(
-                "the range starts before RC_EVENTS' retention: RC_EVENTS may no longer hold \
-                 every event before {}; ask from that time on",
-                oldest.to_rfc3339()
-            );
-            let body = serde_json::json!({
-                "status": "error",
-                "message": message,
-                "oldest_available": oldest,
-            });
-            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
-        }
-        ReadError::Nats(error) => {
-            tracing::warn!(%error, "health-sync could not read RC_EVENTS");
-            ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "RC_EVENTS could not be read; retry later".into(),
+            Refusal::Read(ReadError::Retention { oldest }) => {
+                let oldest = hour_start(oldest) + TimeDelta::hours(1);
+                let message = format!(
+                    "the range starts before RC_EVENTS' retention: RC_EVENTS may no longer hold \
+                     every event before {}; ask from that time on",
+                    oldest.to_rfc3339()
+                );
+                let body = serde_json::json!({
+                    "status": "error",
+                    "message": message,
+                    "oldest_available": oldest,
+                });
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
             }
-            .into_response()
+            Refusal::Read(ReadError::Nats(error)) => {
+                tracing::warn!(%error, "health-sync could not read RC_EVENTS");
+                ApiError {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: "RC_EVENTS could not be read; retry later".into(),
+                }
+                .into_response()
+            }
         }
     }
 }
@@ -223,12 +243,12 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
-fn bad(message: &str) -> Response {
-    ApiError::bad_request(message).into_response()
+fn bad(message: &str) -> Refusal {
+    ApiError::bad_request(message).into()
 }
 
 /// A required RFC 3339 query parameter.
-fn time(name: &str, value: Option<&str>) -> Result<DateTime<Utc>, Response> {
+fn time(name: &str, value: Option<&str>) -> Result<DateTime<Utc>, Refusal> {
     let value = value.ok_or_else(|| bad(&format!("`{name}` is required (RFC 3339)")))?;
     DateTime::parse_from_rfc3339(value.trim())
         .map(|t| t.to_utc())
