@@ -89,8 +89,7 @@ async fn counts_and_digests_what_rc_events_holds() {
             .iter()
             .find(|h| {
                 h["type"] == kind
-                    && h["hour"]
-                        == Value::from(hour.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    && h["hour"] == hour.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             })
             .cloned()
             .unwrap_or_else(|| panic!("no {kind} entry for {hour}: {v}"))
