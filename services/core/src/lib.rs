@@ -12,6 +12,7 @@ pub mod dlq;
 pub mod dlq_admin;
 pub mod event;
 pub mod handoff;
+pub mod health_sync;
 pub mod http;
 pub mod lag;
 pub mod mint;
