@@ -7,7 +7,7 @@
 //! event's own id, so the redelivery carries on, and RC_EVENTS drops the
 //! repeated publish by its id).
 
-use crate::claim::{Claims, Verdict};
+use crate::claim::{ClaimError, Claims, Verdict};
 use crate::key::{Class, classify};
 use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
@@ -237,19 +237,28 @@ async fn judge(claims: &Claims, msg: &Message) -> Outcome {
             event: Box::new(raw.event),
             unidentified: true,
         },
-        Class::Keyed(keys) => match claims.judge(kind, &keys, &raw.event.id).await {
-            Ok(Verdict::Mine) => Outcome::Forward {
-                event: Box::new(raw.event),
-                unidentified: false,
-            },
-            Ok(Verdict::Duplicate) => {
-                tracing::debug!(event_id = %raw.event.id, "duplicate dropped");
-                Outcome::Duplicate(kind)
-            }
-            Err(e) => {
-                tracing::warn!(event_id = %raw.event.id, error = %e, "dedupe check failed; will retry");
-                Outcome::Retry
-            }
+        Class::Keyed(keys) => verdict(claims.judge(kind, &keys, &raw.event.id).await, raw),
+        Class::Latest { key, checksum } => {
+            verdict(claims.latest(&key, &checksum, &raw.event.id).await, raw)
+        }
+    }
+}
+
+/// Forward or drop on a claim's verdict; retry when the KV store failed.
+fn verdict(judged: Result<Verdict, ClaimError>, raw: RawEvent) -> Outcome {
+    let kind = raw.event.event_type();
+    match judged {
+        Ok(Verdict::Mine) => Outcome::Forward {
+            event: Box::new(raw.event),
+            unidentified: false,
         },
+        Ok(Verdict::Duplicate) => {
+            tracing::debug!(event_id = %raw.event.id, "duplicate dropped");
+            Outcome::Duplicate(kind)
+        }
+        Err(e) => {
+            tracing::warn!(event_id = %raw.event.id, error = %e, "dedupe check failed; will retry");
+            Outcome::Retry
+        }
     }
 }

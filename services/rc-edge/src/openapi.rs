@@ -7,24 +7,54 @@
 use axum::Json;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The edge's OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "hookline rc-edge",
-        description = "Collects page views and form submissions from the Resources Centre. A 202 means the event is durably in JetStream (PubAck received); a 503 means nothing was stored and the client may retry. Bad input is a 4xx with {\"status\":\"error\",\"message\":…} naming the problem."
+        description = "Collects page views and form submissions from the Resources Centre, and content announcements from its backend. A 202 means the event is durably in JetStream (PubAck received); a 503 means nothing was stored and the client may retry. Bad input is a 4xx with {\"status\":\"error\",\"message\":…} naming the problem."
     ),
     paths(
         crate::routes::page_view,
         crate::routes::pixel,
-        crate::routes::form_submission
+        crate::routes::form_submission,
+        crate::content::content_published
     ),
-    components(schemas(PageViewRequest, FormSubmissionRequest, Accepted, ErrorBody)),
-    tags((name = "collect", description = "Event collection"))
+    components(schemas(
+        PageViewRequest,
+        FormSubmissionRequest,
+        ContentPublishedRequest,
+        Accepted,
+        ErrorBody
+    )),
+    modifiers(&ContentAuth),
+    tags(
+        (name = "collect", description = "Event collection"),
+        (name = "content", description = "Content announcements from the site's backend (on only when edge.content_api_key is set)")
+    )
 )]
 pub struct ApiDoc;
+
+/// The bearer scheme of `POST /api/content-published`.
+struct ContentAuth;
+
+impl Modify for ContentAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "content_api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("edge.content_api_key"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// `GET /openapi.json`.
 pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
@@ -92,6 +122,31 @@ pub struct FormSubmissionRequest {
     pub content_checksum: Option<String>,
     /// GDPR mode.
     pub gdpr: Option<bool>,
+}
+
+/// A content item's current version, as the site's backend announces it.
+#[derive(Serialize, ToSchema)]
+pub struct ContentPublishedRequest {
+    /// `event`, `resource` or `news`.
+    #[schema(example = "news")]
+    pub content_type: String,
+    /// The content's id (a number is accepted too).
+    #[schema(example = "n1")]
+    pub content_id: String,
+    /// The page's slug.
+    #[schema(example = "hello")]
+    pub slug: String,
+    /// The page title.
+    #[schema(example = "Hello")]
+    pub title: String,
+    /// SHA-256 of the item's normalised fields, 64 hex digits (see
+    /// docs/adding-an-event-type.md for the normalisation); the value pages
+    /// send as `content_checksum`.
+    #[schema(
+        example = "145d93ac4341f63f9fe265859db9b03ccb7732f9d80ec5bb52eb21ae6d5d2d70",
+        pattern = "^[0-9a-fA-F]{64}$"
+    )]
+    pub checksum: String,
 }
 
 /// `202 {"status":"ok","id":…}` (`"bot": true` added for a bot).

@@ -175,6 +175,9 @@ impl Config {
         if self.dedupe.form_window.is_zero() {
             return Err(invalid("dedupe.form_window", "must be longer than 0s"));
         }
+        if self.dedupe.content_window.is_zero() {
+            return Err(invalid("dedupe.content_window", "must be longer than 0s"));
+        }
         if self.webhook_out.retry_schedule.is_empty() {
             return Err(invalid(
                 "webhook_out.retry_schedule",
@@ -268,6 +271,7 @@ impl Config {
         };
         hide(&mut c.edge.fingerprint_secret);
         hide(&mut c.edge.identity_secret);
+        hide(&mut c.edge.content_api_key);
         hide(&mut c.webhook_out.admin_token);
         hide(&mut c.webhook_out.ops_webhook_secret);
         hide(&mut c.crm_webhook.secret);

@@ -41,6 +41,10 @@ pub struct EdgeConfig {
     /// Key of the `identity_sig` HMAC that proves a `contact_id` (or email)
     /// came from the site's server; unset, claimed identities are believed.
     pub identity_secret: Option<String>,
+    /// Bearer token the Resources Centre's backend sends on
+    /// `POST /api/content-published`. Unset (or blank), that route answers
+    /// 404: it is never open without a key. Set, it must be at least 16 bytes.
+    pub content_api_key: Option<String>,
 }
 
 impl Default for EdgeConfig {
@@ -57,6 +61,7 @@ impl Default for EdgeConfig {
             read_timeout: crate::http::ServeOptions::READ_TIMEOUT,
             http2: false,
             identity_secret: None,
+            content_api_key: None,
         }
     }
 }
@@ -106,5 +111,14 @@ impl Default for IngestConfig {
             rate_limit_burst: 10000,
             trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl EdgeConfig {
+    /// `content_api_key` when set and not blank.
+    pub fn content_api_key(&self) -> Option<&str> {
+        self.content_api_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
     }
 }

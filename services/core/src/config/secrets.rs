@@ -71,13 +71,23 @@ impl Config {
         Ok(())
     }
 
-    /// What rc-edge needs: the fingerprint key every replica shares.
+    /// What rc-edge needs: the fingerprint key every replica shares, and,
+    /// when set, a `content_api_key` as long as any other secret (blank
+    /// counts as unset: the content route then stays closed).
     pub fn require_edge_secrets(&self) -> Result<(), ConfigError> {
         require_secret(
             "edge.fingerprint_secret",
             self.edge.fingerprint_secret.as_deref(),
             "rc-edge",
-        )
+        )?;
+        if let Some(key) = self.edge.content_api_key() {
+            require_secret(
+                "edge.content_api_key",
+                Some(key),
+                "POST /api/content-published",
+            )?;
+        }
+        Ok(())
     }
 
     /// What webhook-out needs: the admin token, at least one encryption key,
@@ -179,6 +189,14 @@ mod tests {
         }
         c.edge.fingerprint_secret = Some("sixteen-bytes!!!".into());
         c.require_edge_secrets().unwrap();
+        c.edge.content_api_key = Some("  ".into());
+        c.require_edge_secrets().unwrap();
+        c.edge.content_api_key = Some("short-content".into());
+        let e = c.require_edge_secrets().unwrap_err();
+        assert!(!e.to_string().contains("short-content"), "{e}");
+        assert_eq!(key_of(e), "edge.content_api_key");
+        c.edge.content_api_key = Some("a-long-content-api-key".into());
+        c.require_edge_secrets().unwrap();
     }
 
     #[test]
@@ -241,6 +259,7 @@ mod tests {
         c.webhook_out.encryption_keys = vec![key.clone()];
         c.webhook_out.admin_token = Some("admin-token-value-1".into());
         c.edge.fingerprint_secret = Some("fingerprint-value-2".into());
+        c.edge.content_api_key = Some("content-key-value-4".into());
         c.ingest.secrets = vec!["ingest-secret-value-3".into()];
         let shown = c.redacted().to_string();
         for secret in [
@@ -248,6 +267,7 @@ mod tests {
             "admin-token-value-1",
             "fingerprint-value-2",
             "ingest-secret-value-3",
+            "content-key-value-4",
         ] {
             assert!(!shown.contains(secret), "{shown}");
         }

@@ -128,6 +128,9 @@ pub fn event_body(webhook: &Webhook, event: &Event) -> Vec<u8> {
                 EventData::FormSubmission(f) => {
                     legacy_body(webhook, kind, f, id, &event.occurred_at)
                 }
+                EventData::ContentPublished(c) => {
+                    legacy_body(webhook, kind, c, id, &event.occurred_at)
+                }
             }
         }
     }
