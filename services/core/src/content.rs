@@ -49,7 +49,8 @@ pub struct ContentPublished {
     pub slug: String,
     /// The page title.
     pub title: String,
-    /// SHA-256 (hex) of the item's normalised fields; see the module docs.
+    /// SHA-256 of the item's normalised fields, 64 hex digits (the
+    /// normalisation: docs/adding-an-event-type.md).
     pub checksum: Checksum,
 }
 
