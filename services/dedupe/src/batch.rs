@@ -83,7 +83,7 @@ pub fn describe_metrics() {
 /// Processes one batch to the end (every message acked, nak'ed or termed).
 pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     let started = Instant::now();
-    let outcomes = join_all(messages.iter().map(|m| judge(claims, m))).await;
+    let outcomes = judge_all(nats, claims, &messages).await;
 
     let mut outgoing = Vec::new();
     let mut forwarded_at = Vec::new();
@@ -217,6 +217,35 @@ async fn dead_letter(nats: &Nats, msg: &Message, error: &str) -> bool {
             false
         }
     }
+}
+
+/// Judges a batch: visitor events concurrently, content announcements one
+/// after another in stream order, since each compares with the latest
+/// checksum the one before it may have just written (a revert right after a
+/// change must see the change). Outcomes come back in input order.
+async fn judge_all(nats: &Nats, claims: &Claims, messages: &[Message]) -> Vec<Outcome> {
+    let announcements = nats.names.raw_subject(EventType::ContentPublished);
+    let is_announcement = |m: &Message| m.subject.as_str() == announcements;
+    let in_order = async {
+        let mut out = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            if is_announcement(m) {
+                out.push((i, judge(claims, m).await));
+            }
+        }
+        out
+    };
+    let concurrent = join_all(
+        messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !is_announcement(m))
+            .map(|(i, m)| async move { (i, judge(claims, m).await) }),
+    );
+    let (mut first, second) = futures::join!(in_order, concurrent);
+    first.extend(second);
+    first.sort_by_key(|(i, _)| *i);
+    first.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
 async fn judge(claims: &Claims, msg: &Message) -> Outcome {

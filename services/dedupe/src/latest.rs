@@ -16,6 +16,15 @@
 //!   redelivery): forward without touching the entry, so the KV keeps naming
 //!   the newest version; the CRM's catalog orders by event time, not
 //!   arrival.
+//!
+//! Order matters, so one instance judges a batch's announcements one after
+//! another in stream order (`batch::judge_all`). Two dedupe *instances*
+//! holding announcements of the same item at the same moment can still judge
+//! them out of order; the one outcome that costs anything is a revert (X, Y,
+//! X) whose last X is judged before Y and dropped as a repeat, leaving the
+//! CRM's catalog at Y until the item is announced again. Run one dedupe
+//! instance, or have the site re-announce items periodically, where that
+//! matters.
 
 use crate::claim::{ClaimError, Verdict};
 use async_nats::jetstream::kv::{self, Operation, UpdateErrorKind};

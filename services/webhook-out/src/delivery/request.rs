@@ -231,6 +231,28 @@ mod tests {
     }
 
     #[test]
+    fn content_published_travels_in_both_profiles() {
+        let mut ev = event();
+        ev.data = EventData::ContentPublished(hookline_core::content::ContentPublished {
+            content_type: ContentType::News,
+            content_id: "n1".into(),
+            slug: "hello".into(),
+            title: "Hello".into(),
+            checksum: hookline_core::content::Checksum::parse(&"ab".repeat(32)).unwrap(),
+        });
+        let legacy = String::from_utf8(event_body(&webhook(Profile::RcLegacy), &ev)).unwrap();
+        let expected = format!(
+            r#"{{"api_key":"key","event":"content_published","data":{{"content_type":"news","content_id":"n1","slug":"hello","title":"Hello","checksum":"{}","id":"{}","ts":"2026-10-13T07:58:00.000Z"}}}}"#,
+            "ab".repeat(32),
+            ev.id
+        );
+        assert_eq!(legacy, expected);
+        let standard = event_body(&webhook(Profile::Standard), &ev);
+        let back: Event = serde_json::from_slice(&standard).unwrap();
+        assert_eq!(back, ev);
+    }
+
+    #[test]
     fn standard_signature_verifies_with_both_secrets_during_rotation() {
         let mut w = webhook(Profile::Standard);
         let now = Utc::now();
