@@ -1,4 +1,4 @@
-//! The event envelope and the two event types.
+//! The event envelope and the event types.
 //!
 //! An event id is minted once, at the edge, and travels unchanged through
 //! every stream and webhook: it is the idempotency key of every effect
@@ -6,6 +6,7 @@
 //! the visitor block used for dedupe) and the form the CRM receives (without
 //! it), so a field can never be added on one side and forgotten on the other.
 
+pub use crate::content::ContentPublished;
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -101,17 +102,29 @@ pub enum EventType {
     PageView,
     /// A visitor submitted a form.
     FormSubmission,
+    /// The site published or changed a content item (see [`crate::content`]).
+    ContentPublished,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 2] = [EventType::PageView, EventType::FormSubmission];
+    pub const ALL: [EventType; 3] = [
+        EventType::PageView,
+        EventType::FormSubmission,
+        EventType::ContentPublished,
+    ];
 
-    /// The wire name (`page_view`, `form_submission`).
+    /// What a visitor does (page views, forms), as opposed to what the site
+    /// announces (`content_published`): the types engagement scoring and
+    /// automation rules count.
+    pub const ENGAGEMENT: [EventType; 2] = [EventType::PageView, EventType::FormSubmission];
+
+    /// The wire name (`page_view`, `form_submission`, `content_published`).
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::PageView => "page_view",
             EventType::FormSubmission => "form_submission",
+            EventType::ContentPublished => "content_published",
         }
     }
 
@@ -228,6 +241,8 @@ pub enum EventData {
     PageView(PageView),
     /// `"type": "form_submission"`.
     FormSubmission(FormSubmission),
+    /// `"type": "content_published"`.
+    ContentPublished(ContentPublished),
 }
 
 impl EventData {
@@ -236,6 +251,7 @@ impl EventData {
         match self {
             EventData::PageView(_) => EventType::PageView,
             EventData::FormSubmission(_) => EventType::FormSubmission,
+            EventData::ContentPublished(_) => EventType::ContentPublished,
         }
     }
 
@@ -244,8 +260,30 @@ impl EventData {
         match self {
             EventData::PageView(p) => p.contact_id.as_deref(),
             EventData::FormSubmission(f) => f.contact_id.as_deref(),
+            EventData::ContentPublished(_) => None,
         }
         .filter(|s| !s.is_empty())
+    }
+
+    /// The content item and the checksum a visitor saw, for the drift check:
+    /// a page view's, or a form's when it names its page; `None` when the
+    /// event carries no checksum (or is not a visitor's).
+    pub fn seen_checksum(&self) -> Option<(ContentType, &str, &str)> {
+        let (kind, id, sum) = match self {
+            EventData::PageView(p) => (
+                Some(p.content_type),
+                Some(p.content_id.as_str()),
+                p.content_checksum.as_deref(),
+            ),
+            EventData::FormSubmission(f) => (
+                f.content_type,
+                f.content_id.as_deref(),
+                f.content_checksum.as_deref(),
+            ),
+            EventData::ContentPublished(_) => (None, None, None),
+        };
+        let sum = sum.map(str::trim).filter(|s| !s.is_empty())?;
+        Some((kind?, id.filter(|i| !i.is_empty())?, sum))
     }
 }
 
@@ -327,70 +365,4 @@ pub mod rfc3339_millis {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minted_ids_are_prefixed_sortable_and_unique() {
-        let a = EventId::new();
-        let b = EventId::new();
-        assert!(a.as_str().starts_with("evt_"));
-        assert_eq!(a.as_str().len(), 30);
-        assert_ne!(a, b);
-        assert!(a <= b, "UUIDv7 ids sort by time");
-    }
-
-    #[test]
-    fn outside_ids_are_checked() {
-        assert!(EventId::parse("msg_p5jXN8AQM9LWM0D4loKWxJek").is_ok());
-        assert!(EventId::parse("").is_err());
-        assert!(EventId::parse("has space").is_err());
-        assert!(EventId::parse(&"x".repeat(129)).is_err());
-    }
-
-    #[test]
-    fn envelope_round_trips_with_type_and_data() {
-        let ev = Event::new(EventData::PageView(PageView {
-            content_type: ContentType::Event,
-            content_id: "evt_123".into(),
-            slug: "s".into(),
-            title: None,
-            community: None,
-            contact_id: Some("cnt_001".into()),
-            url: None,
-            content_checksum: None,
-            utm_campaign: None,
-            utm_source: None,
-            utm_medium: None,
-        }));
-        let json = serde_json::to_value(&ev).unwrap();
-        assert_eq!(json["type"], "page_view");
-        assert_eq!(json["data"]["contact_id"], "cnt_001");
-        assert!(json["occurred_at"].as_str().unwrap().ends_with('Z'));
-        let back: Event = serde_json::from_value(json).unwrap();
-        assert_eq!(back, ev);
-    }
-
-    #[test]
-    fn raw_event_keeps_visitor_beside_envelope() {
-        let raw = RawEvent {
-            event: Event::new(EventData::FormSubmission(FormSubmission {
-                form_id: "frm_1".into(),
-                content_type: None,
-                content_id: None,
-                slug: None,
-                contact_id: None,
-                email: Some("a@b.c".into()),
-                fields: BTreeMap::new(),
-                content_checksum: None,
-            })),
-            visitor: Visitor {
-                fingerprint: Some("fp".into()),
-                bot: false,
-            },
-        };
-        let json = serde_json::to_string(&raw).unwrap();
-        let back: RawEvent = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, raw);
-    }
-}
+mod tests;

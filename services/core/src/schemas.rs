@@ -4,7 +4,7 @@
 //! `proto-schemas/*.json` are the committed copies; a test fails when they
 //! drift from the types. Regenerate with `scripts/gen-schemas`.
 
-use crate::event::{Event, FormSubmission, PageView, RawEvent};
+use crate::event::{ContentPublished, Event, FormSubmission, PageView, RawEvent};
 use crate::handoff::SdrHandoff;
 use schemars::{JsonSchema, schema_for};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use serde_json::Value;
 pub struct LegacyBody<D> {
     /// The shared API key (`CRM_WEBHOOK_KEY`).
     pub api_key: String,
-    /// `page_view` or `form_submission`.
+    /// `page_view`, `form_submission` or `content_published`.
     pub event: String,
     /// The payload with `id` and `ts`.
     pub data: LegacyData<D>,
@@ -118,6 +118,12 @@ pub fn all() -> Vec<(&'static str, Value)> {
             schema::<TypedEnvelope<FormSubmission>>(),
             "form_submission",
         ),
+        typed(
+            "content_published.v1.json",
+            "content_published event",
+            schema::<TypedEnvelope<ContentPublished>>(),
+            "content_published",
+        ),
         (
             "raw_event.v1.json",
             titled(
@@ -137,6 +143,12 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "rc-legacy webhook body: form_submission",
             schema::<LegacyBody<FormSubmission>>(),
             "form_submission",
+        ),
+        legacy(
+            "legacy_content_published.v1.json",
+            "rc-legacy webhook body: content_published",
+            schema::<LegacyBody<ContentPublished>>(),
+            "content_published",
         ),
         typed(
             "sdr_task.v1.json",

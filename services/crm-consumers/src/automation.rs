@@ -88,6 +88,14 @@ pub fn validate(rules: &[AutomationRule]) -> Result<(), RuleError> {
                 rule.name
             )));
         }
+        if let Some(kind) = rule.event_type
+            && !EventType::ENGAGEMENT.contains(&kind)
+        {
+            return Err(RuleError(format!(
+                "rule {:?}: `event_type` must be a visitor's event (page_view or form_submission)",
+                rule.name
+            )));
+        }
         if rule.form_id.is_some() && rule.event_type != Some(EventType::FormSubmission) {
             return Err(RuleError(format!(
                 "rule {:?}: `form_id` needs `event_type = \"form_submission\"`",
@@ -105,7 +113,7 @@ fn matches(rule: &AutomationRule, event: &Event) -> bool {
     match (&rule.form_id, &event.data) {
         (None, _) => true,
         (Some(want), EventData::FormSubmission(f)) => f.form_id == *want,
-        (Some(_), EventData::PageView(_)) => false,
+        (Some(_), EventData::PageView(_) | EventData::ContentPublished(_)) => false,
     }
 }
 
@@ -116,8 +124,9 @@ impl Consumer for Automation {
     }
 
     fn event_types(&self) -> &[EventType] {
-        // Every event: each one moves the score threshold rules watch.
-        &EventType::ALL
+        // Every visitor event: each one moves the score threshold rules
+        // watch (a content announcement names no contact).
+        &EventType::ENGAGEMENT
     }
 
     /// The same, for a whole batch in four statements (see [`batch`]).
@@ -250,6 +259,8 @@ fn event_payload(rule: &AutomationRule, contact: &Contact, event: &Event) -> Val
                 "fields": f.fields,
             })
         }
+        // Never reaches automation (not a visitor's event).
+        EventData::ContentPublished(_) => json!({}),
     };
     if let (Value::Object(p), Value::Object(e)) = (&mut payload, extra) {
         p.extend(e);

@@ -39,7 +39,8 @@ impl Consumer for EngagementScore {
     }
 
     fn event_types(&self) -> &[EventType] {
-        &EventType::ALL
+        // A visitor's events only: a content announcement names no contact.
+        &EventType::ENGAGEMENT
     }
 
     async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
@@ -120,6 +121,7 @@ impl Fold {
         match event.event_type() {
             EventType::PageView => self.page_views += 1,
             EventType::FormSubmission => self.form_submissions += 1,
+            EventType::ContentPublished => {}
         }
         self.last_event_at = self.last_event_at.max(event.occurred_at);
     }
@@ -216,6 +218,7 @@ async fn add_points(
     let (views, forms) = match event.event_type() {
         EventType::PageView => (1_i64, 0_i64),
         EventType::FormSubmission => (0, 1),
+        EventType::ContentPublished => (0, 0),
     };
     sqlx::query(
         "INSERT INTO engagement_scores AS s \

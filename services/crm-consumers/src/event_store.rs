@@ -1,11 +1,13 @@
-//! `event-store`: every event into `content_events`, and form submitters
-//! into `contacts`.
+//! `event-store`: every event into `content_events`, form submitters into
+//! `contacts`, and content announcements and drift into `content_catalog`
+//! and `content_drift` (see [`crate::drift`]).
 //!
 //! `content_events` keeps the seed receiver's columns, so queries written for
 //! the seed keep working; `payload` is the event's `data` as received. A
 //! contact is upserted from each identified form submission, merging: a
 //! field the form left blank never erases what an earlier form told us.
 
+use crate::drift;
 use crate::identity::{self, Contact, Profile};
 use async_trait::async_trait;
 use hookline_core::event::{FormSubmission, PageView};
@@ -83,6 +85,17 @@ fn row(event: &Event) -> Result<Row<'_>, serde_json::Error> {
                 payload: serde_json::to_value(f)?,
             }
         }
+        EventData::ContentPublished(c) => Row {
+            content_type: Some(c.content_type.as_str()),
+            content_id: Some(&c.content_id),
+            slug: Some(&c.slug),
+            title: Some(&c.title),
+            community: None,
+            contact_id: None,
+            email: None,
+            url: None,
+            payload: serde_json::to_value(c)?,
+        },
     })
 }
 
@@ -125,6 +138,8 @@ impl Consumer for EventStore {
         {
             upsert_contact(tx, &contact, &identity::profile(form)).await?;
         }
+        drift::catalog(tx, &[event]).await?;
+        drift::drift(tx, &[event]).await?;
         Ok(())
     }
 
@@ -182,6 +197,11 @@ impl Consumer for EventStore {
                 upsert_contact(tx, &contact, &identity::profile(form)).await?;
             }
         }
+        // The catalog first, so views later in the batch compare with the
+        // announcements before them; drift last, so its metric is counted
+        // only when nothing after it in the batch can fail.
+        drift::catalog(tx, events).await?;
+        drift::drift(tx, events).await?;
         Ok(())
     }
 }

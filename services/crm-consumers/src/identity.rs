@@ -62,7 +62,7 @@ const UTM_CAMPAIGN: &[&str] = &["utmcampaign"];
 pub fn contact(event: &Event) -> Option<Contact> {
     let contact_id = clean(event.data.contact_id());
     let email = match &event.data {
-        EventData::PageView(_) => None,
+        EventData::PageView(_) | EventData::ContentPublished(_) => None,
         EventData::FormSubmission(f) => form_email(f),
     };
     let key = match (&contact_id, &email) {
@@ -107,6 +107,7 @@ pub fn utm_campaign(event: &Event) -> Option<&str> {
             .map(str::trim)
             .filter(|s| !s.is_empty()),
         EventData::FormSubmission(f) => field(&f.fields, UTM_CAMPAIGN),
+        EventData::ContentPublished(_) => None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! and serve the ops endpoints itself.
 
 pub mod automation;
+pub mod drift;
 pub mod engagement_score;
 pub mod event_store;
 pub mod identity;
@@ -165,6 +166,7 @@ pub async fn work_with(
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     telemetry::prometheus();
+    drift::describe_metrics();
     // Not ready until every stream and durable exists: a process still
     // waiting for JetStream must not count as up.
     readiness.setting_up(SETTING_UP);

@@ -13,6 +13,8 @@ pub fn points(scoring: &ScoringConfig, event: &Event) -> i64 {
     let (base, content_type) = match &event.data {
         EventData::PageView(p) => (scoring.page_view, Some(p.content_type)),
         EventData::FormSubmission(f) => (scoring.form_submission, f.content_type),
+        // Not a visitor's event: it scores nothing.
+        EventData::ContentPublished(_) => (0, None),
     };
     base + content_type.map_or(0, |t| bonus(scoring, t))
 }

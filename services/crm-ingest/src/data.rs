@@ -6,7 +6,8 @@
 //! the strings the event model carries, so the CRM sees one clean shape;
 //! anything that cannot be coerced is a 400 naming the field.
 
-use hookline_core::event::{EventData, EventType, FormSubmission, PageView};
+use hookline_core::content::Checksum;
+use hookline_core::event::{ContentPublished, EventData, EventType, FormSubmission, PageView};
 use serde_json::{Map, Value};
 
 /// Keys that describe the delivery, not the payload (`data.id`, `data.ts`).
@@ -36,6 +37,9 @@ const FORM_STRINGS: &[&str] = &[
     "content_checksum",
 ];
 
+/// String fields of a content announcement (all required).
+const CONTENT_STRINGS: &[&str] = &["content_id", "slug", "title", "checksum"];
+
 /// Parses `data` as the payload of `kind`. The error names the problem.
 pub fn typed(kind: EventType, mut data: Map<String, Value>) -> Result<EventData, String> {
     for key in ENVELOPE_KEYS {
@@ -63,6 +67,17 @@ pub fn typed(kind: EventType, mut data: Map<String, Value>) -> Result<EventData,
             require_strings(&data, &["form_id"])?;
             serde_json::from_value::<FormSubmission>(Value::Object(data))
                 .map(EventData::FormSubmission)
+                .map_err(|e| e.to_string())
+        }
+        EventType::ContentPublished => {
+            coerce_strings(&mut data, CONTENT_STRINGS);
+            require_strings(&data, CONTENT_STRINGS)?;
+            require_strings(&data, &["content_type"])?;
+            if let Some(sum) = data.get("checksum").and_then(Value::as_str) {
+                Checksum::parse(sum).map_err(|e| format!("data.checksum {e}"))?;
+            }
+            serde_json::from_value::<ContentPublished>(Value::Object(data))
+                .map(EventData::ContentPublished)
                 .map_err(|e| e.to_string())
         }
     }
@@ -178,5 +193,26 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err, "data.fields must be an object");
+    }
+
+    #[test]
+    fn content_published_needs_every_field_and_a_hex_checksum() {
+        let good = json!({"content_type": "news", "content_id": 7, "slug": "s",
+                          "title": "T", "checksum": "AB".repeat(32), "id": "evt_x"});
+        let EventData::ContentPublished(c) =
+            typed(EventType::ContentPublished, obj(good.clone())).unwrap()
+        else {
+            panic!("content_published expected")
+        };
+        assert_eq!(c.content_id, "7");
+        assert_eq!(c.checksum.as_str(), "ab".repeat(32));
+        let mut bad = obj(good.clone());
+        bad.remove("title");
+        let err = typed(EventType::ContentPublished, bad).unwrap_err();
+        assert_eq!(err, "data.title is required");
+        let mut bad = obj(good);
+        bad.insert("checksum".into(), json!("abc"));
+        let err = typed(EventType::ContentPublished, bad).unwrap_err();
+        assert!(err.starts_with("data.checksum must be"), "{err}");
     }
 }

@@ -47,7 +47,7 @@ pub enum EnvelopeError {
     #[error("data must be a JSON object")]
     DataNotObject,
     /// An event type hookline does not carry.
-    #[error("Unknown event type {0:?} (expected page_view or form_submission)")]
+    #[error("Unknown event type {0:?} (expected page_view, form_submission or content_published)")]
     UnknownType(String),
     /// An id that is empty, too long or not printable ASCII.
     #[error("Invalid event id in {0}")]

@@ -2,7 +2,10 @@
 //!
 //! The seed's receiver collapsed duplicates with a `uniq_key` column:
 //! `page_view|content_id|contact_id|<UTC day>` and
-//! `form_submission|form_id|contact_id-or-email|<UTC minute>`. We derive the
+//! `form_submission|form_id|contact_id-or-email|<UTC minute>`. (It never
+//! sent `content_published`; for one without an id the key is the content,
+//! its checksum and its exact `ts`, so a retry collapses while a later revert
+//! to an earlier checksum does not.) We derive the
 //! event id from that same key, so its retries (which re-sign the same body)
 //! and repeats within the bucket publish the same id and collapse exactly as
 //! they did in the seed — in the stream's duplicate window and, after it, in
@@ -39,6 +42,13 @@ pub fn seed_uniq_key(data: &EventData, at: DateTime<Utc>) -> String {
                 at.minute()
             )
         }
+        EventData::ContentPublished(c) => format!(
+            "content_published|{}|{}|{}|{}",
+            c.content_type.as_str(),
+            c.content_id,
+            c.checksum,
+            hookline_core::event::rfc3339_millis::format(&at)
+        ),
     }
 }
 

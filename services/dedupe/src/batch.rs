@@ -7,7 +7,7 @@
 //! event's own id, so the redelivery carries on, and RC_EVENTS drops the
 //! repeated publish by its id).
 
-use crate::claim::{Claims, Verdict};
+use crate::claim::{ClaimError, Claims, Verdict};
 use crate::key::{Class, classify};
 use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
@@ -83,7 +83,7 @@ pub fn describe_metrics() {
 /// Processes one batch to the end (every message acked, nak'ed or termed).
 pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     let started = Instant::now();
-    let outcomes = join_all(messages.iter().map(|m| judge(claims, m))).await;
+    let outcomes = judge_all(nats, claims, &messages).await;
 
     let mut outgoing = Vec::new();
     let mut forwarded_at = Vec::new();
@@ -219,6 +219,35 @@ async fn dead_letter(nats: &Nats, msg: &Message, error: &str) -> bool {
     }
 }
 
+/// Judges a batch: visitor events concurrently, content announcements one
+/// after another in stream order, since each compares with the latest
+/// checksum the one before it may have just written (a revert right after a
+/// change must see the change). Outcomes come back in input order.
+async fn judge_all(nats: &Nats, claims: &Claims, messages: &[Message]) -> Vec<Outcome> {
+    let announcements = nats.names.raw_subject(EventType::ContentPublished);
+    let is_announcement = |m: &Message| m.subject.as_str() == announcements;
+    let in_order = async {
+        let mut out = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            if is_announcement(m) {
+                out.push((i, judge(claims, m).await));
+            }
+        }
+        out
+    };
+    let concurrent = join_all(
+        messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !is_announcement(m))
+            .map(|(i, m)| async move { (i, judge(claims, m).await) }),
+    );
+    let (mut first, second) = futures::join!(in_order, concurrent);
+    first.extend(second);
+    first.sort_by_key(|(i, _)| *i);
+    first.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
 async fn judge(claims: &Claims, msg: &Message) -> Outcome {
     let raw: RawEvent = match serde_json::from_slice(&msg.payload) {
         Ok(raw) => raw,
@@ -237,19 +266,28 @@ async fn judge(claims: &Claims, msg: &Message) -> Outcome {
             event: Box::new(raw.event),
             unidentified: true,
         },
-        Class::Keyed(keys) => match claims.judge(kind, &keys, &raw.event.id).await {
-            Ok(Verdict::Mine) => Outcome::Forward {
-                event: Box::new(raw.event),
-                unidentified: false,
-            },
-            Ok(Verdict::Duplicate) => {
-                tracing::debug!(event_id = %raw.event.id, "duplicate dropped");
-                Outcome::Duplicate(kind)
-            }
-            Err(e) => {
-                tracing::warn!(event_id = %raw.event.id, error = %e, "dedupe check failed; will retry");
-                Outcome::Retry
-            }
+        Class::Keyed(keys) => verdict(claims.judge(kind, &keys, &raw.event.id).await, raw),
+        Class::Latest { key, checksum } => {
+            verdict(claims.latest(&key, &checksum, &raw.event.id).await, raw)
+        }
+    }
+}
+
+/// Forward or drop on a claim's verdict; retry when the KV store failed.
+fn verdict(judged: Result<Verdict, ClaimError>, raw: RawEvent) -> Outcome {
+    let kind = raw.event.event_type();
+    match judged {
+        Ok(Verdict::Mine) => Outcome::Forward {
+            event: Box::new(raw.event),
+            unidentified: false,
         },
+        Ok(Verdict::Duplicate) => {
+            tracing::debug!(event_id = %raw.event.id, "duplicate dropped");
+            Outcome::Duplicate(kind)
+        }
+        Err(e) => {
+            tracing::warn!(event_id = %raw.event.id, error = %e, "dedupe check failed; will retry");
+            Outcome::Retry
+        }
     }
 }

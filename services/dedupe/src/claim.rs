@@ -92,6 +92,8 @@ impl Expiry<u128, Owner> for UntilKvExpiry {
 pub struct Claims {
     page_view: (kv::Store, Duration),
     form_submission: (kv::Store, Duration),
+    /// `content_published`: judged by [`crate::latest`], never cached.
+    content_published: (kv::Store, Duration),
     cache: Cache<u128, Owner>,
     /// Keys the owner tags (random per process: the tags never leave it).
     tags: RandomState,
@@ -102,11 +104,13 @@ impl Claims {
     pub fn new(
         page_view: (kv::Store, Duration),
         form_submission: (kv::Store, Duration),
+        content_published: (kv::Store, Duration),
         capacity: u64,
     ) -> Self {
         Self {
             page_view,
             form_submission,
+            content_published,
             cache: Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(UntilKvExpiry)
@@ -123,7 +127,18 @@ impl Claims {
         match kind {
             EventType::PageView => &self.page_view,
             EventType::FormSubmission => &self.form_submission,
+            EventType::ContentPublished => &self.content_published,
         }
+    }
+
+    /// Judges a `content_published` by the latest checksum of its item.
+    pub async fn latest(
+        &self,
+        key: &str,
+        checksum: &str,
+        id: &EventId,
+    ) -> Result<Verdict, ClaimError> {
+        crate::latest::judge(&self.content_published.0, key, checksum, id).await
     }
 
     /// Decides whether the event `id` with `keys` is the first in its window.

@@ -6,6 +6,10 @@
 //!   submitter with neither falls back to the fingerprint, so a double click
 //!   by an anonymous visitor still collapses.)
 //!
+//! - content_published: content type + `content_id`, whose KV value is the
+//!   latest checksum (see [`crate::latest`]): a repeat of the same checksum
+//!   is dropped, a changed one always passes.
+//!
 //! The parts are length-prefixed and hashed with SHA-256 into a hex KV key:
 //! KV keys allow only a few characters, a hash has a fixed size whatever the
 //! input, and no part can run into the next. Identities carry a tag, so a
@@ -15,7 +19,7 @@
 //! rc-edge's `fingerprint` module); an anonymous event therefore has a
 //! current key and, across midnight, a previous one to look at.
 
-use hookline_core::event::{EventData, RawEvent};
+use hookline_core::event::{ContentPublished, EventData, RawEvent};
 use sha2::{Digest, Sha256};
 
 /// What dedupe does with a raw event before touching the KV store.
@@ -29,6 +33,13 @@ pub enum Class {
     Unidentified,
     /// Deduplicated by these keys.
     Keyed(Keys),
+    /// Deduplicated by the latest checksum remembered under `key`.
+    Latest {
+        /// The content item's KV key.
+        key: String,
+        /// The checksum this event announces.
+        checksum: String,
+    },
 }
 
 /// The KV keys of one event.
@@ -52,6 +63,10 @@ enum Identity<'a> {
 
 /// Classifies a raw event and derives its keys.
 pub fn classify(raw: &RawEvent) -> Class {
+    if let EventData::ContentPublished(c) = &raw.event.data {
+        // Sent by the site's backend, never by a visitor: no bot check.
+        return latest(c);
+    }
     if raw.visitor.bot {
         return Class::Bot;
     }
@@ -99,6 +114,22 @@ pub fn classify(raw: &RawEvent) -> Class {
                 Some(&fields),
             ))
         }
+        EventData::ContentPublished(c) => latest(c),
+    }
+}
+
+/// The key of one content item (not of its version: the checksum is the
+/// value compared, so a revert to an earlier version passes too).
+fn latest(c: &ContentPublished) -> Class {
+    let mut h = Sha256::new();
+    for p in ["hookline-dedupe-v1", "content_published"] {
+        part(&mut h, p);
+    }
+    part(&mut h, c.content_type.as_str());
+    part(&mut h, &c.content_id);
+    Class::Latest {
+        key: hex(&h.finalize()),
+        checksum: c.checksum.as_str().to_string(),
     }
 }
 

@@ -28,6 +28,7 @@
 pub mod batch;
 pub mod claim;
 pub mod key;
+pub mod latest;
 
 use async_nats::jetstream::consumer::{self, pull};
 use futures::StreamExt;
@@ -101,6 +102,10 @@ pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> R
         (
             nats::dedupe_bucket(&nats, &config, EventType::FormSubmission).await?,
             config.dedupe.form_window,
+        ),
+        (
+            nats::dedupe_bucket(&nats, &config, EventType::ContentPublished).await?,
+            config.dedupe.content_window,
         ),
         config.dedupe.cache_capacity,
     );

@@ -49,6 +49,9 @@ enum Command {
     /// List or retry automation tasks.
     #[command(subcommand)]
     Tasks(cli::tasks::TasksCmd),
+    /// List content drift: page views and forms whose content_checksum
+    /// differs from the checksum the CRM's catalog holds.
+    Drift(cli::drift::DriftArgs),
     /// Run every service in one process (the local default).
     All,
     /// Create the databases if absent and apply migrations, then create or
@@ -194,6 +197,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(until_stopped(&stop, grace, actions::run(config, stop.clone())).await?)
         }
         Command::Tasks(cmd) => cli::tasks::run(cmd, &config).await,
+        Command::Drift(args) => cli::drift::run(args, &config).await,
         Command::Webhooks(cmd) => cli::admin::webhooks(cmd, &config).await,
         Command::Deliveries(args) => cli::admin::deliveries(args, &config).await,
         Command::Replay(args) => cli::admin::replay(args, &config).await,

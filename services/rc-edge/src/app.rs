@@ -39,12 +39,20 @@ pub fn router(
         proxies: proxies.clone(),
         base_url: edge.public_base_url.clone(),
         max_body: edge.max_body_bytes,
+        content_key: crate::bearer::BearerKey::from_config(
+            "edge.content_api_key",
+            edge.content_api_key(),
+        ),
     }));
 
     let mut api = Router::new()
         .route("/api/page-view", post(routes::page_view))
         .route("/t/{content_type}/{slug_gif}", get(routes::pixel))
         .route("/api/form-submission", post(routes::form_submission))
+        .route(
+            "/api/content-published",
+            post(crate::content::content_published),
+        )
         .with_state(state)
         .layer(DefaultBodyLimit::max(edge.max_body_bytes));
     let limit = RateLimit {

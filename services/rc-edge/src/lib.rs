@@ -2,7 +2,9 @@
 //!
 //! Browsers and the site send page views (`POST /api/page-view`, or the
 //! `GET /t/{content_type}/{slug}.gif` pixel) and form submissions
-//! (`POST /api/form-submission`). Each is validated, given its event id,
+//! (`POST /api/form-submission`); the site's backend announces content
+//! versions (`POST /api/content-published`, bearer token, see [`content`]).
+//! Each is validated, given its event id,
 //! turned into a [`RawEvent`](hookline_core::event::RawEvent) with a
 //! privacy-safe visitor block (keyed, daily-rotating HMAC of IP and user
 //! agent; never the raw values) and published to `rc.raw.<type>`. The
@@ -18,6 +20,8 @@
 //! carries `"bot": true`, so the sender learns it at once.
 
 mod app;
+pub mod bearer;
+pub mod content;
 pub mod error;
 pub mod fingerprint;
 pub mod health_sync;

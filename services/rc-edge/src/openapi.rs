@@ -4,7 +4,7 @@
 //! handlers parse bodies themselves (leniently, with field caps — see
 //! `input`), so these are documentation, not the parser.
 
-use crate::health_sync::BearerScheme;
+use crate::bearer::BearerSchemes;
 use axum::Json;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -15,19 +15,29 @@ use utoipa::{OpenApi, ToSchema};
 #[openapi(
     info(
         title = "hookline rc-edge",
-        description = "Collects page views and form submissions from the Resources Centre. A 202 means the event is durably in JetStream (PubAck received); a 503 means nothing was stored and the client may retry. Bad input is a 4xx with {\"status\":\"error\",\"message\":…} naming the problem."
+        description = "Collects page views and form submissions from the Resources Centre, and content announcements from its backend. A 202 means the event is durably in JetStream (PubAck received); a 503 means nothing was stored and the client may retry. Bad input is a 4xx with {\"status\":\"error\",\"message\":…} naming the problem."
     ),
     paths(
         crate::routes::page_view,
         crate::routes::pixel,
         crate::routes::form_submission,
         crate::health_sync::summary,
-        crate::health_sync::ids
+        crate::health_sync::ids,
+        crate::content::content_published
     ),
-    components(schemas(PageViewRequest, FormSubmissionRequest, Accepted, ErrorBody)),
-    modifiers(&BearerScheme),
-    tags((name = "collect", description = "Event collection"),
-        (name = "health-sync", description = "The RC's record of unique events per hour, for the CRM's reconciliation (bearer edge.health_sync_api_key)"))
+    components(schemas(
+        PageViewRequest,
+        FormSubmissionRequest,
+        ContentPublishedRequest,
+        Accepted,
+        ErrorBody
+    )),
+    modifiers(&BearerSchemes),
+    tags(
+        (name = "collect", description = "Event collection"),
+        (name = "content", description = "Content announcements from the site's backend (on only when edge.content_api_key is set)"),
+        (name = "health-sync", description = "The RC's record of unique events per hour, for the CRM's reconciliation (bearer edge.health_sync_api_key)")
+    )
 )]
 pub struct ApiDoc;
 
@@ -97,6 +107,31 @@ pub struct FormSubmissionRequest {
     pub content_checksum: Option<String>,
     /// GDPR mode.
     pub gdpr: Option<bool>,
+}
+
+/// A content item's current version, as the site's backend announces it.
+#[derive(Serialize, ToSchema)]
+pub struct ContentPublishedRequest {
+    /// `event`, `resource` or `news`.
+    #[schema(example = "news")]
+    pub content_type: String,
+    /// The content's id (a number is accepted too).
+    #[schema(example = "n1")]
+    pub content_id: String,
+    /// The page's slug.
+    #[schema(example = "hello")]
+    pub slug: String,
+    /// The page title.
+    #[schema(example = "Hello")]
+    pub title: String,
+    /// SHA-256 of the item's normalised fields, 64 hex digits (see
+    /// docs/adding-an-event-type.md for the normalisation); the value pages
+    /// send as `content_checksum`.
+    #[schema(
+        example = "145d93ac4341f63f9fe265859db9b03ccb7732f9d80ec5bb52eb21ae6d5d2d70",
+        pattern = "^[0-9a-fA-F]{64}$"
+    )]
+    pub checksum: String,
 }
 
 /// `202 {"status":"ok","id":…}` (`"bot": true` added for a bot).

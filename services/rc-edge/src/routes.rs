@@ -1,4 +1,4 @@
-//! The three collection endpoints.
+//! The three collection endpoints (and the helpers the content route shares).
 //!
 //! Each one validates, builds the raw event, publishes it to `rc.raw.<type>`
 //! with `Nats-Msg-Id` = event id and answers only after the PubAck: a 2xx
@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub proxies: TrustedProxies,
     pub base_url: String,
     pub max_body: usize,
+    /// `edge.content_api_key`; `None` turns `/api/content-published` off.
+    pub content_key: Option<crate::bearer::BearerKey>,
 }
 
 /// The TCP peer's address (unspecified if the server has no connect info).
@@ -175,7 +177,7 @@ pub async fn form_submission(
 
 /// What the edge stored: the event's id, and whether its sender was taken
 /// for a bot (dedupe will then drop it: it never reaches a webhook).
-struct Stored {
+pub(crate) struct Stored {
     id: EventId,
     bot: bool,
 }
@@ -183,7 +185,7 @@ struct Stored {
 /// `202 {"status":"ok","id":…}`, with `"bot": true` when the sender was
 /// taken for a bot, so whoever tries the API with curl learns at once why
 /// nothing arrives downstream.
-fn accepted(stored: &Stored) -> Response {
+pub(crate) fn accepted(stored: &Stored) -> Response {
     let body = if stored.bot {
         json!({"status": "ok", "id": stored.id, "bot": true})
     } else {
@@ -193,14 +195,14 @@ fn accepted(stored: &Stored) -> Response {
 }
 
 /// The client's `traceparent` request header, if it sent one.
-fn client_trace(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn client_trace(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(traceparent::HEADER)
         .and_then(|v| v.to_str().ok())
 }
 
 /// Checks the content type and size, then parses the body as a JSON object.
-fn json_body(
+pub(crate) fn json_body(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     max_body: usize,
@@ -278,7 +280,7 @@ impl AppState {
 
     /// Publishes the raw event (with a `traceparent` continuing the
     /// client's trace, or starting one) and waits for its PubAck.
-    async fn accept(
+    pub(crate) async fn accept(
         &self,
         event: Event,
         visitor: Visitor,

@@ -179,6 +179,9 @@ impl Config {
         if self.dedupe.form_window.is_zero() {
             return Err(invalid("dedupe.form_window", "must be longer than 0s"));
         }
+        if self.dedupe.content_window.is_zero() {
+            return Err(invalid("dedupe.content_window", "must be longer than 0s"));
+        }
         if self.webhook_out.retry_schedule.is_empty() {
             return Err(invalid(
                 "webhook_out.retry_schedule",
@@ -275,6 +278,7 @@ impl Config {
         hide(&mut c.edge.identity_secret);
         hide(&mut c.edge.health_sync_api_key);
         hide(&mut c.reconcile.api_key);
+        hide(&mut c.edge.content_api_key);
         hide(&mut c.webhook_out.admin_token);
         hide(&mut c.webhook_out.ops_webhook_secret);
         hide(&mut c.crm_webhook.secret);

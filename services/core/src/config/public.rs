@@ -46,6 +46,10 @@ pub struct EdgeConfig {
     /// off (404); set, it must be at least 16 bytes or the edge does not
     /// start.
     pub health_sync_api_key: Option<String>,
+    /// Bearer token the Resources Centre's backend sends on
+    /// `POST /api/content-published`. Unset (or blank), that route answers
+    /// 404: it is never open without a key. Set, it must be at least 16 bytes.
+    pub content_api_key: Option<String>,
 }
 
 impl Default for EdgeConfig {
@@ -63,6 +67,7 @@ impl Default for EdgeConfig {
             http2: false,
             identity_secret: None,
             health_sync_api_key: None,
+            content_api_key: None,
         }
     }
 }
@@ -112,5 +117,14 @@ impl Default for IngestConfig {
             rate_limit_burst: 10000,
             trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl EdgeConfig {
+    /// `content_api_key` when set and not blank.
+    pub fn content_api_key(&self) -> Option<&str> {
+        self.content_api_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
     }
 }

@@ -72,13 +72,22 @@ impl Config {
     }
 
     /// What rc-edge needs: the fingerprint key every replica shares; and,
-    /// when health-sync is on (its key is set at all), a key long enough.
+    /// when set, a `content_api_key` and a `health_sync_api_key` long enough
+    /// (an unset key keeps its route closed; a blank content key counts as
+    /// unset).
     pub fn require_edge_secrets(&self) -> Result<(), ConfigError> {
         require_secret(
             "edge.fingerprint_secret",
             self.edge.fingerprint_secret.as_deref(),
             "rc-edge",
         )?;
+        if let Some(key) = self.edge.content_api_key() {
+            require_secret(
+                "edge.content_api_key",
+                Some(key),
+                "POST /api/content-published",
+            )?;
+        }
         if let Some(key) = self.edge.health_sync_api_key.as_deref() {
             require_secret(
                 "edge.health_sync_api_key",
@@ -206,6 +215,14 @@ mod tests {
         }
         c.edge.fingerprint_secret = Some("sixteen-bytes!!!".into());
         c.require_edge_secrets().unwrap();
+        c.edge.content_api_key = Some("  ".into());
+        c.require_edge_secrets().unwrap();
+        c.edge.content_api_key = Some("short-content".into());
+        let e = c.require_edge_secrets().unwrap_err();
+        assert!(!e.to_string().contains("short-content"), "{e}");
+        assert_eq!(key_of(e), "edge.content_api_key");
+        c.edge.content_api_key = Some("a-long-content-api-key".into());
+        c.require_edge_secrets().unwrap();
         c.edge.health_sync_api_key = Some("short".into());
         assert_eq!(
             key_of(c.require_edge_secrets().unwrap_err()),
@@ -291,8 +308,9 @@ mod tests {
         c.webhook_out.encryption_keys = vec![key.clone()];
         c.webhook_out.admin_token = Some("admin-token-value-1".into());
         c.edge.fingerprint_secret = Some("fingerprint-value-2".into());
+        c.edge.content_api_key = Some("content-key-value-4".into());
         c.ingest.secrets = vec!["ingest-secret-value-3".into()];
-        c.edge.health_sync_api_key = Some("health-sync-value-4".into());
+        c.edge.health_sync_api_key = Some("health-sync-value-6".into());
         c.reconcile.api_key = Some("reconcile-key-value-5".into());
         let shown = c.redacted().to_string();
         for secret in [
@@ -300,7 +318,8 @@ mod tests {
             "admin-token-value-1",
             "fingerprint-value-2",
             "ingest-secret-value-3",
-            "health-sync-value-4",
+            "health-sync-value-6",
+            "content-key-value-4",
             "reconcile-key-value-5",
         ] {
             assert!(!shown.contains(secret), "{shown}");

@@ -120,6 +120,11 @@ pub struct DedupeConfig {
     /// Window of form-submission duplicates.
     #[serde(with = "serde_duration")]
     pub form_window: Duration,
+    /// How long the latest checksum of each content item is remembered: a
+    /// `content_published` repeating it inside this time is dropped; a
+    /// changed checksum always passes.
+    #[serde(with = "serde_duration")]
+    pub content_window: Duration,
     /// Keys the in-memory cache holds. moka spends about 330 bytes on each
     /// entry, so the default 400,000 costs ~130 MiB when full and keeps
     /// dedupe under 200 MiB with a million keys in the window; keys beyond
@@ -134,6 +139,7 @@ impl Default for DedupeConfig {
         Self {
             page_view_window: Duration::from_secs(24 * 3600),
             form_window: Duration::from_secs(600),
+            content_window: Duration::from_secs(24 * 3600),
             cache_capacity: 400_000,
             batch_size: 256,
         }

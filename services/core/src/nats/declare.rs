@@ -52,7 +52,8 @@ pub fn stream_configs(config: &Config) -> Vec<stream::Config> {
 
 /// The dedupe bucket of one event type: one bucket per window, because
 /// nats-server 2.9 has no per-key TTL; at most one value per key keeps only
-/// the first event id.
+/// the first event id (for `content_published`, the latest checksum and its
+/// event id, keyed by content item).
 ///
 /// Declared as the KV's backing stream (`KV_<bucket>`, the layout async-nats
 /// and the server agree on) rather than through `create_key_value`, whose
@@ -61,6 +62,7 @@ pub fn dedupe_bucket_config(config: &Config, kind: EventType) -> stream::Config 
     let window = match kind {
         EventType::PageView => config.dedupe.page_view_window,
         EventType::FormSubmission => config.dedupe.form_window,
+        EventType::ContentPublished => config.dedupe.content_window,
     };
     let bucket = config.names().dedupe_bucket(kind);
     stream::Config {

@@ -2,6 +2,7 @@
 
 mod batch;
 mod consumers;
+mod drift;
 mod example;
 mod ordering;
 mod recorder;

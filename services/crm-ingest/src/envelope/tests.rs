@@ -83,7 +83,7 @@ fn unknown_type_and_bad_data_are_named() {
     let err = legacy(obj(json!({"event": "signup", "data": {}})), now()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Unknown event type \"signup\" (expected page_view or form_submission)"
+        "Unknown event type \"signup\" (expected page_view, form_submission or content_published)"
     );
     let err = legacy(
         obj(json!({"event": "form_submission", "data": {"email": "a@b"}})),

@@ -166,7 +166,7 @@ async fn bad_bodies_are_400_naming_the_problem() {
         ),
         (
             r#"{"api_key":"super-long-random-api-key","event":"signup","data":{}}"#,
-            "Unknown event type \"signup\" (expected page_view or form_submission)",
+            "Unknown event type \"signup\" (expected page_view, form_submission or content_published)",
         ),
         (
             r#"{"api_key":"super-long-random-api-key","event":"page_view","data":{"content_type":"event","content_id":"c"}}"#,

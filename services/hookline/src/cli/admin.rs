@@ -30,7 +30,7 @@ pub enum WebhooksCmd {
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "page_view,form_submission"
+            default_value = "page_view,form_submission,content_published"
         )]
         events: Vec<String>,
         /// `standard` or `rc-legacy`.

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod all;
 pub mod client;
 pub mod dlq;
+pub mod drift;
 pub mod history;
 pub mod lag;
 pub mod reconcile;

@@ -17,9 +17,10 @@
 
 mod read;
 
+use crate::bearer::{BearerKey, Unauthorized};
 use crate::error::ApiError;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -29,18 +30,15 @@ use hookline_core::health_sync::{HourIds, MAX_RANGE, Summary, TYPES, hour_start}
 use hookline_core::nats::Nats;
 use read::ReadError;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 /// The routes' state: NATS, the key's digest, the one-read-at-a-time gate.
 #[derive(Clone)]
 pub struct HealthSync {
     nats: Nats,
-    /// SHA-256 of the key: comparing digests keeps the time independent of
-    /// where, and whether by length, a presented token differs.
-    key: Option<[u8; 32]>,
+    /// `edge.health_sync_api_key`; unset, both routes answer 404.
+    key: Option<BearerKey>,
     one_at_a_time: Arc<Semaphore>,
 }
 
@@ -48,7 +46,7 @@ pub struct HealthSync {
 pub fn router(nats: Nats, key: Option<&str>) -> Router {
     let state = HealthSync {
         nats,
-        key: key.map(|k| Sha256::digest(k.trim().as_bytes()).into()),
+        key: BearerKey::from_config("edge.health_sync_api_key", key),
         one_at_a_time: Arc::new(Semaphore::new(1)),
     };
     Router::new()
@@ -82,7 +80,7 @@ pub struct IdsQuery {
     responses((status = 200, body = Summary), (status = 400), (status = 401), (status = 404),
         (status = 422, description = "the range starts before RC_EVENTS' retention; `oldest_available` says where it may start"),
         (status = 503)),
-    security(("bearer" = [])))]
+    security(("health_sync_api_key" = [])))]
 pub async fn summary(
     State(s): State<HealthSync>,
     headers: HeaderMap,
@@ -111,7 +109,7 @@ pub async fn summary(
 #[utoipa::path(get, path = "/api/health-sync/ids", tag = "health-sync", params(IdsQuery),
     responses((status = 200, body = HourIds), (status = 400), (status = 401), (status = 404),
         (status = 422), (status = 503)),
-    security(("bearer" = [])))]
+    security(("health_sync_api_key" = [])))]
 pub async fn ids(
     State(s): State<HealthSync>,
     headers: HeaderMap,
@@ -146,15 +144,7 @@ impl HealthSync {
             )
             .into());
         };
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| Sha256::digest(t.trim().as_bytes()));
-        match presented {
-            Some(p) if bool::from(p.as_slice().ct_eq(key)) => Ok(()),
-            _ => Err(Refusal::Unauthorized),
-        }
+        key.check(headers).map_err(Refusal::Unauthorized)
     }
 
     async fn read(
@@ -174,8 +164,8 @@ impl HealthSync {
 pub enum Refusal {
     /// A 4xx with a message (bad parameter, health-sync off).
     Api(ApiError),
-    /// No or a wrong bearer token: 401 with `WWW-Authenticate: Bearer`.
-    Unauthorized,
+    /// No or a wrong bearer token.
+    Unauthorized(Unauthorized),
     /// Reading `RC_EVENTS` failed: 422 past retention (with
     /// `oldest_available`), 503 when NATS did not answer.
     Read(ReadError),
@@ -191,18 +181,7 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
             Refusal::Api(e) => e.into_response(),
-            Refusal::Unauthorized => {
-                let mut r = ApiError {
-                    status: StatusCode::UNAUTHORIZED,
-                    message: "missing or wrong bearer token".into(),
-                }
-                .into_response();
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-                r
-            }
+            Refusal::Unauthorized(e) => e.into_response(),
             Refusal::Read(ReadError::Retention { oldest }) => {
                 let oldest = hour_start(oldest) + TimeDelta::hours(1);
                 let message = format!(
@@ -226,20 +205,6 @@ impl IntoResponse for Refusal {
                 .into_response()
             }
         }
-    }
-}
-
-/// Declares the `bearer` scheme the health-sync routes require.
-pub struct BearerScheme;
-
-impl utoipa::Modify for BearerScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
     }
 }
 

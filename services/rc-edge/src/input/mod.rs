@@ -17,15 +17,18 @@
 //! | `url` | 2048 |
 //! | `email` | 320 |
 //! | `content_checksum` | 128 |
+//! | `checksum` (`content_published`) | exactly 64 hex digits |
 //! | form `fields` | at most 100 entries; names ≤ 128, values ≤ 10,000 |
 //!
 //! The whole body is capped by `edge.max_body_bytes` (1 MiB, answered 413).
 
+mod content;
 mod form;
 mod page_view;
 #[cfg(test)]
 mod tests;
 
+pub use content::content_published;
 pub use form::form_submission;
 pub use page_view::{PageViewInput, page_view, pixel_fields};
 

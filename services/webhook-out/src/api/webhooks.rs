@@ -153,15 +153,17 @@ pub struct WebhookList {
 /// Parses and de-duplicates event types (unknown → 422).
 pub(super) fn event_types(raw: &[String]) -> Result<Vec<String>, ApiError> {
     if raw.is_empty() {
-        return Err(ApiError::invalid(
-            "events must name at least one event type (page_view, form_submission)",
-        ));
+        return Err(ApiError::invalid(format!(
+            "events must name at least one event type ({})",
+            known_types()
+        )));
     }
     let mut out: Vec<String> = Vec::new();
     for e in raw {
         let Some(t) = EventType::parse(e) else {
             return Err(ApiError::invalid(format!(
-                "unknown event type {e:?} (expected page_view or form_submission)"
+                "unknown event type {e:?} (expected one of {})",
+                known_types()
             )));
         };
         if !out.iter().any(|o| o == t.as_str()) {
@@ -169,6 +171,11 @@ pub(super) fn event_types(raw: &[String]) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(out)
+}
+
+/// The event types a webhook may subscribe to, comma-separated.
+fn known_types() -> String {
+    EventType::ALL.map(EventType::as_str).join(", ")
 }
 
 fn profile(raw: &str) -> Result<Profile, ApiError> {

@@ -128,6 +128,9 @@ pub fn event_body(webhook: &Webhook, event: &Event) -> Vec<u8> {
                 EventData::FormSubmission(f) => {
                     legacy_body(webhook, kind, f, id, &event.occurred_at)
                 }
+                EventData::ContentPublished(c) => {
+                    legacy_body(webhook, kind, c, id, &event.occurred_at)
+                }
             }
         }
     }
@@ -225,6 +228,28 @@ mod tests {
             ev.id
         );
         assert_eq!(body, expected);
+    }
+
+    #[test]
+    fn content_published_travels_in_both_profiles() {
+        let mut ev = event();
+        ev.data = EventData::ContentPublished(hookline_core::content::ContentPublished {
+            content_type: ContentType::News,
+            content_id: "n1".into(),
+            slug: "hello".into(),
+            title: "Hello".into(),
+            checksum: hookline_core::content::Checksum::parse(&"ab".repeat(32)).unwrap(),
+        });
+        let legacy = String::from_utf8(event_body(&webhook(Profile::RcLegacy), &ev)).unwrap();
+        let expected = format!(
+            r#"{{"api_key":"key","event":"content_published","data":{{"content_type":"news","content_id":"n1","slug":"hello","title":"Hello","checksum":"{}","id":"{}","ts":"2026-10-13T07:58:00.000Z"}}}}"#,
+            "ab".repeat(32),
+            ev.id
+        );
+        assert_eq!(legacy, expected);
+        let standard = event_body(&webhook(Profile::Standard), &ev);
+        let back: Event = serde_json::from_slice(&standard).unwrap();
+        assert_eq!(back, ev);
     }
 
     #[test]

@@ -44,12 +44,18 @@ pub async fn dedupe(
             Some("the raw message is not a raw event; see dead_letters"),
         );
     };
+    let kind = event.event.event_type();
     let keys = match classify(&event) {
         Class::Bot => return verdict("bot", None, None),
         Class::Unidentified => None,
         Class::Keyed(keys) => Some(keys),
+        Class::Latest { key, checksum } => {
+            if let Some(v) = latest(js, names, kind, &key, &checksum, id).await {
+                return v;
+            }
+            None
+        }
     };
-    let kind = event.event.event_type();
     if let Some(keys) = keys
         && let Ok(store) = js.get_key_value(names.dedupe_bucket(kind)).await
     {
@@ -78,6 +84,33 @@ pub async fn dedupe(
         )
     } else {
         verdict("pending", None, None)
+    }
+}
+
+/// A `content_published`'s verdict from its item's latest entry
+/// (`<checksum> <event id>`): its own id is unique, another id with the same
+/// checksum is what it repeated; anything else cannot be told from the KV.
+async fn latest(
+    js: &jetstream::Context,
+    names: &Names,
+    kind: hookline_core::EventType,
+    key: &str,
+    checksum: &str,
+    id: &str,
+) -> Option<Dedupe> {
+    let store = js.get_key_value(names.dedupe_bucket(kind)).await.ok()?;
+    let value = owner(&store, key).await?;
+    let (sum, owner) = value.split_once(' ')?;
+    if owner == id {
+        Some(verdict(
+            "unique",
+            None,
+            Some("claimed its key; not found on RC_EVENTS yet"),
+        ))
+    } else if sum == checksum {
+        Some(verdict("duplicate", Some(owner.to_string()), None))
+    } else {
+        None
     }
 }
 
