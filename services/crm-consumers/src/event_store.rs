@@ -96,11 +96,6 @@ impl Consumer for EventStore {
         &EventType::ALL
     }
 
-    /// One event is a batch of one: one SQL path for both.
-    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
-        self.handle_batch(std::slice::from_ref(&event), tx).await
-    }
-
     /// Every row of the batch in one `INSERT … SELECT FROM UNNEST`; contacts
     /// (form submissions only) one upsert each, in order, so a later form
     /// merges over an earlier one.
@@ -157,6 +152,11 @@ impl Consumer for EventStore {
             }
         }
         Ok(())
+    }
+
+    /// A single event goes the batch's way too: one SQL path.
+    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
+        self.handle_batch(std::slice::from_ref(&event), tx).await
     }
 }
 
