@@ -7,6 +7,7 @@
 //! services can never disagree about the wire format.
 
 pub mod config;
+pub mod consume;
 pub mod content;
 pub mod db;
 pub mod dlq;

@@ -32,7 +32,6 @@
 mod batch;
 
 use crate::identity::{self, Contact};
-use crate::scoring;
 use async_trait::async_trait;
 use hookline_core::config::{AutomationRule, ScoringConfig};
 use hookline_core::event::rfc3339_millis;
@@ -40,7 +39,6 @@ use hookline_core::runner::{Consumer, HandlerError};
 use hookline_core::{Config, Event, EventData, EventType};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
-use sqlx::types::Json;
 use std::collections::HashSet;
 
 /// The `automation` consumer.
@@ -129,34 +127,18 @@ impl Consumer for Automation {
         &EventType::ENGAGEMENT
     }
 
-    /// The same, for a whole batch in four statements (see [`batch`]).
+    /// One event is a batch of one: one SQL path for both.
+    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
+        self.apply_batch(std::slice::from_ref(&event), tx).await
+    }
+
+    /// A whole batch in four statements (see [`batch`]).
     async fn handle_batch(
         &self,
         events: &[&Event],
         tx: &mut PgConnection,
     ) -> Result<(), HandlerError> {
         self.apply_batch(events, tx).await
-    }
-
-    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
-        let Some(contact) = identity::contact(event) else {
-            return Ok(());
-        };
-        for rule in self.rules.iter().filter(|r| matches(r, event)) {
-            let payload = event_payload(rule, &contact, event);
-            insert_task(tx, rule, "event", &contact.key, event, payload).await?;
-        }
-        let view = add_points(tx, &contact, scoring::points(&self.scoring, event)).await?;
-        for rule in &self.rules {
-            let Some(threshold) = rule.score_threshold else {
-                continue;
-            };
-            if view.score >= threshold {
-                let payload = threshold_payload(rule, &contact, &view, threshold, event);
-                insert_task(tx, rule, "threshold", &contact.key, event, payload).await?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -165,66 +147,6 @@ struct ScoreView {
     score: i64,
     contact_id: Option<String>,
     email: Option<String>,
-}
-
-async fn add_points(
-    tx: &mut PgConnection,
-    contact: &Contact,
-    points: i64,
-) -> Result<ScoreView, sqlx::Error> {
-    let (score, contact_id, email): (i64, Option<String>, Option<String>) = sqlx::query_as(
-        "INSERT INTO automation_contact_scores AS s (contact_key, contact_id, email, score) \
-         VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (contact_key) DO UPDATE SET \
-           contact_id = COALESCE(EXCLUDED.contact_id, s.contact_id), \
-           email      = COALESCE(EXCLUDED.email, s.email), \
-           score      = s.score + EXCLUDED.score, \
-           updated_at = now() \
-         RETURNING score, contact_id, email",
-    )
-    .bind(&contact.key)
-    .bind(&contact.contact_id)
-    .bind(&contact.email)
-    .bind(points)
-    .fetch_one(&mut *tx)
-    .await?;
-    Ok(ScoreView {
-        score,
-        contact_id,
-        email,
-    })
-}
-
-async fn insert_task(
-    tx: &mut PgConnection,
-    rule: &AutomationRule,
-    fired_on: &str,
-    contact_key: &str,
-    event: &Event,
-    payload: Value,
-) -> Result<(), sqlx::Error> {
-    let conflict = if fired_on == "event" {
-        "(rule, event_id) WHERE fired_on = 'event'"
-    } else {
-        "(rule, contact_key) WHERE fired_on = 'threshold'"
-    };
-    let inserted = sqlx::query(&format!(
-        "INSERT INTO automation_tasks (rule, kind, fired_on, contact_key, event_id, payload) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT {conflict} DO NOTHING"
-    ))
-    .bind(&rule.name)
-    .bind(&rule.task)
-    .bind(fired_on)
-    .bind(contact_key)
-    .bind(event.id.as_str())
-    .bind(Json(payload))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted > 0 {
-        tracing::info!(event_id = %event.id, rule = %rule.name, task = %rule.task, "automation task created");
-    }
-    Ok(())
 }
 
 /// What a worker needs to act on an event rule's task.

@@ -109,42 +109,9 @@ impl Consumer for EventStore {
         &EventType::ALL
     }
 
-    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
-        let r = row(event)?;
-        sqlx::query(
-            "INSERT INTO content_events \
-             (event_id, event_name, content_type, content_id, slug, title, community, \
-              contact_id, email, url, payload, ts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(event.id.as_str())
-        .bind(event.event_type().as_str())
-        .bind(r.content_type)
-        .bind(r.content_id)
-        .bind(r.slug)
-        .bind(r.title)
-        .bind(r.community)
-        .bind(r.contact_id.map(str::trim).filter(|s| !s.is_empty()))
-        .bind(r.email)
-        .bind(r.url)
-        .bind(Json(r.payload))
-        .bind(event.occurred_at)
-        .execute(&mut *tx)
-        .await?;
-
-        if let (EventData::FormSubmission(form), Some(contact)) =
-            (&event.data, identity::contact(event))
-        {
-            upsert_contact(tx, &contact, &identity::profile(form)).await?;
-        }
-        drift::catalog(tx, &[event]).await?;
-        drift::drift(tx, &[event]).await?;
-        Ok(())
-    }
-
     /// Every row of the batch in one `INSERT … SELECT FROM UNNEST`; contacts
-    /// (form submissions only) one upsert each, in order, as `handle` does.
+    /// (form submissions only) one upsert each, in order, so a later form
+    /// merges over an earlier one.
     async fn handle_batch(
         &self,
         events: &[&Event],
@@ -203,6 +170,11 @@ impl Consumer for EventStore {
         drift::catalog(tx, events).await?;
         drift::drift(tx, events).await?;
         Ok(())
+    }
+
+    /// A single event goes the batch's way too: one SQL path.
+    async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
+        self.handle_batch(std::slice::from_ref(&event), tx).await
     }
 }
 

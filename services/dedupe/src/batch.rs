@@ -12,6 +12,7 @@ use crate::key::{Class, classify};
 use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use futures::future::join_all;
+use hookline_core::consume::{self, Decision, Retries};
 use hookline_core::dlq::{self, DeadLetter};
 use hookline_core::event::{Event, EventType, RawEvent};
 use hookline_core::names::RC_RAW;
@@ -84,26 +85,43 @@ pub fn describe_metrics() {
 pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     let started = Instant::now();
     let outcomes = judge_all(nats, claims, &messages).await;
+    let published = forward(nats, &messages, &outcomes).await;
+    let settled = messages
+        .iter()
+        .zip(&outcomes)
+        .zip(published)
+        .map(|((msg, outcome), published)| settle(nats, msg, outcome, published));
+    join_all(settled).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    for _ in 0..messages.len() {
+        metrics::histogram!("hookline_dedupe_processing_seconds").record(elapsed);
+    }
+}
 
+/// Publishes every event to forward, all PubAcks in flight at once. For
+/// each message: whether its event was stored in RC_EVENTS (`None` when
+/// there was nothing to forward).
+async fn forward(nats: &Nats, messages: &[Message], outcomes: &[Outcome]) -> Vec<Option<bool>> {
     let mut outgoing = Vec::new();
     let mut forwarded_at = Vec::new();
     for (i, outcome) in outcomes.iter().enumerate() {
-        if let Outcome::Forward { event, .. } = outcome {
-            match serde_json::to_vec(event) {
-                Ok(payload) => {
-                    let mut out = Outgoing::new(
-                        nats.names.rc_event_subject(event.event_type()),
-                        event.id.as_str(),
-                        payload.into(),
-                    );
-                    let trace = traceparent::of(messages[i].headers.as_ref());
-                    out.headers = Some(traceparent::headers_for(trace.as_deref()));
-                    outgoing.push(out);
-                    forwarded_at.push(i);
-                }
-                Err(e) => {
-                    tracing::error!(event_id = %event.id, error = %e, "event did not serialise")
-                }
+        let Outcome::Forward { event, .. } = outcome else {
+            continue;
+        };
+        match serde_json::to_vec(event) {
+            Ok(payload) => {
+                let mut out = Outgoing::new(
+                    nats.names.rc_event_subject(event.event_type()),
+                    event.id.as_str(),
+                    payload.into(),
+                );
+                let trace = traceparent::of(messages[i].headers.as_ref());
+                out.headers = Some(traceparent::headers_for(trace.as_deref()));
+                outgoing.push(out);
+                forwarded_at.push(i);
+            }
+            Err(e) => {
+                tracing::error!(event_id = %event.id, error = %e, "event did not serialise")
             }
         }
     }
@@ -117,73 +135,88 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
             tracing::warn!(event_id = %event.id, error = %e, "publish to RC_EVENTS failed; will retry");
         }
     }
+    published
+}
 
-    let acks = messages.iter().zip(&outcomes).zip(published).map(
-        |((msg, outcome), published)| async move {
-            let ack = match (outcome, published) {
-                (
-                    Outcome::Forward {
-                        event,
-                        unidentified,
-                    },
-                    Some(true),
-                ) => {
-                    let kind = event.event_type().as_str();
-                    metrics::counter!("hookline_dedupe_unique_total", "type" => kind).increment(1);
-                    if *unidentified {
-                        metrics::counter!("hookline_dedupe_unidentified_total", "type" => kind)
-                            .increment(1);
-                    }
-                    AckKind::Ack
-                }
-                (Outcome::Forward { .. }, _) => {
-                    metrics::counter!("hookline_dedupe_errors_total", "stage" => "publish")
-                        .increment(1);
-                    AckKind::Nak(Some(RETRY_DELAY))
-                }
-                (Outcome::Duplicate(kind), _) => {
-                    metrics::counter!("hookline_dedupe_duplicate_total", "type" => kind.as_str())
-                        .increment(1);
-                    AckKind::Ack
-                }
-                (Outcome::Bot(kind), _) => {
-                    metrics::counter!("hookline_dedupe_bot_total", "type" => kind.as_str())
-                        .increment(1);
-                    AckKind::Ack
-                }
-                (Outcome::Poison(error), _) => {
-                    metrics::counter!("hookline_dedupe_errors_total", "stage" => "decode")
-                        .increment(1);
-                    if dead_letter(nats, msg, error).await {
-                        AckKind::Term
-                    } else {
-                        AckKind::Nak(Some(RETRY_DELAY))
-                    }
-                }
-                (Outcome::Retry, _) => {
-                    metrics::counter!("hookline_dedupe_errors_total", "stage" => "kv").increment(1);
-                    AckKind::Nak(Some(RETRY_DELAY))
-                }
+/// Counts one message's outcome and settles it (see
+/// [`hookline_core::consume::decide`]): acked once its event is forwarded
+/// or dropped, nak'ed to try again, dead-lettered when unreadable.
+async fn settle(nats: &Nats, msg: &Message, outcome: &Outcome, published: Option<bool>) {
+    let counted = match (outcome, published) {
+        (Outcome::Forward { .. }, Some(true)) | (Outcome::Duplicate(_) | Outcome::Bot(_), _) => {
+            count(outcome);
+            consume::Outcome::Done
+        }
+        (Outcome::Forward { .. }, _) => {
+            error("publish");
+            consume::Outcome::FAILED
+        }
+        (Outcome::Poison(_), _) => {
+            error("decode");
+            consume::Outcome::Poison
+        }
+        (Outcome::Retry, _) => {
+            error("kv");
+            consume::Outcome::FAILED
+        }
+    };
+    let retries = Retries {
+        max_deliver: i64::MAX,
+        backoff: &[RETRY_DELAY],
+        jitter: 1.0,
+    };
+    let delivered = msg.info().map(|i| i.delivered).unwrap_or(1);
+    let done = match consume::decide(counted, delivered, &retries) {
+        Decision::Ack => msg.ack_with(AckKind::Ack).await.is_ok(),
+        Decision::Nak(delay) => {
+            consume::settle(msg, AckKind::Nak(Some(delay)), CONSUMER).await;
+            false
+        }
+        Decision::DeadLetter => {
+            let Outcome::Poison(why) = outcome else {
+                return;
             };
-            let done = matches!(ack, AckKind::Ack | AckKind::Term);
-            if let Err(e) = msg.ack_with(ack).await {
-                // Not acknowledged: it comes back and is judged again ("mine").
-                tracing::warn!(error = %e, "could not acknowledge a raw event");
-            } else if done {
-                metrics::counter!("hookline_consumer_processed_total", "consumer" => CONSUMER)
-                    .increment(1);
-            }
-        },
-    );
-    join_all(acks).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    for _ in 0..messages.len() {
-        metrics::histogram!("hookline_dedupe_processing_seconds").record(elapsed);
+            dead_letter(nats, msg, why).await
+        }
+    };
+    if done {
+        metrics::counter!("hookline_consumer_processed_total", "consumer" => CONSUMER).increment(1);
     }
 }
 
+/// Counts an event forwarded or dropped.
+fn count(outcome: &Outcome) {
+    match outcome {
+        Outcome::Forward {
+            event,
+            unidentified,
+        } => {
+            let kind = event.event_type().as_str();
+            metrics::counter!("hookline_dedupe_unique_total", "type" => kind).increment(1);
+            if *unidentified {
+                metrics::counter!("hookline_dedupe_unidentified_total", "type" => kind)
+                    .increment(1);
+            }
+        }
+        Outcome::Duplicate(kind) => {
+            metrics::counter!("hookline_dedupe_duplicate_total", "type" => kind.as_str())
+                .increment(1);
+        }
+        Outcome::Bot(kind) => {
+            metrics::counter!("hookline_dedupe_bot_total", "type" => kind.as_str()).increment(1);
+        }
+        Outcome::Poison(_) | Outcome::Retry => {}
+    }
+}
+
+/// Counts a message dedupe could not settle, by stage.
+fn error(stage: &'static str) {
+    metrics::counter!("hookline_dedupe_errors_total", "stage" => stage).increment(1);
+}
+
 /// Publishes an unreadable raw event to `rc.dlq.dedupe` in the shared
-/// dead-letter format. Whether it was stored (if not, it is retried).
+/// dead-letter format and terminates it (if it cannot be stored, it is
+/// nak'ed and tried again). Whether it was stored.
 async fn dead_letter(nats: &Nats, msg: &Message, error: &str) -> bool {
     let (attempts, seq) = msg
         .info()
@@ -206,17 +239,12 @@ async fn dead_letter(nats: &Nats, msg: &Message, error: &str) -> bool {
         failed_at: now,
         payload: msg.payload.clone(),
     };
-    match dlq::publish(&nats.js, &letter).await {
-        Ok(_) => {
-            metrics::counter!("hookline_consumer_dead_lettered_total", "consumer" => CONSUMER)
-                .increment(1);
-            true
-        }
-        Err(e) => {
-            tracing::warn!(seq, error = %e, "dead-letter publish failed; will retry");
-            false
-        }
+    let stored = consume::dead_letter(&nats.js, msg, &letter, RETRY_DELAY).await;
+    if stored {
+        metrics::counter!("hookline_consumer_dead_lettered_total", "consumer" => CONSUMER)
+            .increment(1);
     }
+    stored
 }
 
 /// Judges a batch: visitor events concurrently, content announcements one

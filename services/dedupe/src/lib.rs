@@ -31,13 +31,14 @@ pub mod key;
 pub mod latest;
 
 use async_nats::jetstream::consumer::{self, pull};
-use futures::StreamExt;
+use hookline_core::consume::{self, Pull};
 use hookline_core::event::EventType;
 use hookline_core::names::RC_RAW;
 use hookline_core::nats::{self, Existing, Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The part of a [`Readiness`] dedupe holds until its streams, buckets and
@@ -53,6 +54,9 @@ const BATCHES_IN_FLIGHT: usize = 4;
 
 /// How long a delivered message may stay unacknowledged before redelivery.
 const ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// How long one pull request waits for messages.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
 
 /// Why dedupe stopped.
 #[derive(Debug, thiserror::Error)]
@@ -84,9 +88,10 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
     work(config, readiness, shutdown).await
 }
 
-/// Consumes RC_RAW until `shutdown` fires, then stops fetching and finishes
-/// the batches in flight (within `ops.shutdown_grace`; what is left is not
-/// acknowledged and is redelivered).
+/// Consumes RC_RAW through the shared loop ([`hookline_core::consume`])
+/// until `shutdown` fires, then stops fetching and finishes the batches in
+/// flight (within `ops.shutdown_grace`; what is left is not acknowledged
+/// and is redelivered).
 pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     // Install the recorder before the first count, or early counts are lost.
     hookline_core::telemetry::prometheus();
@@ -124,52 +129,24 @@ pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> R
         draining.set_draining();
     });
 
-    let drain = async {
-        while !shutdown.is_triggered() {
-            // Re-bound on every pass, so a consumer deleted by an operator
-            // is re-created rather than pulled from forever.
-            let pulled = match consumer_on(&nats, &stream_name, batch_size, limit).await {
-                Ok(consumer) => consumer
-                    .stream()
-                    .max_messages_per_batch(batch_size)
-                    .heartbeat(Duration::from_secs(5))
-                    .expires(Duration::from_secs(30))
-                    .messages()
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            let messages = match pulled {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot pull from RC_RAW; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                        _ = shutdown.wait() => break,
-                    }
-                }
-            };
-            messages
-                .take_until(shutdown.wait())
-                .filter_map(|m| async move {
-                    m.map_err(|e| tracing::warn!(error = %e, "pull from RC_RAW failed"))
-                        .ok()
-                })
-                .ready_chunks(batch_size)
-                .for_each_concurrent(BATCHES_IN_FLIGHT, |chunk| {
-                    batch::process(&nats, &claims, chunk)
-                })
-                .await;
-        }
+    let pull = Pull {
+        name: CONSUMER_NAME.to_string(),
+        batch_size,
+        batches_in_flight: BATCHES_IN_FLIGHT,
+        // Every batch in flight, and one more pulled ahead.
+        capacity: batch_size * (BATCHES_IN_FLIGHT + 1),
+        expires: PULL_EXPIRES,
+        grace: config.ops.shutdown_grace,
     };
-    // Runs until shutdown; then the grace period bounds the last batches.
-    if shutdown
-        .with_grace(config.ops.shutdown_grace, drain)
-        .await
-        .is_none()
-    {
-        tracing::warn!("dedupe: shutdown grace over; unfinished messages will be redelivered");
-    }
+    // Declared again after a failed pull, so a consumer deleted by an
+    // operator is re-created rather than pulled from forever.
+    let open = || consumer_on(&nats, &stream_name, batch_size, limit);
+    let (nats, claims) = (Arc::new(nats.clone()), Arc::new(claims));
+    let handle = move |messages| {
+        let (nats, claims) = (nats.clone(), claims.clone());
+        async move { batch::process(&nats, &claims, messages).await }
+    };
+    consume::run(pull, shutdown, open, handle).await;
     Ok(())
 }
 

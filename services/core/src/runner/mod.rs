@@ -41,6 +41,7 @@ pub use crate::dlq::MAX_DELIVER_MARGIN;
 pub use consumer::{Consumer, HandlerError};
 
 use crate::config::Config;
+use crate::consume::Retries;
 use crate::names::Names;
 use crate::nats::{Nats, NatsError};
 use crate::shutdown::Shutdown;
@@ -107,6 +108,17 @@ impl Settings {
             backoff: c.backoff.clone(),
             shutdown_grace: config.ops.shutdown_grace,
             setup_timeout: config.nats.connect_timeout,
+        }
+    }
+
+    /// The retry policy with `max_deliver` as the last try: the runner's
+    /// own limit for a failing event, the server's for a batch that never
+    /// committed (not the events' fault).
+    pub fn retries(&self, max_deliver: i64) -> Retries<'_> {
+        Retries {
+            max_deliver,
+            backoff: &self.backoff,
+            jitter: 1.0,
         }
     }
 

@@ -10,6 +10,7 @@ use super::consumer::Consumer;
 use super::metrics as m;
 use super::settle::{self, Delivery};
 use super::{Shared, backoff_cap};
+use crate::consume::{Decision, Outcome, decide};
 use crate::dlq_admin::redrive::crm_redrive_target;
 use crate::event::Event;
 use crate::shutdown::Shutdown;
@@ -42,8 +43,7 @@ pub(super) async fn process(
         match serde_json::from_slice::<Event>(&delivery.msg.payload) {
             Err(err) => {
                 let error = format!("not a hookline event envelope: {err}");
-                settle::dead_letter(&shared.js, &shared.settings, name, &delivery, None, &error)
-                    .await;
+                settle::dead_letter(shared, name, &delivery, None, &error).await;
             }
             Ok(event) if !consumer.event_types().contains(&event.event_type()) => {
                 skipped.push(delivery)
@@ -80,21 +80,22 @@ pub(super) async fn process(
                 done.push(delivery);
             }
             Status::Failed(err) => {
-                let out_of_tries = delivery.delivered >= shared.settings.max_deliver;
-                if err.is_permanent() || out_of_tries {
-                    settle::dead_letter(
-                        &shared.js,
-                        &shared.settings,
-                        name,
-                        delivery,
-                        Some(event.id.as_str()),
-                        &err.to_string(),
-                    )
-                    .await;
+                let outcome = if err.is_permanent() {
+                    Outcome::Poison
                 } else {
-                    let delay = settle::backoff(&shared.settings, delivery.delivered);
-                    tracing::warn!(consumer = name, event_id = %event.id, delivered = delivery.delivered, retry_in = ?delay, error = %err, "handler failed; will retry");
-                    settle::nak_all(&shared.settings, name, &[delivery]).await;
+                    Outcome::FAILED
+                };
+                let retries = shared.settings.retries(shared.settings.max_deliver);
+                match decide(outcome, delivery.delivered, &retries) {
+                    Decision::Ack => done.push(delivery),
+                    Decision::Nak(delay) => {
+                        tracing::warn!(consumer = name, event_id = %event.id, delivered = delivery.delivered, retry_in = ?delay, error = %err, "handler failed; will retry");
+                        settle::nak(name, delivery, delay).await;
+                    }
+                    Decision::DeadLetter => {
+                        let id = Some(event.id.as_str());
+                        settle::dead_letter(shared, name, delivery, id, &err.to_string()).await;
+                    }
                 }
             }
         }
@@ -179,22 +180,20 @@ async fn apply_with_retries(
 /// Naks a batch that could not commit. A message on its last delivery the
 /// server will make is dead-lettered instead, so nothing is ever dropped.
 async fn give_back(shared: &Shared, name: &'static str, deliveries: &[&Delivery]) {
-    let last = shared.settings.server_max_deliver();
-    let (final_tries, rest): (Vec<&Delivery>, Vec<&Delivery>) =
-        deliveries.iter().partition(|d| d.delivered >= last);
-    settle::nak_all(&shared.settings, name, &rest).await;
-    for d in final_tries {
-        let id = serde_json::from_slice::<Event>(&d.msg.payload)
-            .ok()
-            .map(|e| e.id.to_string());
-        settle::dead_letter(
-            &shared.js,
-            &shared.settings,
-            name,
-            d,
-            id.as_deref(),
-            "the batch kept failing to commit",
-        )
-        .await;
+    let retries = shared
+        .settings
+        .retries(shared.settings.server_max_deliver());
+    for d in deliveries {
+        match decide(Outcome::FAILED, d.delivered, &retries) {
+            Decision::Nak(delay) => settle::nak(name, d, delay).await,
+            Decision::Ack => settle::ack_all(name, &[d]).await,
+            Decision::DeadLetter => {
+                let id = serde_json::from_slice::<Event>(&d.msg.payload)
+                    .ok()
+                    .map(|e| e.id.to_string());
+                let why = "the batch kept failing to commit";
+                settle::dead_letter(shared, name, d, id.as_deref(), why).await;
+            }
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! Telling JetStream how each message ended: ack, nak with back-off, or
 //! dead-letter to `CRM_DLQ` and terminate.
 
-use super::Settings;
 use super::metrics as m;
+use super::{Settings, Shared};
+use crate::consume;
 use crate::dlq::{self, DeadLetter};
 use crate::names;
 use async_nats::jetstream::{self, AckKind};
@@ -37,17 +38,6 @@ impl Delivery {
     }
 }
 
-/// The delay before the next delivery after `delivered` deliveries.
-pub(super) fn backoff(settings: &Settings, delivered: i64) -> Duration {
-    let i = usize::try_from(delivered.max(1) - 1).unwrap_or(usize::MAX);
-    settings
-        .backoff
-        .get(i)
-        .or(settings.backoff.last())
-        .copied()
-        .unwrap_or(Duration::from_secs(1))
-}
-
 /// Acknowledges every message (after their effects committed).
 pub(super) async fn ack_all(consumer: &'static str, deliveries: &[&Delivery]) {
     let results = join_all(deliveries.iter().map(|d| d.msg.ack())).await;
@@ -57,16 +47,9 @@ pub(super) async fn ack_all(consumer: &'static str, deliveries: &[&Delivery]) {
     }
 }
 
-/// Naks every message with the back-off for its delivery count.
-pub(super) async fn nak_all(settings: &Settings, consumer: &'static str, deliveries: &[&Delivery]) {
-    let results = join_all(deliveries.iter().map(|d| {
-        d.msg
-            .ack_with(AckKind::Nak(Some(backoff(settings, d.delivered))))
-    }))
-    .await;
-    for err in results.into_iter().filter_map(Result::err) {
-        tracing::warn!(consumer, error = %err, "nak failed; the message will come back after ack_wait");
-    }
+/// Naks a message: JetStream delivers it again after `delay`.
+pub(super) async fn nak(consumer: &'static str, delivery: &Delivery, delay: Duration) {
+    consume::settle(&delivery.msg, AckKind::Nak(Some(delay)), consumer).await;
 }
 
 /// Naks at once, for redelivery elsewhere (on shutdown).
@@ -92,13 +75,13 @@ pub(super) async fn in_progress(deliveries: &[&Delivery]) {
 /// format, then terminates it. If the dead letter cannot be published, the
 /// message is nak'ed instead: it is never dropped.
 pub(super) async fn dead_letter(
-    js: &jetstream::Context,
-    settings: &Settings,
+    shared: &Shared,
     consumer: &'static str,
     delivery: &Delivery,
     event_id: Option<&str>,
     error: &str,
 ) {
+    let settings = &shared.settings;
     let now = Utc::now();
     let letter = DeadLetter {
         subject: settings.names.crm_dlq_subject(consumer),
@@ -115,21 +98,13 @@ pub(super) async fn dead_letter(
         failed_at: now,
         payload: delivery.msg.payload.clone(),
     };
-    let key = event_id
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("seq-{}", delivery.stream_sequence));
-    match dlq::publish(js, &letter).await {
-        Ok(_) => {
-            tracing::error!(consumer, event_id = %key, deliveries = delivery.delivered, error, "event dead-lettered to CRM_DLQ");
-            m::count(m::DEAD_LETTERED, consumer, 1);
-            if let Err(err) = delivery.msg.ack_with(AckKind::Term).await {
-                tracing::warn!(consumer, event_id = %key, error = %err, "terminating a dead-lettered message failed; it may be dead-lettered again");
-            }
-        }
-        Err(err) => {
-            tracing::error!(consumer, event_id = %key, error = %err, "could not publish to CRM_DLQ; will retry the event");
-            nak_all(settings, consumer, &[delivery]).await;
-        }
+    let retry_in = settings.retries(i64::MAX).step(delivery.delivered);
+    if consume::dead_letter(&shared.js, &delivery.msg, &letter, retry_in).await {
+        let key = event_id
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("seq-{}", delivery.stream_sequence));
+        tracing::error!(consumer, event_id = %key, deliveries = delivery.delivered, error, "event dead-lettered to CRM_DLQ");
+        m::count(m::DEAD_LETTERED, consumer, 1);
     }
 }
 
@@ -137,7 +112,8 @@ pub(super) async fn dead_letter(
 /// of attempts, so this walks the back-off schedule back from now: exact
 /// when deliveries followed the schedule, earlier-bounded otherwise.
 fn first_failure(settings: &Settings, delivered: i64, now: DateTime<Utc>) -> DateTime<Utc> {
-    let waited: Duration = (1..delivered.max(1)).map(|d| backoff(settings, d)).sum();
+    let retries = settings.retries(i64::MAX);
+    let waited: Duration = (1..delivered.max(1)).map(|d| retries.step(d)).sum();
     now - chrono::Duration::from_std(waited).unwrap_or_default()
 }
 
@@ -155,17 +131,6 @@ mod tests {
             shutdown_grace: Duration::from_secs(1),
             setup_timeout: Duration::from_secs(1),
         }
-    }
-
-    #[test]
-    fn backoff_follows_delivery_count_and_repeats_the_last() {
-        let s = settings(&[1, 5, 30]);
-        assert_eq!(backoff(&s, 1), Duration::from_secs(1));
-        assert_eq!(backoff(&s, 2), Duration::from_secs(5));
-        assert_eq!(backoff(&s, 3), Duration::from_secs(30));
-        assert_eq!(backoff(&s, 9), Duration::from_secs(30));
-        assert_eq!(backoff(&s, 0), Duration::from_secs(1));
-        assert_eq!(backoff(&settings(&[]), 4), Duration::from_secs(1));
     }
 
     #[test]

@@ -1,22 +1,23 @@
-//! One consumer's loop: a durable pull consumer, batches, drain on shutdown.
+//! One consumer's durable and its loop.
 
 use super::consumer::Consumer;
 use super::process::process;
-use super::settle::{self, Delivery};
+use super::settle::Delivery;
 use super::{RunnerError, Settings, Shared};
+use crate::consume::{self, Pull};
 use crate::names;
 use crate::nats::{self, Existing};
 use crate::shutdown::Shutdown;
-use async_nats::jetstream::consumer::pull::{self, MessagesErrorKind, Stream};
+use async_nats::jetstream::Message;
+use async_nats::jetstream::consumer::pull;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
-use futures::{FutureExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Pull requests expire after this (the server then answers, and the
-/// client asks again); heartbeats detect a lost server well before.
-const PULL_EXPIRES: Duration = Duration::from_secs(30);
-const PULL_HEARTBEAT: Duration = Duration::from_secs(5);
+/// Pull requests expire after this (the server then answers, and the loop
+/// asks again), which also bounds how long a request lost with a
+/// restarting server is waited for.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
 
 /// The durable's configuration.
 pub(super) fn durable_config(settings: &Settings, name: &str) -> pull::Config {
@@ -53,124 +54,47 @@ pub(super) async fn ensure(shared: &Shared, name: &str) -> Result<PullConsumer, 
     })
 }
 
-/// Runs one consumer until `shutdown`: the current batch is finished, what
-/// was prefetched is given back, and the function returns.
+/// Runs one consumer until `shutdown` through the shared consume loop
+/// ([`crate::consume`]): one batch at a time, the next one pulled while it
+/// is applied; on shutdown the batch in hand is finished, what was pulled
+/// ahead is given back, and the function returns within the grace period.
 pub(super) async fn run(
     shared: Arc<Shared>,
     consumer: Arc<dyn Consumer>,
-    mut durable: PullConsumer,
+    durable: PullConsumer,
     shutdown: Shutdown,
 ) {
     let name = consumer.name();
-    let mut pause = Duration::from_millis(250);
-    while !shutdown.is_triggered() {
-        let messages = durable
-            .stream()
-            .max_messages_per_batch(shared.settings.batch_size)
-            .expires(PULL_EXPIRES)
-            .heartbeat(PULL_HEARTBEAT)
-            .messages()
-            .await;
-        let ended = match messages {
-            Ok(mut messages) => {
-                let ended = pump(&shared, &*consumer, &mut messages, &shutdown).await;
-                if ended.is_none() {
-                    give_back_prefetched(&shared, name, &mut messages).await;
-                    return;
-                }
-                pause = Duration::from_millis(250);
-                ended
-            }
-            Err(e) => Some(e.to_string()),
-        };
-        tracing::warn!(consumer = name, error = ?ended, retry_in = ?pause, "message stream ended; reopening it");
-        if !sleep_unless(&shutdown, pause).await {
-            return;
-        }
-        pause = (pause * 2).min(Duration::from_secs(10));
-        // The durable may have been deleted (by an operator): declare it again.
-        match ensure(&shared, name).await {
-            Ok(d) => durable = d,
-            Err(e) => {
-                tracing::warn!(consumer = name, error = %e, "could not re-declare the durable consumer")
-            }
-        }
-    }
-}
-
-/// Gathers and processes batches until shutdown (`None`) or the message
-/// stream fails (`Some(reason)`).
-async fn pump(
-    shared: &Shared,
-    consumer: &dyn Consumer,
-    messages: &mut Stream,
-    shutdown: &Shutdown,
-) -> Option<String> {
-    let name = consumer.name();
     let batch_size = shared.settings.batch_size;
-    loop {
-        let first = tokio::select! {
-            biased;
-            _ = shutdown.wait() => return None,
-            next = messages.next() => next,
-        };
-        let mut batch = Vec::with_capacity(batch_size);
-        let mut failure = match first {
-            None => return Some("message stream closed".into()),
-            Some(Ok(msg)) => {
-                batch.push(Delivery::new(msg));
-                None
-            }
-            Some(Err(e)) => Some(e),
-        };
-        // Take whatever else has already arrived: under load the next
-        // messages are prefetched while a batch is processed, so batches
-        // fill up by themselves; when idle, one event is not kept waiting.
-        while failure.is_none() && batch.len() < batch_size {
-            match messages.next().now_or_never() {
-                Some(Some(Ok(msg))) => batch.push(Delivery::new(msg)),
-                Some(Some(Err(e))) => failure = Some(e),
-                Some(None) | None => break,
+    let pull = Pull {
+        name: name.to_string(),
+        batch_size,
+        batches_in_flight: 1,
+        capacity: batch_size * 2,
+        expires: PULL_EXPIRES,
+        grace: shared.settings.shutdown_grace,
+    };
+    // The durable declared at start-up first; after a failed pull it is
+    // declared again (an operator may have deleted it).
+    let mut declared = Some(durable);
+    let open = || {
+        let first = declared.take();
+        let shared = shared.clone();
+        async move {
+            match first {
+                Some(durable) => Ok(durable),
+                None => ensure(&shared, name).await,
             }
         }
-        if !batch.is_empty() {
-            process(shared, consumer, batch, shutdown).await;
+    };
+    let stop = shutdown.clone();
+    let handler = shared.clone();
+    let handle = move |messages: Vec<Message>| {
+        let (shared, consumer, stop) = (handler.clone(), consumer.clone(), stop.clone());
+        async move {
+            let batch = messages.into_iter().map(Delivery::new).collect();
+            process(&shared, &*consumer, batch, &stop).await;
         }
-        if let Some(err) = failure {
-            match err.kind() {
-                MessagesErrorKind::ConsumerDeleted
-                | MessagesErrorKind::PushBasedConsumer
-                | MessagesErrorKind::RequestLimitExceeded => return Some(err.to_string()),
-                _ => {
-                    // Missed heartbeats and failed pull requests while NATS
-                    // reconnects: the stream recovers by itself.
-                    tracing::warn!(consumer = name, error = %err, "pulling messages failed; retrying");
-                    if !sleep_unless(shutdown, Duration::from_millis(500)).await {
-                        return None;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Naks at once what was prefetched but not processed, so another instance
-/// gets it now rather than after ack_wait.
-async fn give_back_prefetched(shared: &Shared, name: &'static str, messages: &mut Stream) {
-    let mut left = Vec::new();
-    while left.len() < shared.settings.batch_size * 2 {
-        match messages.next().now_or_never() {
-            Some(Some(Ok(msg))) => left.push(Delivery::new(msg)),
-            _ => break,
-        }
-    }
-    settle::release_all(name, &left.iter().collect::<Vec<_>>()).await;
-}
-
-/// Sleeps unless shutdown comes first; `false` when it did.
-async fn sleep_unless(shutdown: &Shutdown, d: Duration) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => true,
-        _ = shutdown.wait() => false,
-    }
+    };
+    consume::run(pull, shutdown, open, handle).await;
 }

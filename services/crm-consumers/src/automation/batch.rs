@@ -1,15 +1,14 @@
-//! automation over a whole batch in four statements instead of two or three
-//! per event: read the batch's contacts (locking them, in key order), replay
-//! the batch's events in memory exactly as [`Automation::handle`] would one
-//! by one, then write every score with one upsert and every task with one
-//! insert.
+//! automation's one SQL path (a single event is a batch of one), in four
+//! statements whatever the batch's size: read the batch's contacts (locking
+//! them, in key order), replay the batch's events in memory one by one, then
+//! write every score with one upsert and every task with one insert.
 //!
 //! The replay starts from each contact's stored row and its true score
 //! before the batch (the upsert's result minus the batch's points, right even
 //! if another instance added points in between), so each task gets the
-//! payload `handle` would have given it: event rules fire on every matching
-//! event, a threshold rule on the first event at or above its threshold (the
-//! unique indexes keep only the first, as they do event by event).
+//! payload it would get had the events come one batch each: event rules fire
+//! on every matching event, a threshold rule on the first event at or above
+//! its threshold (the unique indexes keep only the first across batches).
 
 use super::{Automation, ScoreView, event_payload, matches, threshold_payload};
 use crate::identity::{self, Contact};

@@ -1,7 +1,9 @@
-//! `handle_batch` (the runner's fast path) must leave exactly the rows that
-//! `handle` leaves applied event by event (the careful path), whatever the
-//! batch boundaries: same scores, touches, contacts, stored events, and the
-//! same tasks with the same payloads.
+//! Each consumer has one SQL path (`handle` is `handle_batch` over one
+//! event), so what is checked here is the batching itself: events applied
+//! one at a time (as the runner does when it isolates a failing event) and
+//! in batches of any size must leave exactly the same rows: same scores,
+//! touches, contacts, stored events, and the same tasks with the same
+//! payloads.
 
 use crate::consumers::{configure, script};
 use crate::support::*;

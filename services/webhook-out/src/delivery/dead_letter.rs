@@ -1,17 +1,23 @@
 //! Giving up on one webhook's event: the event goes to `rc.dlq.<webhook id>`
-//! in the shared dead-letter format, and only once that is stored may the
-//! worker acknowledge the source message.
+//! in the shared dead-letter format, and only once that is stored is the
+//! source message terminated (see [`hookline_core::consume::dead_letter`]).
 
 use super::Ctx;
 use crate::store::attempts;
 use async_nats::jetstream::Message;
 use chrono::Utc;
+use hookline_core::consume;
 use hookline_core::dlq::{self, DeadLetter};
 use hookline_core::names::RC_EVENTS;
+use std::time::Duration;
+
+/// How long a message whose dead letter could not be stored waits before
+/// it is tried again.
+const RETRY: Duration = Duration::from_secs(5);
 
 /// Publishes the original event to `rc.dlq.<webhook id>` in the shared
-/// dead-letter format. Whether it was stored; only then may the source
-/// message be acknowledged.
+/// dead-letter format and settles the source message: terminated once the
+/// dead letter is stored, nak'ed to try again if not. Whether it was stored.
 pub(super) async fn dead_letter(
     ctx: &Ctx,
     webhook_id: &str,
@@ -43,27 +49,22 @@ pub(super) async fn dead_letter(
         failed_at: now,
         payload: msg.payload.clone(),
     };
-    match dlq::publish(&ctx.nats.js, &letter).await {
-        Ok(_) => {
-            metrics::counter!("hookline_webhook_dead_lettered_total", "webhook" => webhook_id.to_string())
-                .increment(1);
-            if let Some(ops) = &ctx.ops {
-                let data = serde_json::json!({
-                    "webhook_id": webhook_id,
-                    "event_id": failure.event_id,
-                    "attempts": failure.attempts,
-                    "last_status": failure.status,
-                    "error": dlq::one_line(failure.error),
-                });
-                ops.emit(crate::ops_events::ATTEMPT_EXHAUSTED, data);
-            }
-            true
-        }
-        Err(e) => {
-            tracing::error!(webhook = %webhook_id, event_id = ?failure.event_id, error = %e, "dead-letter publish failed");
-            false
+    let stored = consume::dead_letter(&ctx.nats.js, msg, &letter, RETRY).await;
+    if stored {
+        metrics::counter!("hookline_webhook_dead_lettered_total", "webhook" => webhook_id.to_string())
+            .increment(1);
+        if let Some(ops) = &ctx.ops {
+            let data = serde_json::json!({
+                "webhook_id": webhook_id,
+                "event_id": failure.event_id,
+                "attempts": failure.attempts,
+                "last_status": failure.status,
+                "error": dlq::one_line(failure.error),
+            });
+            ops.emit(crate::ops_events::ATTEMPT_EXHAUSTED, data);
         }
     }
+    stored
 }
 
 /// Why and when a delivery was given up.

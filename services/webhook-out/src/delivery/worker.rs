@@ -1,6 +1,8 @@
-//! The loop behind one durable consumer: fetch as many messages as there are
-//! free delivery slots, deliver each concurrently, then ack, nak with the
-//! next delay, or dead-letter.
+//! The loop behind one durable consumer: the shared consume loop
+//! ([`hookline_core::consume`]) fetches as many messages as there are free
+//! delivery slots and delivers each concurrently; each attempt's outcome
+//! decides (purely, [`retry::decision`]) whether the message is acked,
+//! nak'ed with the next delay, or dead-lettered.
 //!
 //! Fetching only as many messages as there are free slots means nothing sits
 //! in a local buffer while its ack-wait runs down, and the endpoint never sees
@@ -9,20 +11,19 @@
 use super::dead_letter::{Failure, dead_letter};
 use super::{Ctx, request, retry, send};
 use crate::store::{AttemptRow, Webhook, webhooks};
-use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::{AckKind, Message};
-use chrono::Utc;
-use futures::StreamExt;
+use chrono::{DateTime, Utc};
+use hookline_core::consume::{self, Decision, Pull};
 use hookline_core::dlq_admin::redrive::rc_redrive_target;
 use hookline_core::names::RC_EVENTS;
-use hookline_core::nats::{self, Existing};
+use hookline_core::nats::{self, Existing, NatsError};
 use hookline_core::traceparent;
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::{OnceCell, watch};
 
 /// How long one attempt to declare a webhook's durable waits for JetStream
 /// before the attempt is logged and made again (a worker never gives up).
@@ -30,6 +31,10 @@ const DECLARE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// How long one pull request waits for messages.
 const PULL_EXPIRES: Duration = Duration::from_secs(2);
+
+/// How long a message of a disabled webhook waits before it is offered
+/// again (it is kept for when the webhook is enabled).
+const PAUSED_RETRY: Duration = Duration::from_secs(30);
 
 /// Where a worker reads from.
 #[derive(Clone, Debug)]
@@ -43,6 +48,17 @@ pub struct Source {
     pub replay: Option<(u64, Vec<String>)>,
 }
 
+/// What one delivery task shares with the others of its worker.
+struct Worker {
+    ctx: Arc<Ctx>,
+    source: Source,
+    webhook: watch::Receiver<Arc<Webhook>>,
+    /// Set by the first 410 Gone, before the webhook is disabled in the
+    /// database: from then on this worker delivers nothing more, even before
+    /// the supervisor has seen the change and stopped it.
+    gone: AtomicBool,
+}
+
 /// Runs one consumer until `stop` fires, then lets in-flight deliveries
 /// finish within the grace period (what does not finish stays unacked and is
 /// redelivered).
@@ -52,78 +68,36 @@ pub async fn run(
     webhook: watch::Receiver<Arc<Webhook>>,
     stop: Shutdown,
 ) {
-    let Some(consumer) = open_consumer(&ctx, &source, &stop).await else {
-        return;
+    let slots = ctx.max_in_flight.max(1);
+    let pull = Pull {
+        name: source.consumer.clone(),
+        batch_size: 1,
+        batches_in_flight: slots,
+        capacity: slots,
+        expires: PULL_EXPIRES,
+        grace: ctx.grace,
     };
-    let slots = Arc::new(Semaphore::new(ctx.max_in_flight.max(1)));
-    let mut tasks = JoinSet::new();
-    let source = Arc::new(source);
-    // Set by the first 410 Gone, before the webhook is disabled in the
-    // database: from then on this worker delivers nothing more, even before
-    // the supervisor has seen the change and stopped it.
-    let gone = Arc::new(AtomicBool::new(false));
-    while !stop.is_triggered() {
-        let first = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = stop.wait() => break,
-        };
-        let mut permits = vec![first];
-        while let Ok(p) = slots.clone().try_acquire_owned() {
-            permits.push(p);
-        }
-        let batch = consumer
-            .batch()
-            .max_messages(permits.len())
-            .expires(PULL_EXPIRES)
-            .messages()
-            .await;
-        let mut messages = match batch {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(consumer = %source.consumer, error = %e, "pull failed, retrying");
-                pause(&stop, Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        while !permits.is_empty() {
-            let next = tokio::select! {
-                m = messages.next() => m,
-                _ = stop.wait() => break,
-            };
-            match next {
-                Some(Ok(msg)) => {
-                    let Some(permit) = permits.pop() else { break };
-                    let (ctx, source, webhook) = (ctx.clone(), source.clone(), webhook.clone());
-                    let gone = gone.clone();
-                    tasks.spawn(async move {
-                        process(&ctx, &source, &webhook, &gone, msg).await;
-                        drop(permit);
-                    });
-                }
-                Some(Err(e)) => {
-                    tracing::debug!(consumer = %source.consumer, error = %e, "pull ended");
-                    break;
-                }
-                None => break,
+    // Declared once, then kept: a durable deleted under a running worker
+    // (a finished replay, a deleted webhook) is the supervisor's to stop,
+    // never this worker's to re-create.
+    let durable = OnceCell::new();
+    let config = consumer_config(&ctx, &source);
+    let open = || declare(&ctx, &config, &durable);
+    let worker = Arc::new(Worker {
+        ctx: ctx.clone(),
+        source,
+        webhook,
+        gone: AtomicBool::new(false),
+    });
+    let handle = move |messages: Vec<Message>| {
+        let worker = worker.clone();
+        async move {
+            for msg in messages {
+                process(&worker, msg).await;
             }
         }
-        while tasks.try_join_next().is_some() {}
-    }
-    let drained = tokio::time::timeout(ctx.grace, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(consumer = %source.consumer, "deliveries still running after the grace period; left for redelivery");
-        tasks.abort_all();
-    }
-}
-
-async fn pause(stop: &Shutdown, d: Duration) {
-    tokio::select! {
-        _ = stop.wait() => {}
-        _ = tokio::time::sleep(d) => {}
-    }
+    };
+    consume::run(pull, stop, open, handle).await;
 }
 
 /// The consumer's configuration. Filter `rc.events.>` (nats-server 2.9 has
@@ -142,72 +116,59 @@ pub fn consumer_config(ctx: &Ctx, source: &Source) -> pull::Config {
     }
 }
 
-async fn open_consumer(
+/// The worker's durable: declared on first use (comparing first; an
+/// existing durable the server will not update in place, e.g. created by an
+/// instance with other settings, is used as it is rather than stop
+/// delivering), the same one after.
+async fn declare(
     ctx: &Ctx,
-    source: &Source,
-    stop: &Shutdown,
-) -> Option<async_nats::jetstream::consumer::Consumer<pull::Config>> {
-    let config = consumer_config(ctx, source);
+    config: &pull::Config,
+    durable: &OnceCell<PullConsumer>,
+) -> Result<PullConsumer, NatsError> {
     let stream = ctx.nats.names.stream(RC_EVENTS);
-    let mut delay = Duration::from_millis(200);
-    loop {
-        // Compare first; an existing durable the server will not update in
-        // place (e.g. created by an instance with other settings) is used as
-        // it is rather than stop delivering.
-        let declared = nats::ensure_consumer(
-            &ctx.nats.js,
-            &stream,
-            &config,
-            Existing::Use,
-            DECLARE_PATIENCE,
-        );
-        let res = tokio::select! {
-            res = declared => res,
-            _ = stop.wait() => return None,
-        };
-        match res {
-            Ok(c) => return Some(c),
-            Err(e) => {
-                tracing::warn!(consumer = %source.consumer, error = %e, "cannot open consumer, retrying");
-                pause(stop, delay).await;
-                if stop.is_triggered() {
-                    return None;
-                }
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-        }
-    }
+    let declared = durable
+        .get_or_try_init(|| {
+            nats::ensure_consumer(
+                &ctx.nats.js,
+                &stream,
+                config,
+                Existing::Use,
+                DECLARE_PATIENCE,
+            )
+        })
+        .await?;
+    Ok(declared.clone())
 }
 
+/// Settles one message of a webhook.
 async fn settle(msg: &Message, kind: AckKind, webhook_id: &str) {
-    if let Err(e) = msg.ack_with(kind).await {
-        tracing::warn!(webhook = %webhook_id, error = %e, "ack failed; the message will be redelivered");
-    }
+    consume::settle(msg, kind, webhook_id).await;
 }
 
-/// Delivers one message and settles it.
-async fn process(
-    ctx: &Ctx,
-    source: &Source,
-    webhook: &watch::Receiver<Arc<Webhook>>,
-    stopped: &AtomicBool,
-    msg: Message,
-) {
-    let webhook = webhook.borrow().clone();
-    let (attempt, seq) = match msg.info() {
-        Ok(info) => (info.delivered, info.stream_sequence),
-        Err(e) => {
-            tracing::warn!(webhook = %webhook.id, error = %e, "message without JetStream info");
-            return;
-        }
-    };
+/// What a worker does with one message before any attempt.
+enum Route {
+    /// Not for this webhook (another type, outside a replay's window, a
+    /// redrive for another webhook): acknowledged unseen.
+    Skip,
+    /// The webhook is disabled or gone: kept for later.
+    Paused,
+    /// Not an event: dead-lettered.
+    Unreadable(String),
+    /// Delivered.
+    Deliver(Box<Event>),
+}
+
+/// Where one message goes (no effects).
+fn route(worker: &Worker, webhook: &Webhook, msg: &Message, seq: u64) -> Route {
+    let names = &worker.ctx.nats.names;
+    let replay = &worker.source.replay;
     // A redriven dead letter is for the one webhook that gave up on it: the
     // others (and replays) pass it by.
-    let wanted = match rc_redrive_target(&ctx.nats.names, &msg.subject) {
-        Some(target) => target == webhook.id && source.replay.is_none(),
+    let wanted = match rc_redrive_target(names, &msg.subject) {
+        Some(target) => target == webhook.id && replay.is_none(),
         None => {
-            let kind = request::subject_type(ctx.nats.names.unprefixed(&msg.subject));
-            let in_window = match &source.replay {
+            let kind = request::subject_type(names.unprefixed(&msg.subject));
+            let in_window = match replay {
                 Some((end, types)) => {
                     seq <= *end && kind.is_some_and(|k| types.iter().any(|t| t == k.as_str()))
                 }
@@ -217,22 +178,36 @@ async fn process(
         }
     };
     if !wanted {
-        return settle(&msg, AckKind::Ack, &webhook.id).await;
+        return Route::Skip;
     }
-    if !webhook.active || stopped.load(Ordering::SeqCst) {
-        // Disabled while this was in flight: leave it for when it is enabled.
-        return settle(
-            &msg,
-            AckKind::Nak(Some(Duration::from_secs(30))),
-            &webhook.id,
-        )
-        .await;
+    if !webhook.active || worker.gone.load(Ordering::SeqCst) {
+        return Route::Paused;
     }
-    let event: Event = match serde_json::from_slice(&msg.payload) {
-        Ok(e) => e,
+    match serde_json::from_slice::<Event>(&msg.payload) {
+        Ok(event) => Route::Deliver(Box::new(event)),
+        Err(e) => Route::Unreadable(format!("unreadable event: {e}")),
+    }
+}
+
+/// Delivers one message and settles it.
+async fn process(worker: &Worker, msg: Message) {
+    let webhook = worker.webhook.borrow().clone();
+    let (attempt, seq) = match msg.info() {
+        Ok(info) => (info.delivered, info.stream_sequence),
         Err(e) => {
-            tracing::error!(webhook = %webhook.id, seq, error = %e, "unreadable event in RC_EVENTS; dead-lettering");
-            let error = format!("unreadable event: {e}");
+            tracing::warn!(webhook = %webhook.id, error = %e, "message without JetStream info");
+            return;
+        }
+    };
+    let event = match route(worker, &webhook, &msg, seq) {
+        Route::Skip => return settle(&msg, AckKind::Ack, &webhook.id).await,
+        Route::Paused => {
+            // Disabled while this was in flight: leave it for when it is enabled.
+            let later = AckKind::Nak(Some(PAUSED_RETRY));
+            return settle(&msg, later, &webhook.id).await;
+        }
+        Route::Unreadable(error) => {
+            tracing::error!(webhook = %webhook.id, seq, error = %error, "unreadable event in RC_EVENTS; dead-lettering");
             let failure = Failure {
                 event_id: None,
                 seq,
@@ -240,104 +215,133 @@ async fn process(
                 status: None,
                 error: &error,
             };
-            if dead_letter(ctx, &webhook.id, failure, &msg).await {
-                settle(&msg, AckKind::Ack, &webhook.id).await;
-            }
+            dead_letter(&worker.ctx, &webhook.id, failure, &msg).await;
             return;
         }
+        Route::Deliver(event) => event,
     };
-    let event_id = event.id.as_str();
     let now = Utc::now();
-    let outcome = match request::for_event(&webhook, &event, now) {
-        Ok(mut signed) => {
-            let trace = traceparent::of(msg.headers.as_ref());
-            signed
-                .headers
-                .push((traceparent::HEADER, traceparent::child_of(trace.as_deref())));
-            let gauge =
-                metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
-            gauge.increment(1.0);
-            let (http, policy) = ctx.route(&webhook);
-            let o = send::send(http, &webhook.url, &signed, policy).await;
-            gauge.decrement(1.0);
-            o
+    let outcome = attempt_delivery(&worker.ctx, &webhook, &event, &msg, now).await;
+    let retries = retry::retries(&worker.ctx.schedule, retry::jitter_factor());
+    let decision = retry::decision(&outcome, attempt, &retries);
+    let exhausted = decision == Decision::DeadLetter;
+    record(
+        &worker.ctx,
+        &webhook,
+        &event,
+        attempt,
+        &outcome,
+        exhausted,
+        now,
+    )
+    .await;
+    if outcome.gone() {
+        disable_gone(worker, &webhook).await;
+    }
+    let event_id = event.id.as_str();
+    match decision {
+        Decision::Ack => {
+            tracing::debug!(webhook = %webhook.id, event_id = %event_id, attempt, "delivered");
+            settle(&msg, AckKind::Ack, &webhook.id).await;
         }
-        Err(e) => send::Outcome {
-            error: Some(format!("cannot sign: {e}")),
-            ..Default::default()
-        },
+        Decision::Nak(delay) => {
+            if !outcome.gone() {
+                tracing::info!(webhook = %webhook.id, event_id = %event_id, attempt, ?delay, error = ?outcome.error, "delivery failed; will retry");
+            }
+            settle(&msg, AckKind::Nak(Some(delay)), &webhook.id).await;
+        }
+        Decision::DeadLetter => {
+            let err = outcome.error.as_deref().unwrap_or("failed");
+            tracing::warn!(webhook = %webhook.id, event_id = %event_id, attempt, error = %err, "retries exhausted; dead-lettering");
+            let failure = Failure {
+                event_id: Some(event_id),
+                seq,
+                attempts: attempt,
+                status: outcome.status,
+                error: err,
+            };
+            dead_letter(&worker.ctx, &webhook.id, failure, &msg).await;
+        }
+    }
+}
+
+/// Signs the event afresh and sends it once.
+async fn attempt_delivery(
+    ctx: &Ctx,
+    webhook: &Webhook,
+    event: &Event,
+    msg: &Message,
+    now: DateTime<Utc>,
+) -> send::Outcome {
+    let mut signed = match request::for_event(webhook, event, now) {
+        Ok(signed) => signed,
+        Err(e) => {
+            return send::Outcome {
+                error: Some(format!("cannot sign: {e}")),
+                ..Default::default()
+            };
+        }
     };
-    let success = outcome.success();
-    let gone = outcome.gone();
-    let exhausted = !success && !gone && (retry::is_last(&ctx.schedule, attempt) || outcome.abort);
-    record_metrics(&webhook.id, &outcome, exhausted);
+    let trace = traceparent::of(msg.headers.as_ref());
+    signed
+        .headers
+        .push((traceparent::HEADER, traceparent::child_of(trace.as_deref())));
+    let gauge = metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
+    gauge.increment(1.0);
+    let (http, policy) = ctx.route(webhook);
+    let outcome = send::send(http, &webhook.url, &signed, policy).await;
+    gauge.decrement(1.0);
+    outcome
+}
+
+/// Counts the attempt and queues its row for the delivery log.
+async fn record(
+    ctx: &Ctx,
+    webhook: &Webhook,
+    event: &Event,
+    attempt: i64,
+    outcome: &send::Outcome,
+    exhausted: bool,
+    at: DateTime<Utc>,
+) {
+    record_metrics(&webhook.id, outcome, exhausted);
     ctx.writer
         .record(AttemptRow {
             id: 0,
             webhook_id: webhook.id.clone(),
-            event_id: event_id.to_string(),
+            event_id: event.id.as_str().to_string(),
             event: event.event_type().as_str().to_string(),
             attempt: attempt.clamp(0, i32::MAX as i64) as i32,
             status_code: outcome.status.map(i32::from),
-            success,
+            success: outcome.success(),
             duration_ms: outcome.duration.as_millis().min(i32::MAX as u128) as i32,
             error: outcome.error.clone(),
             exhausted,
-            attempted_at: now,
+            attempted_at: at,
         })
         .await;
-    if success {
-        tracing::debug!(webhook = %webhook.id, event_id = %event_id, attempt, "delivered");
-        settle(&msg, AckKind::Ack, &webhook.id).await;
-    } else if gone {
-        tracing::warn!(webhook = %webhook.id, event_id = %event_id, "endpoint answered 410 Gone; disabling the webhook");
-        stopped.store(true, Ordering::SeqCst);
-        let reason = "endpoint answered 410 Gone";
-        match webhooks::disable(&ctx.pool, &webhook.id, reason).await {
-            Ok(true) => {
-                if let Some(ops) = &ctx.ops {
-                    let data = serde_json::json!({"webhook_id": webhook.id, "url": webhook.url, "reason": reason});
-                    ops.emit(crate::ops_events::ENDPOINT_DISABLED, data);
-                }
-            }
-            Ok(false) => {}
-            Err(e) => {
-                tracing::error!(webhook = %webhook.id, error = %e, "could not disable webhook")
+}
+
+/// The endpoint answered `410 Gone`: this worker stops delivering at once,
+/// and the webhook is disabled (announced as an operational event).
+async fn disable_gone(worker: &Worker, webhook: &Webhook) {
+    tracing::warn!(webhook = %webhook.id, "endpoint answered 410 Gone; disabling the webhook");
+    worker.gone.store(true, Ordering::SeqCst);
+    let ctx = &worker.ctx;
+    let reason = "endpoint answered 410 Gone";
+    match webhooks::disable(&ctx.pool, &webhook.id, reason).await {
+        Ok(true) => {
+            if let Some(ops) = &ctx.ops {
+                let data = serde_json::json!({"webhook_id": webhook.id, "url": webhook.url, "reason": reason});
+                ops.emit(crate::ops_events::ENDPOINT_DISABLED, data);
             }
         }
-        ctx.poke.notify_one();
-        // Kept (not dead-lettered) for when an operator re-enables it.
-        settle(
-            &msg,
-            AckKind::Nak(Some(Duration::from_secs(60))),
-            &webhook.id,
-        )
-        .await;
-    } else if exhausted {
-        let err = outcome.error.as_deref().unwrap_or("failed");
-        tracing::warn!(webhook = %webhook.id, event_id = %event_id, attempt, error = %err, "retries exhausted; dead-lettering");
-        let failure = Failure {
-            event_id: Some(event_id),
-            seq,
-            attempts: attempt,
-            status: outcome.status,
-            error: err,
-        };
-        if dead_letter(ctx, &webhook.id, failure, &msg).await {
-            settle(&msg, AckKind::Ack, &webhook.id).await;
-        } else {
-            settle(
-                &msg,
-                AckKind::Nak(Some(Duration::from_secs(5))),
-                &webhook.id,
-            )
-            .await;
+        Ok(false) => {}
+        Err(e) => {
+            tracing::error!(webhook = %webhook.id, error = %e, "could not disable webhook")
         }
-    } else {
-        let delay = retry::next_delay(&ctx.schedule, attempt, outcome.retry_after);
-        tracing::info!(webhook = %webhook.id, event_id = %event_id, attempt, ?delay, error = ?outcome.error, "delivery failed; will retry");
-        settle(&msg, AckKind::Nak(Some(delay)), &webhook.id).await;
     }
+    ctx.poke.notify_one();
 }
 
 fn record_metrics(webhook_id: &str, outcome: &send::Outcome, exhausted: bool) {
