@@ -17,7 +17,8 @@ use hookline_core::event::{Event, EventType, RawEvent};
 use hookline_core::names::RC_RAW;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish_batch};
-use hookline_core::traceparent;
+use hookline_core::hop::Hop;
+use tracing::Instrument;
 use std::time::{Duration, Instant};
 
 /// How long a message whose KV claim or publish failed waits before it is
@@ -33,6 +34,8 @@ enum Outcome {
     Forward {
         event: Box<Event>,
         unidentified: bool,
+        /// Carries the verdict's span on to RC_EVENTS.
+        headers: Box<async_nats::HeaderMap>,
     },
     /// Another event owns the key.
     Duplicate(EventType),
@@ -49,6 +52,7 @@ enum Outcome {
 /// than once).
 pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_histogram};
+    hookline_core::runner::metrics::describe();
     describe_counter!(
         "hookline_dedupe_unique_total",
         "Raw events forwarded to RC_EVENTS as first in their window, by type"
@@ -88,7 +92,7 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     let mut outgoing = Vec::new();
     let mut forwarded_at = Vec::new();
     for (i, outcome) in outcomes.iter().enumerate() {
-        if let Outcome::Forward { event, .. } = outcome {
+        if let Outcome::Forward { event, headers, .. } = outcome {
             match serde_json::to_vec(event) {
                 Ok(payload) => {
                     let mut out = Outgoing::new(
@@ -96,8 +100,7 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
                         event.id.as_str(),
                         payload.into(),
                     );
-                    let trace = traceparent::of(messages[i].headers.as_ref());
-                    out.headers = Some(traceparent::headers_for(trace.as_deref()));
+                    out.headers = Some((**headers).clone());
                     outgoing.push(out);
                     forwarded_at.push(i);
                 }
@@ -125,6 +128,7 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
                     Outcome::Forward {
                         event,
                         unidentified,
+                        ..
                     },
                     Some(true),
                 ) => {
@@ -219,6 +223,8 @@ async fn dead_letter(nats: &Nats, msg: &Message, error: &str) -> bool {
     }
 }
 
+/// Decodes one raw event and judges it inside its hop span (the span the
+/// forwarded copy's `traceparent` names).
 async fn judge(claims: &Claims, msg: &Message) -> Outcome {
     let raw: RawEvent = match serde_json::from_slice(&msg.payload) {
         Ok(raw) => raw,
@@ -227,21 +233,34 @@ async fn judge(claims: &Claims, msg: &Message) -> Outcome {
             return Outcome::Poison(format!("not a raw event: {e}"));
         }
     };
+    let hop = Hop::from_nats("dedupe", "verdict", msg.headers.as_ref(), raw.event.id.as_str());
+    let outcome = verdict(claims, raw, &hop)
+        .instrument(hop.span().clone())
+        .await;
+    hop.outcome(match &outcome {
+        Outcome::Forward { .. } => "unique",
+        Outcome::Duplicate(_) => "duplicate",
+        Outcome::Bot(_) => "bot",
+        Outcome::Poison(_) | Outcome::Retry => "retry",
+    });
+    outcome
+}
+
+async fn verdict(claims: &Claims, raw: RawEvent, hop: &Hop) -> Outcome {
     let kind = raw.event.event_type();
+    let forward = |event, unidentified| Outcome::Forward {
+        event: Box::new(event),
+        unidentified,
+        headers: Box::new(hop.headers()),
+    };
     match classify(&raw) {
         Class::Bot => {
             tracing::debug!(event_id = %raw.event.id, "bot dropped");
             Outcome::Bot(kind)
         }
-        Class::Unidentified => Outcome::Forward {
-            event: Box::new(raw.event),
-            unidentified: true,
-        },
+        Class::Unidentified => forward(raw.event, true),
         Class::Keyed(keys) => match claims.judge(kind, &keys, &raw.event.id).await {
-            Ok(Verdict::Mine) => Outcome::Forward {
-                event: Box::new(raw.event),
-                unidentified: false,
-            },
+            Ok(Verdict::Mine) => forward(raw.event, false),
             Ok(Verdict::Duplicate) => {
                 tracing::debug!(event_id = %raw.event.id, "duplicate dropped");
                 Outcome::Duplicate(kind)

@@ -20,7 +20,9 @@ use chrono::Utc;
 use hookline_core::event::{Event, EventData, EventId, RawEvent, Visitor};
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish};
+use hookline_core::hop::Hop;
 use hookline_core::traceparent;
+use tracing::Instrument;
 use serde_json::{Map, Value, json};
 use std::convert::Infallible;
 use std::net::IpAddr;
@@ -296,9 +298,13 @@ impl AppState {
             id.as_str(),
             payload.into(),
         );
-        msg.headers = Some(traceparent::headers_for(trace));
+        let hop = Hop::start("rc-edge", "publish", trace, id.as_str());
+        msg.headers = Some(hop.headers());
         let started = Instant::now();
-        match publish(&self.0.nats.js, &msg).await {
+        match publish(&self.0.nats.js, &msg)
+            .instrument(hop.span().clone())
+            .await
+        {
             Ok(_) => {
                 metrics::histogram!("hookline_edge_publish_seconds")
                     .record(started.elapsed().as_secs_f64());

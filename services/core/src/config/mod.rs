@@ -66,6 +66,8 @@ pub struct Config {
     pub ops: OpsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Span export (OTLP).
+    pub telemetry: TelemetryConfig,
     /// The worker performing automation tasks (`hookline actions`).
     pub actions: ActionsConfig,
 }
@@ -216,6 +218,14 @@ impl Config {
             ),
         })?;
         self.validate_public_listeners()?;
+        if let Some(endpoint) = self.telemetry.endpoint()
+            && !url::Url::parse(endpoint).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(invalid(
+                "telemetry.otlp_endpoint",
+                "must be an http:// or https:// URL",
+            ));
+        }
         for rule in &self.crm.automation {
             if rule.event_type.is_some() == rule.score_threshold.is_some() {
                 return Err(ConfigError::Invalid {

@@ -16,7 +16,9 @@ use futures::StreamExt;
 use hookline_core::dlq_admin::redrive::rc_redrive_target;
 use hookline_core::names::RC_EVENTS;
 use hookline_core::nats::{self, Existing};
+use hookline_core::hop::Hop;
 use hookline_core::traceparent;
+use tracing::Instrument;
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -250,16 +252,19 @@ async fn process(
     let now = Utc::now();
     let outcome = match request::for_event(&webhook, &event, now) {
         Ok(mut signed) => {
-            let trace = traceparent::of(msg.headers.as_ref());
+            let hop = Hop::from_nats("webhook-out", "deliver", msg.headers.as_ref(), event_id);
             signed
                 .headers
-                .push((traceparent::HEADER, traceparent::child_of(trace.as_deref())));
+                .push((traceparent::HEADER, hop.traceparent()));
             let gauge =
                 metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
             gauge.increment(1.0);
             let (http, policy) = ctx.route(&webhook);
-            let o = send::send(http, &webhook.url, &signed, policy).await;
+            let o = send::send(http, &webhook.url, &signed, policy)
+                .instrument(hop.span().clone())
+                .await;
             gauge.decrement(1.0);
+            hop.outcome(if o.success() { "delivered" } else { "failed" });
             o
         }
         Err(e) => send::Outcome {
@@ -349,7 +354,7 @@ fn record_metrics(webhook_id: &str, outcome: &send::Outcome, exhausted: bool) {
     };
     metrics::counter!("hookline_webhook_deliveries_total", "webhook" => label.clone(), "outcome" => result)
         .increment(1);
-    metrics::histogram!("hookline_webhook_delivery_duration_seconds", "webhook" => label.clone())
+    metrics::histogram!("hookline_webhook_delivery_seconds", "webhook" => label.clone())
         .record(outcome.duration.as_secs_f64());
     if !outcome.success() {
         if exhausted {
