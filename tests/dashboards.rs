@@ -4,7 +4,9 @@
 //! metric name in `deploy/grafana/dashboards/*.json` and
 //! `deploy/prometheus/alerts.yml` must be among them (NATS server metrics,
 //! `gnatsd_varz_*`, must name a numeric field of a real server's `/varz`).
-//! Every expression must also pass `promtool check rules`.
+//! Every expression must also pass `promtool check rules`. Every exported
+//! metric has `# HELP` text, and the stack-wide lag gauges come from one
+//! process (webhook-out) only.
 //!
 //! `cargo build -p hookline && cargo test -p hookline-e2e --test dashboards`.
 
@@ -67,8 +69,19 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     names
 }
 
-async fn scrape(stack: &Stack, actions_ops: &str) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
+/// What one round of scraping every process found.
+#[derive(Default)]
+struct Scrape {
+    /// Every metric name with a sample.
+    names: BTreeSet<String>,
+    /// Metric families with samples but no `# HELP` line, and where.
+    without_help: BTreeSet<String>,
+    /// The processes (by URL) exporting the stack-wide lag gauges.
+    lag_exporters: BTreeSet<String>,
+}
+
+async fn scrape(stack: &Stack, actions_ops: &str) -> Scrape {
+    let mut out = Scrape::default();
     let urls = Service::ALL
         .iter()
         .map(|s| stack.ops_url(*s))
@@ -79,15 +92,31 @@ async fn scrape(stack: &Stack, actions_ops: &str) -> BTreeSet<String> {
             continue;
         };
         let text = answer.text().await.unwrap_or_default();
+        let helped: BTreeSet<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# HELP "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
         for line in text
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
         {
             let name = line.split(['{', ' ']).next().unwrap_or_default();
-            names.insert(name.to_string());
+            out.names.insert(name.to_string());
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|f| helped.contains(f))
+                .unwrap_or(name);
+            if !helped.contains(family) {
+                out.without_help.insert(format!("{family} ({url})"));
+            }
+            if name == "hookline_consumer_pending" {
+                out.lag_exporters.insert(url.clone());
+            }
         }
     }
-    names
+    out
 }
 
 /// Numeric top-level fields of a real nats-server's `/varz`.
@@ -229,18 +258,34 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
     })
     .await;
     stack.wait_idle(Duration::from_secs(90)).await;
-    // Lag gauges refresh every 10 s; wait until every process has them.
-    let exported = wait_for(
+    // Lag gauges refresh every 10 s; wait until webhook-out has them.
+    let scraped = wait_for(
         "lag gauges and task metrics",
         Duration::from_secs(60),
         || async {
-            let names = scrape(&stack, &actions_ops).await;
-            (names.contains("hookline_consumer_oldest_unacked_seconds")
-                && names.contains("hookline_actions_tasks_total"))
-            .then_some(names)
+            let s = scrape(&stack, &actions_ops).await;
+            (s.names.contains("hookline_consumer_oldest_unacked_seconds")
+                && s.names.contains("hookline_actions_tasks_total"))
+            .then_some(s)
         },
     )
     .await;
+    let exported = &scraped.names;
+    assert!(
+        scraped.without_help.is_empty(),
+        "metrics without # HELP: {:#?}",
+        scraped.without_help
+    );
+    // The lag gauges describe the whole stack: one process exports them.
+    let webhook_out = BTreeSet::from([stack.ops_url(Service::WebhookOut)]);
+    assert_eq!(scraped.lag_exporters, webhook_out, "lag gauges exported once");
+    // One naming rule for histograms: `hookline_<component>_<operation>_seconds`.
+    let odd: Vec<&String> = exported
+        .iter()
+        .filter_map(|n| n.strip_suffix("_bucket").map(|_| n))
+        .filter(|n| !n.ends_with("_seconds_bucket") || n.contains("_duration_"))
+        .collect();
+    assert!(odd.is_empty(), "histograms off the naming rule: {odd:?}");
     let _ = actions.kill();
     let _ = actions.wait();
     let varz = varz_fields().await;
