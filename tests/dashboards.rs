@@ -278,7 +278,10 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
     );
     // The lag gauges describe the whole stack: one process exports them.
     let webhook_out = BTreeSet::from([stack.ops_url(Service::WebhookOut)]);
-    assert_eq!(scraped.lag_exporters, webhook_out, "lag gauges exported once");
+    assert_eq!(
+        scraped.lag_exporters, webhook_out,
+        "lag gauges exported once"
+    );
     // One naming rule for histograms: `hookline_<component>_<operation>_seconds`.
     let odd: Vec<&String> = exported
         .iter()

@@ -39,18 +39,22 @@ async fn one_page_view_is_one_trace_from_the_edge_to_the_crm() {
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["id"].as_str().unwrap().to_string();
 
-    wait_for("event-store to process the event", Duration::from_secs(90), || {
-        let stack = &stack;
-        let id = id.clone();
-        async move {
-            let t = stack.cli(&["trace", &id, "--json"]).await.json();
-            let consumers = t["crm"]["consumers"].as_array()?.clone();
-            consumers
-                .iter()
-                .any(|c| c["name"] == "event-store" && c["processed_at"].is_string())
-                .then_some(())
-        }
-    })
+    wait_for(
+        "event-store to process the event",
+        Duration::from_secs(90),
+        || {
+            let stack = &stack;
+            let id = id.clone();
+            async move {
+                let t = stack.cli(&["trace", &id, "--json"]).await.json();
+                let consumers = t["crm"]["consumers"].as_array()?.clone();
+                consumers
+                    .iter()
+                    .any(|c| c["name"] == "event-store" && c["processed_at"].is_string())
+                    .then_some(())
+            }
+        },
+    )
     .await;
     assert!(
         receiver.spans().is_empty(),
@@ -80,20 +84,36 @@ async fn one_page_view_is_one_trace_from_the_edge_to_the_crm() {
     .await;
     let trace = &hops[0].trace_id;
     assert_eq!(trace.len(), 32);
-    assert!(hops[0].parent_span_id.is_empty(), "the edge starts the trace");
+    assert!(
+        hops[0].parent_span_id.is_empty(),
+        "the edge starts the trace"
+    );
     for (i, ((service, name), span)) in HOPS.iter().zip(&hops).enumerate() {
         assert_eq!(&span.trace_id, trace, "{name} is in the edge's trace");
-        assert_eq!(span.resource_service, *service, "{name} exported by {service}");
-        assert_eq!(span.attributes.get("service").map(String::as_str), Some(*service));
+        assert_eq!(
+            span.resource_service, *service,
+            "{name} exported by {service}"
+        );
+        assert_eq!(
+            span.attributes.get("service").map(String::as_str),
+            Some(*service)
+        );
         if i > 0 {
             assert_eq!(
-                span.parent_span_id, hops[i - 1].span_id,
+                span.parent_span_id,
+                hops[i - 1].span_id,
                 "{name} is a child of {}",
                 HOPS[i - 1].1
             );
         }
     }
-    assert_eq!(hops[1].attributes.get("outcome").map(String::as_str), Some("unique"));
-    assert_eq!(hops[2].attributes.get("outcome").map(String::as_str), Some("delivered"));
+    assert_eq!(
+        hops[1].attributes.get("outcome").map(String::as_str),
+        Some("unique")
+    );
+    assert_eq!(
+        hops[2].attributes.get("outcome").map(String::as_str),
+        Some("delivered")
+    );
     stack.cleanup().await;
 }

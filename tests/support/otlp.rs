@@ -105,7 +105,12 @@ fn hex(bytes: &[u8]) -> String {
 
 fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, String> {
     kvs.iter()
-        .map(|kv| (kv.key.clone(), kv.value.as_ref().map(text).unwrap_or_default()))
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kv.value.as_ref().map(text).unwrap_or_default(),
+            )
+        })
         .collect()
 }
 

@@ -14,9 +14,7 @@
 
 use crate::traceparent;
 use async_nats::HeaderMap;
-use opentelemetry::trace::{
-    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -129,10 +127,7 @@ mod tests {
     fn without_export_a_hop_sends_a_child_of_its_parent() {
         let hop = Hop::start("test", "op", Some(VALID), "evt_1");
         let sent = hop.traceparent();
-        assert_eq!(
-            traceparent::trace_id(&sent),
-            traceparent::trace_id(VALID)
-        );
+        assert_eq!(traceparent::trace_id(&sent), traceparent::trace_id(VALID));
         assert_ne!(sent, VALID);
         let root = Hop::start("test", "op", Some("junk"), "evt_1").traceparent();
         assert!(traceparent::parse(&root).is_some());
@@ -141,7 +136,10 @@ mod tests {
     #[test]
     fn a_traceparent_names_its_remote_span() {
         let cx = remote_context(VALID).expect("valid");
-        assert_eq!(format!("{:032x}", cx.trace_id()), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            format!("{:032x}", cx.trace_id()),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         assert_eq!(format!("{:016x}", cx.span_id()), "00f067aa0ba902b7");
         assert!(cx.is_sampled() && cx.is_remote());
     }

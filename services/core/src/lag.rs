@@ -125,8 +125,8 @@ pub async fn collect(nats: &Nats) -> Result<Vec<StreamLag>, LagError> {
     Ok(out)
 }
 
-/// Registers the `# HELP` text of the lag gauges (harmless to call more
-/// than once).
+/// Registers the `# HELP` text of the lag gauges (the recorder does it
+/// once, when installed, so it holds whichever process exports them).
 pub fn describe_metrics() {
     use metrics::{Unit, describe_gauge};
     describe_gauge!("hookline_stream_messages", "Messages stored in a stream");
@@ -182,7 +182,7 @@ pub fn record(streams: &[StreamLag]) {
 /// Refreshes the lag gauges every `every` until shutdown. They describe the
 /// whole stack, so one process per stack runs this (`ops.export_lag`).
 pub async fn export(config: Config, every: Duration, shutdown: Shutdown) {
-    describe_metrics();
+    crate::telemetry::prometheus();
     let nats = match Nats::connect(&config.nats).await {
         Ok(n) => n,
         Err(e) => {

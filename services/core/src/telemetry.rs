@@ -134,6 +134,10 @@ pub fn prometheus() -> &'static PrometheusHandle {
             .expect("static buckets are valid")
             .install_recorder()
             .expect("the metrics recorder is installed once, here");
+        // HELP text of the metrics core records; each service describes
+        // its own where it installs the recorder.
+        crate::ops::describe_metrics();
+        crate::lag::describe_metrics();
         let upkeep = handle.clone();
         // Histograms are drained by upkeep; without it memory grows.
         std::thread::Builder::new()

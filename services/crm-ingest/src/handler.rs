@@ -17,13 +17,13 @@ use bytes::Bytes;
 use chrono::Utc;
 use hookline_core::Names;
 use hookline_core::event::Event;
+use hookline_core::hop::Hop;
 use hookline_core::publish::{self, Outgoing};
 use hookline_core::signing::SignatureError;
-use hookline_core::hop::Hop;
 use hookline_core::traceparent;
-use tracing::Instrument;
 use serde_json::json;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// The route of the seed's receiver, kept so a seed sender needs no change.
 pub const ROUTE: &str = "/api/webhooks/resources-centre";
@@ -233,7 +233,11 @@ async fn publish(ingest: &Ingest, event: &Event, trace: Option<&str>) -> Result<
     let published = publish::publish(&ingest.0.js, &msg)
         .instrument(hop.span().clone())
         .await;
-    hop.outcome(if published.is_ok() { "published" } else { "failed" });
+    hop.outcome(if published.is_ok() {
+        "published"
+    } else {
+        "failed"
+    });
     match published {
         Ok(ack) if ack.duplicate => {
             tracing::debug!(event_id = %event.id, "duplicate delivery, already on CRM_EVENTS");

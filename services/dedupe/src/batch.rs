@@ -14,12 +14,12 @@ use chrono::Utc;
 use futures::future::join_all;
 use hookline_core::dlq::{self, DeadLetter};
 use hookline_core::event::{Event, EventType, RawEvent};
+use hookline_core::hop::Hop;
 use hookline_core::names::RC_RAW;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish_batch};
-use hookline_core::hop::Hop;
-use tracing::Instrument;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// How long a message whose KV claim or publish failed waits before it is
 /// redelivered.
@@ -233,7 +233,12 @@ async fn judge(claims: &Claims, msg: &Message) -> Outcome {
             return Outcome::Poison(format!("not a raw event: {e}"));
         }
     };
-    let hop = Hop::from_nats("dedupe", "verdict", msg.headers.as_ref(), raw.event.id.as_str());
+    let hop = Hop::from_nats(
+        "dedupe",
+        "verdict",
+        msg.headers.as_ref(),
+        raw.event.id.as_str(),
+    );
     let outcome = verdict(claims, raw, &hop)
         .instrument(hop.span().clone())
         .await;

@@ -18,16 +18,16 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
 use hookline_core::event::{Event, EventData, EventId, RawEvent, Visitor};
+use hookline_core::hop::Hop;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish};
-use hookline_core::hop::Hop;
 use hookline_core::traceparent;
-use tracing::Instrument;
 use serde_json::{Map, Value, json};
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// A transparent 1×1 GIF.
 pub const PIXEL_GIF: &[u8] = &[

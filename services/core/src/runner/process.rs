@@ -56,7 +56,12 @@ pub(super) async fn process(
             }
             Ok(event) => {
                 // Open until the batch is settled: the event's hop span.
-                hops.push(Hop::from_nats(SERVICE, name, delivery.msg.headers.as_ref(), event.id.as_str()));
+                hops.push(Hop::from_nats(
+                    SERVICE,
+                    name,
+                    delivery.msg.headers.as_ref(),
+                    event.id.as_str(),
+                ));
                 wanted.push((delivery, event))
             }
         }

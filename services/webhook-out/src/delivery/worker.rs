@@ -14,17 +14,17 @@ use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use futures::StreamExt;
 use hookline_core::dlq_admin::redrive::rc_redrive_target;
+use hookline_core::hop::Hop;
 use hookline_core::names::RC_EVENTS;
 use hookline_core::nats::{self, Existing};
-use hookline_core::hop::Hop;
 use hookline_core::traceparent;
-use tracing::Instrument;
 use hookline_core::{Event, Shutdown};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 /// How long one attempt to declare a webhook's durable waits for JetStream
 /// before the attempt is logged and made again (a worker never gives up).
