@@ -134,6 +134,28 @@ mod tests {
     }
 
     #[test]
+    fn with_export_a_hop_sends_its_own_span_in_the_parents_trace() {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::prelude::*;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let hop = Hop::start("test", "op", Some(VALID), "evt_1");
+            let sent = hop.traceparent();
+            assert_eq!(sent, hop.traceparent(), "one span, one header");
+            assert_eq!(traceparent::trace_id(&sent), traceparent::trace_id(VALID));
+            let cx = hop.span().context();
+            let own = cx.span().span_context().clone();
+            assert_eq!(
+                sent,
+                format!("00-{:032x}-{:016x}-01", own.trace_id(), own.span_id())
+            );
+            assert_ne!(format!("{:016x}", own.span_id()), "00f067aa0ba902b7");
+        });
+    }
+
+    #[test]
     fn a_traceparent_names_its_remote_span() {
         let cx = remote_context(VALID).expect("valid");
         assert_eq!(
