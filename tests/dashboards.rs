@@ -11,6 +11,7 @@
 use hookline_core::publish::{Outgoing, publish};
 use hookline_e2e::nats_server::NatsServer;
 use hookline_e2e::ops::Receiver;
+use hookline_e2e::scrape_metrics::scrape;
 use hookline_e2e::{Service, Stack, free_port, hookline_bin, wait_for};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -65,29 +66,6 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
             names.insert(word.clone());
         }
         word.clear();
-    }
-    names
-}
-
-async fn scrape(stack: &Stack, extra_ops: &[String]) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    let urls = Service::ALL
-        .iter()
-        .map(|s| stack.ops_url(*s))
-        .chain(extra_ops.iter().cloned());
-    for url in urls {
-        // A process still starting is scraped again on the next round.
-        let Ok(answer) = stack.http().get(format!("{url}/metrics")).send().await else {
-            continue;
-        };
-        let text = answer.text().await.unwrap_or_default();
-        for line in text
-            .lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-        {
-            let name = line.split(['{', ' ']).next().unwrap_or_default();
-            names.insert(name.to_string());
-        }
     }
     names
 }
@@ -215,8 +193,9 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
     ];
     // Its first run must be over before the CRM table is taken away below.
     wait_for("a reconcile run", Duration::from_secs(60), || async {
-        let names = scrape(&stack, &extra_ops[1..]).await;
-        names
+        scrape(&stack, &extra_ops[1..])
+            .await
+            .names
             .contains("hookline_reconcile_last_run_timestamp_seconds")
             .then_some(())
     })
@@ -271,19 +250,39 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
     })
     .await;
     stack.wait_idle(Duration::from_secs(90)).await;
-    // Lag gauges refresh every 10 s; wait until every process has them.
-    let exported = wait_for(
+    // Lag gauges refresh every 10 s; wait until webhook-out has them.
+    let scraped = wait_for(
         "lag gauges and task metrics",
         Duration::from_secs(60),
         || async {
-            let names = scrape(&stack, &extra_ops).await;
-            (names.contains("hookline_consumer_oldest_unacked_seconds")
-                && names.contains("hookline_actions_tasks_total")
-                && names.contains("hookline_reconcile_last_run_timestamp_seconds"))
-            .then_some(names)
+            let s = scrape(&stack, &extra_ops).await;
+            (s.names.contains("hookline_consumer_oldest_unacked_seconds")
+                && s.names.contains("hookline_actions_tasks_total")
+                && s.names
+                    .contains("hookline_reconcile_last_run_timestamp_seconds"))
+            .then_some(s)
         },
     )
     .await;
+    let exported = &scraped.names;
+    assert!(
+        scraped.without_help.is_empty(),
+        "metrics without # HELP: {:#?}",
+        scraped.without_help
+    );
+    // The lag gauges describe the whole stack: one process exports them.
+    let webhook_out = BTreeSet::from([stack.ops_url(Service::WebhookOut)]);
+    assert_eq!(
+        scraped.lag_exporters, webhook_out,
+        "lag gauges exported once"
+    );
+    // One naming rule for histograms: `hookline_<component>_<operation>_seconds`.
+    let odd: Vec<&String> = exported
+        .iter()
+        .filter_map(|n| n.strip_suffix("_bucket").map(|_| n))
+        .filter(|n| !n.ends_with("_seconds_bucket") || n.contains("_duration_"))
+        .collect();
+    assert!(odd.is_empty(), "histograms off the naming rule: {odd:?}");
     for child in [&mut actions, &mut reconcile] {
         let _ = child.kill();
         let _ = child.wait();

@@ -107,10 +107,25 @@ pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
     }
 }
 
+/// Registers the `# HELP` text of the worker's metrics (harmless to call
+/// more than once).
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        "hookline_actions_send_seconds",
+        metrics::Unit::Seconds,
+        "Time of one task attempt (email or SDR hand-off), by kind"
+    );
+    metrics::describe_counter!(
+        "hookline_actions_tasks_total",
+        "Task attempts, by kind and outcome (sent, retry, failed)"
+    );
+}
+
 /// Runs the worker until `shutdown` fires, with no listener: the caller
 /// serves `readiness` (`hookline all`).
 pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> Result<(), Error> {
     telemetry::prometheus();
+    describe_metrics();
     let worker = Worker::new(&config).await?;
     readiness.add_pool("postgres", &worker.pool);
     let draining = readiness.clone();
@@ -241,7 +256,7 @@ impl Worker {
             .await
             .unwrap_or_else(|_| Err(Failure::retry(format!("no answer within {limit:?}"))));
         let kind = task.kind.clone();
-        metrics::histogram!("hookline_actions_send_duration_seconds", "kind" => kind.clone())
+        metrics::histogram!("hookline_actions_send_seconds", "kind" => kind.clone())
             .record(started.elapsed().as_secs_f64());
         let (outcome, retry_in) = match &result {
             Ok(()) => ("sent", None),

@@ -25,6 +25,9 @@ pub struct FillResult {
     pub judged_per_sec: f64,
     /// Whether dedupe caught up before the time-out.
     pub drained: bool,
+    /// Ids of the first, middle and last event published, for timing
+    /// `hookline trace` against the filled streams.
+    pub sample_ids: Vec<String>,
 }
 
 /// Publishes `count` keyed raw page views and waits for dedupe.
@@ -35,6 +38,8 @@ pub async fn run(config: &Config, count: u64, timeout: Duration) -> anyhow::Resu
     let run = &run[run.len() - 8..];
     let started = Instant::now();
     let mut n = 0u64;
+    let mut sample_ids = Vec::new();
+    let samples = [0, count / 2, count.saturating_sub(1)];
     while n < count {
         let end = (n + 1024).min(count);
         let msgs: Vec<Outgoing> = (n..end)
@@ -55,6 +60,9 @@ pub async fn run(config: &Config, count: u64, timeout: Duration) -> anyhow::Resu
                     })),
                     visitor: Visitor::default(),
                 };
+                if samples.contains(&i) && !sample_ids.contains(&raw.event.id.to_string()) {
+                    sample_ids.push(raw.event.id.to_string());
+                }
                 let body = serde_json::to_vec(&raw).unwrap_or_default();
                 Outgoing::new(subject.clone(), raw.event.id.as_str(), body.into())
             })
@@ -96,5 +104,6 @@ pub async fn run(config: &Config, count: u64, timeout: Duration) -> anyhow::Resu
         seconds: crate::report::round2(seconds),
         judged_per_sec: crate::report::round2(count as f64 / seconds),
         drained,
+        sample_ids,
     })
 }

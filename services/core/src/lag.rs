@@ -125,6 +125,39 @@ pub async fn collect(nats: &Nats) -> Result<Vec<StreamLag>, LagError> {
     Ok(out)
 }
 
+/// Registers the `# HELP` text of the lag gauges (the recorder does it
+/// once, when installed, so it holds whichever process exports them).
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_gauge};
+    describe_gauge!("hookline_stream_messages", "Messages stored in a stream");
+    describe_gauge!(
+        "hookline_stream_bytes",
+        Unit::Bytes,
+        "Bytes stored in a stream"
+    );
+    describe_gauge!(
+        "hookline_consumer_pending",
+        "Messages a durable consumer has not been delivered yet"
+    );
+    describe_gauge!(
+        "hookline_consumer_ack_pending",
+        "Messages delivered to a consumer and not yet acknowledged"
+    );
+    describe_gauge!(
+        "hookline_consumer_redelivered",
+        "Messages delivered to a consumer more than once and still unacknowledged"
+    );
+    describe_gauge!(
+        "hookline_consumer_waiting",
+        "Pull requests a consumer has waiting (0 with work pending: nobody consumes)"
+    );
+    describe_gauge!(
+        "hookline_consumer_oldest_unacked_seconds",
+        Unit::Seconds,
+        "Age of the oldest message a consumer has not acknowledged"
+    );
+}
+
 /// Sets the Prometheus gauges from one reading.
 pub fn record(streams: &[StreamLag]) {
     for s in streams {
@@ -146,9 +179,10 @@ pub fn record(streams: &[StreamLag]) {
     }
 }
 
-/// Refreshes the lag gauges every `every` until shutdown, so every running
-/// service's `/metrics` carries the lag of the whole stack.
+/// Refreshes the lag gauges every `every` until shutdown. They describe the
+/// whole stack, so one process per stack runs this (`ops.export_lag`).
 pub async fn export(config: Config, every: Duration, shutdown: Shutdown) {
+    crate::telemetry::prometheus();
     let nats = match Nats::connect(&config.nats).await {
         Ok(n) => n,
         Err(e) => {

@@ -196,7 +196,7 @@ pub fn spawn(
 
 /// Middleware counting every request as
 /// `hookline_http_requests_total{service,route,status}` and timing it as
-/// `hookline_http_request_duration_seconds{service,route}`. The route label
+/// `hookline_http_request_seconds{service,route}`. The route label
 /// is the matched template, never the raw path, so the label set stays
 /// bounded. Use as
 /// `route_layer(from_fn(|req: Request, next: Next| ops::track_requests("edge", req, next)))`.
@@ -210,6 +210,20 @@ pub async fn track_requests(service: &'static str, req: Request, next: Next) -> 
     let response = next.run(req).await;
     record_request(service, &route, response.status(), Some(started));
     response
+}
+
+/// Registers the `# HELP` text of the HTTP metrics (the recorder does it
+/// once, when installed).
+pub(crate) fn describe_metrics() {
+    metrics::describe_counter!(
+        "hookline_http_requests_total",
+        "HTTP requests answered, by service, route template and status"
+    );
+    metrics::describe_histogram!(
+        "hookline_http_request_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer one HTTP request, by service and route template"
+    );
 }
 
 /// Records one request (also for answers produced outside the router's
@@ -229,7 +243,7 @@ pub fn record_request(
     .increment(1);
     if let Some(started) = started {
         metrics::histogram!(
-            "hookline_http_request_duration_seconds",
+            "hookline_http_request_seconds",
             "service" => service,
             "route" => route.to_owned()
         )

@@ -17,11 +17,13 @@ use bytes::Bytes;
 use chrono::Utc;
 use hookline_core::Names;
 use hookline_core::event::Event;
+use hookline_core::hop::Hop;
 use hookline_core::publish::{self, Outgoing};
 use hookline_core::signing::SignatureError;
 use hookline_core::traceparent;
 use serde_json::json;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// The route of the seed's receiver, kept so a seed sender needs no change.
 pub const ROUTE: &str = "/api/webhooks/resources-centre";
@@ -215,7 +217,8 @@ fn refused(profile: &'static str, error: SignatureError) -> Refusal {
     Refusal::Signature
 }
 
-/// Publishes to `CRM_EVENTS` with a child of the sender's `traceparent`.
+/// Publishes a verified delivery to `CRM_EVENTS` in a hop span continuing
+/// the sender's `traceparent`.
 async fn publish(ingest: &Ingest, event: &Event, trace: Option<&str>) -> Result<Accepted, Refusal> {
     // Encoding a typed event cannot fail; if it ever did, the client should
     // retry rather than be told its delivery is wrong.
@@ -225,8 +228,17 @@ async fn publish(ingest: &Ingest, event: &Event, trace: Option<&str>) -> Result<
     })?;
     let subject = ingest.0.names.crm_event_subject(event.event_type());
     let mut msg = Outgoing::new(subject, event.id.as_str(), Bytes::from(payload));
-    msg.headers = Some(traceparent::headers_for(trace));
-    match publish::publish(&ingest.0.js, &msg).await {
+    let hop = Hop::start("crm-ingest", "publish", trace, event.id.as_str());
+    msg.headers = Some(hop.headers());
+    let published = publish::publish(&ingest.0.js, &msg)
+        .instrument(hop.span().clone())
+        .await;
+    hop.outcome(if published.is_ok() {
+        "published"
+    } else {
+        "failed"
+    });
+    match published {
         Ok(ack) if ack.duplicate => {
             tracing::debug!(event_id = %event.id, "duplicate delivery, already on CRM_EVENTS");
             Ok(Accepted::Duplicate)

@@ -88,6 +88,15 @@ pub async fn run_with_listeners(
     serve(config, listener, Some(ops_listener), shutdown).await
 }
 
+/// Registers the `# HELP` text of the ingest's metrics (harmless to call
+/// more than once).
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        "hookline_ingest_deliveries_total",
+        "Webhook deliveries received, by outcome (accepted, duplicate, ping, or the refusal)"
+    );
+}
+
 async fn serve(
     config: Config,
     listener: TcpListener,
@@ -97,6 +106,8 @@ async fn serve(
     // Fail closed before touching NATS: no secret, no service.
     config.require_ingest_secrets()?;
     let keys = Keys::from_config(&config.ingest)?;
+    hookline_core::telemetry::prometheus();
+    describe_metrics();
     let readiness = Readiness::new();
     if let Some(ops_listener) = ops_listener {
         ops::spawn(

@@ -15,11 +15,12 @@ use futures::future::join_all;
 use hookline_core::consume::{self, Decision, Retries};
 use hookline_core::dlq::{self, DeadLetter};
 use hookline_core::event::{Event, EventType, RawEvent};
+use hookline_core::hop::Hop;
 use hookline_core::names::RC_RAW;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish_batch};
-use hookline_core::traceparent;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// How long a message whose KV claim or publish failed waits before it is
 /// redelivered.
@@ -34,6 +35,8 @@ enum Outcome {
     Forward {
         event: Box<Event>,
         unidentified: bool,
+        /// Carries the verdict's span on to RC_EVENTS.
+        headers: Box<async_nats::HeaderMap>,
     },
     /// Another event owns the key.
     Duplicate(EventType),
@@ -50,6 +53,7 @@ enum Outcome {
 /// than once).
 pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_histogram};
+    hookline_core::runner::metrics::describe();
     describe_counter!(
         "hookline_dedupe_unique_total",
         "Raw events forwarded to RC_EVENTS as first in their window, by type"
@@ -85,7 +89,7 @@ pub fn describe_metrics() {
 pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     let started = Instant::now();
     let outcomes = judge_all(nats, claims, &messages).await;
-    let published = forward(nats, &messages, &outcomes).await;
+    let published = forward(nats, &outcomes).await;
     let settled = messages
         .iter()
         .zip(&outcomes)
@@ -101,11 +105,11 @@ pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
 /// Publishes every event to forward, all PubAcks in flight at once. For
 /// each message: whether its event was stored in RC_EVENTS (`None` when
 /// there was nothing to forward).
-async fn forward(nats: &Nats, messages: &[Message], outcomes: &[Outcome]) -> Vec<Option<bool>> {
+async fn forward(nats: &Nats, outcomes: &[Outcome]) -> Vec<Option<bool>> {
     let mut outgoing = Vec::new();
     let mut forwarded_at = Vec::new();
     for (i, outcome) in outcomes.iter().enumerate() {
-        let Outcome::Forward { event, .. } = outcome else {
+        let Outcome::Forward { event, headers, .. } = outcome else {
             continue;
         };
         match serde_json::to_vec(event) {
@@ -115,8 +119,7 @@ async fn forward(nats: &Nats, messages: &[Message], outcomes: &[Outcome]) -> Vec
                     event.id.as_str(),
                     payload.into(),
                 );
-                let trace = traceparent::of(messages[i].headers.as_ref());
-                out.headers = Some(traceparent::headers_for(trace.as_deref()));
+                out.headers = Some((**headers).clone());
                 outgoing.push(out);
                 forwarded_at.push(i);
             }
@@ -190,6 +193,7 @@ fn count(outcome: &Outcome) {
         Outcome::Forward {
             event,
             unidentified,
+            ..
         } => {
             let kind = event.event_type().as_str();
             metrics::counter!("hookline_dedupe_unique_total", "type" => kind).increment(1);
@@ -276,6 +280,8 @@ async fn judge_all(nats: &Nats, claims: &Claims, messages: &[Message]) -> Vec<Ou
     first.into_iter().map(|(_, outcome)| outcome).collect()
 }
 
+/// Decodes one raw event and judges it inside its hop span (the span the
+/// forwarded copy's `traceparent` names).
 async fn judge(claims: &Claims, msg: &Message) -> Outcome {
     let raw: RawEvent = match serde_json::from_slice(&msg.payload) {
         Ok(raw) => raw,
@@ -284,31 +290,55 @@ async fn judge(claims: &Claims, msg: &Message) -> Outcome {
             return Outcome::Poison(format!("not a raw event: {e}"));
         }
     };
+    let hop = Hop::from_nats(
+        "dedupe",
+        "verdict",
+        msg.headers.as_ref(),
+        raw.event.id.as_str(),
+    );
+    let outcome = classify_and_claim(claims, raw, &hop)
+        .instrument(hop.span().clone())
+        .await;
+    hop.outcome(match &outcome {
+        Outcome::Forward { .. } => "unique",
+        Outcome::Duplicate(_) => "duplicate",
+        Outcome::Bot(_) => "bot",
+        Outcome::Poison(_) | Outcome::Retry => "retry",
+    });
+    outcome
+}
+
+async fn classify_and_claim(claims: &Claims, raw: RawEvent, hop: &Hop) -> Outcome {
     let kind = raw.event.event_type();
     match classify(&raw) {
         Class::Bot => {
             tracing::debug!(event_id = %raw.event.id, "bot dropped");
             Outcome::Bot(kind)
         }
-        Class::Unidentified => Outcome::Forward {
-            event: Box::new(raw.event),
-            unidentified: true,
-        },
-        Class::Keyed(keys) => verdict(claims.judge(kind, &keys, &raw.event.id).await, raw),
-        Class::Latest { key, checksum } => {
-            verdict(claims.latest(&key, &checksum, &raw.event.id).await, raw)
-        }
+        Class::Unidentified => forward_outcome(raw.event, true, hop),
+        Class::Keyed(keys) => verdict(claims.judge(kind, &keys, &raw.event.id).await, raw, hop),
+        Class::Latest { key, checksum } => verdict(
+            claims.latest(&key, &checksum, &raw.event.id).await,
+            raw,
+            hop,
+        ),
+    }
+}
+
+/// An event to forward, with the verdict's span in its headers.
+fn forward_outcome(event: Event, unidentified: bool, hop: &Hop) -> Outcome {
+    Outcome::Forward {
+        event: Box::new(event),
+        unidentified,
+        headers: Box::new(hop.headers()),
     }
 }
 
 /// Forward or drop on a claim's verdict; retry when the KV store failed.
-fn verdict(judged: Result<Verdict, ClaimError>, raw: RawEvent) -> Outcome {
+fn verdict(judged: Result<Verdict, ClaimError>, raw: RawEvent, hop: &Hop) -> Outcome {
     let kind = raw.event.event_type();
     match judged {
-        Ok(Verdict::Mine) => Outcome::Forward {
-            event: Box::new(raw.event),
-            unidentified: false,
-        },
+        Ok(Verdict::Mine) => forward_outcome(raw.event, false, hop),
         Ok(Verdict::Duplicate) => {
             tracing::debug!(event_id = %raw.event.id, "duplicate dropped");
             Outcome::Duplicate(kind)

@@ -84,6 +84,30 @@ enum Command {
     Reconcile(cli::reconcile::ReconcileArgs),
 }
 
+impl Command {
+    /// The service name its spans are exported under, for the commands
+    /// that run services.
+    fn service_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Command::Edge => "rc-edge",
+            Command::Dedupe => "dedupe",
+            Command::WebhookOut => "webhook-out",
+            Command::Ingest => "crm-ingest",
+            Command::Consume { .. } => "crm-consumers",
+            Command::Actions => "actions",
+            Command::All => "hookline",
+            _ => return None,
+        })
+    }
+
+    /// Whether the process refreshes the stack's lag gauges when
+    /// `ops.export_lag` is unset: one process per stack, webhook-out (it
+    /// runs once per stack, like the admin API) or `all`.
+    fn exports_lag_by_default(&self) -> bool {
+        matches!(self, Command::WebhookOut | Command::All)
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
@@ -94,9 +118,22 @@ fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    telemetry::init_logging(&config.log);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // Long-running services export spans when configured; commands only log.
+    let spans = match cli.command.service_name() {
+        Some(service) => {
+            let _in_runtime = runtime.enter();
+            telemetry::init(&config.log, &config.telemetry, service)
+        }
+        None => {
+            telemetry::init_logging(&config.log);
+            telemetry::Telemetry::default()
+        }
+    };
     let result = runtime.block_on(dispatch(cli.command, config));
+    // The last spans go out on the runtime, so before it stops; bounded like
+    // the rest of the exit.
+    spans.shutdown(EXIT_MARGIN);
     // Dropping a runtime waits without limit for its blocking threads; a
     // stuck one must not keep a stopped service alive.
     runtime.shutdown_timeout(EXIT_MARGIN);
@@ -150,9 +187,15 @@ async fn until_stopped<E>(
 }
 
 async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
+    let export_lag = config
+        .ops
+        .export_lag
+        .unwrap_or(command.exports_lag_by_default());
     let service = |config: &Config| {
         let shutdown = Shutdown::on_signals();
-        tokio::spawn(lag::export(config.clone(), LAG_EVERY, shutdown.clone()));
+        if export_lag {
+            tokio::spawn(lag::export(config.clone(), LAG_EVERY, shutdown.clone()));
+        }
         shutdown
     };
     let grace = config.ops.shutdown_grace;

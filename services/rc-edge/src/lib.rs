@@ -109,6 +109,29 @@ pub async fn run_with_listeners(
     serve(config, listener, Some(ops_listener), shutdown).await
 }
 
+/// Registers the `# HELP` text of the edge's metrics (harmless to call
+/// more than once).
+pub fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_histogram};
+    describe_counter!(
+        "hookline_edge_events_total",
+        "Events accepted and stored in RC_RAW, by type and bot flag"
+    );
+    describe_counter!(
+        "hookline_edge_publish_failures_total",
+        "Events refused with 503 because NATS did not store them, by type"
+    );
+    describe_histogram!(
+        "hookline_edge_publish_seconds",
+        Unit::Seconds,
+        "Time to publish one event to RC_RAW and get its PubAck"
+    );
+    describe_counter!(
+        "hookline_edge_identity_dropped_total",
+        "Claimed contact identities dropped for a missing or wrong identity_sig, by type"
+    );
+}
+
 async fn serve(
     config: Config,
     listener: TcpListener,
@@ -119,6 +142,7 @@ async fn serve(
     config.require_edge_secrets()?;
     // Install the recorder before the first count, or early counts are lost.
     hookline_core::telemetry::prometheus();
+    describe_metrics();
     let readiness = Readiness::new();
     if let Some(ops_listener) = ops_listener {
         ops::spawn("rc-edge", ops_listener, readiness.clone(), shutdown.clone());

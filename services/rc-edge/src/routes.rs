@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
 use hookline_core::event::{Event, EventData, EventId, RawEvent, Visitor};
+use hookline_core::hop::Hop;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{Outgoing, publish};
 use hookline_core::traceparent;
@@ -26,6 +27,7 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing::Instrument;
 
 /// A transparent 1×1 GIF.
 pub const PIXEL_GIF: &[u8] = &[
@@ -298,9 +300,13 @@ impl AppState {
             id.as_str(),
             payload.into(),
         );
-        msg.headers = Some(traceparent::headers_for(trace));
+        let hop = Hop::start("rc-edge", "publish", trace, id.as_str());
+        msg.headers = Some(hop.headers());
         let started = Instant::now();
-        match publish(&self.0.nats.js, &msg).await {
+        match publish(&self.0.nats.js, &msg)
+            .instrument(hop.span().clone())
+            .await
+        {
             Ok(_) => {
                 metrics::histogram!("hookline_edge_publish_seconds")
                     .record(started.elapsed().as_secs_f64());

@@ -68,6 +68,8 @@ pub struct Config {
     pub ops: OpsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Span export (OTLP).
+    pub telemetry: TelemetryConfig,
     /// The worker performing automation tasks (`hookline actions`).
     pub actions: ActionsConfig,
     /// `hookline reconcile`: the CRM side's comparison with the RC.
@@ -223,6 +225,14 @@ impl Config {
             ),
         })?;
         self.validate_public_listeners()?;
+        if let Some(endpoint) = self.telemetry.endpoint()
+            && !url::Url::parse(endpoint).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(invalid(
+                "telemetry.otlp_endpoint",
+                "must be an http:// or https:// URL",
+            ));
+        }
         for rule in &self.crm.automation {
             if rule.event_type.is_some() == rule.score_threshold.is_some() {
                 return Err(ConfigError::Invalid {

@@ -261,6 +261,12 @@ pub struct OpsConfig {
     /// left unacknowledged, so it is redelivered).
     #[serde(with = "serde_duration")]
     pub shutdown_grace: Duration,
+    /// Whether this process refreshes the stack-wide lag gauges
+    /// (`hookline_consumer_*`, `hookline_stream_*`). They describe the whole
+    /// stack, so one process exporting them is enough and several would
+    /// double every sum: unset, only `hookline webhook-out` and `hookline
+    /// all` export them. Set it to move the job elsewhere.
+    pub export_lag: Option<bool>,
 }
 
 impl Default for OpsConfig {
@@ -268,7 +274,30 @@ impl Default for OpsConfig {
         Self {
             listen: addr("0.0.0.0:9090"),
             shutdown_grace: Duration::from_secs(10),
+            export_lag: None,
         }
+    }
+}
+
+/// `telemetry.*`: span export. Logs and metrics need no settings here.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Base URL of an OpenTelemetry collector's OTLP/HTTP receiver, e.g.
+    /// `http://otel-collector:4318` (spans go to `/v1/traces` under it, as
+    /// protobuf). Unset or empty: no spans are exported and nothing else
+    /// changes.
+    pub otlp_endpoint: Option<String>,
+}
+
+impl TelemetryConfig {
+    /// The endpoint, when one is set (an empty value counts as unset, so a
+    /// compose file can pass `${OTLP_ENDPOINT:-}`).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.otlp_endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
     }
 }
 

@@ -267,3 +267,16 @@ fn public_listener_keys_default_and_are_checked() {
         }
     }
 }
+
+#[test]
+fn the_otlp_endpoint_is_optional_and_must_be_http() {
+    assert_eq!(load(&[]).unwrap().telemetry.endpoint(), None);
+    let empty = load(&[("HOOKLINE__TELEMETRY__OTLP_ENDPOINT", "")]).unwrap();
+    assert_eq!(empty.telemetry.endpoint(), None, "empty means unset");
+    let set = load(&[("HOOKLINE__TELEMETRY__OTLP_ENDPOINT", "http://otel:4318")]).unwrap();
+    assert_eq!(set.telemetry.endpoint(), Some("http://otel:4318"));
+    let err = error_of(&[("HOOKLINE__TELEMETRY__OTLP_ENDPOINT", "otel:4318")]);
+    assert!(err.contains("telemetry.otlp_endpoint"), "{err}");
+    let lag = load(&[("HOOKLINE__OPS__EXPORT_LAG", "true")]).unwrap();
+    assert_eq!(lag.ops.export_lag, Some(true));
+}

@@ -30,8 +30,9 @@ pub(super) fn end_to_end(consumer: &'static str, event_id: &str) {
     }
 }
 
-/// Registers help texts (harmless to call more than once).
-pub(super) fn describe() {
+/// Registers help texts (harmless to call more than once). Dedupe calls it
+/// too: it counts its messages under the same consumer metrics.
+pub fn describe() {
     use metrics::{describe_counter, describe_histogram};
     describe_counter!(PROCESSED, "CRM events whose effect a consumer committed");
     describe_counter!(

@@ -13,8 +13,13 @@ use super::{Shared, backoff_cap};
 use crate::consume::{Decision, Outcome, decide};
 use crate::dlq_admin::redrive::crm_redrive_target;
 use crate::event::Event;
+use crate::hop::Hop;
 use crate::shutdown::Shutdown;
 use std::time::{Duration, Instant};
+
+/// The service name on consumers' hop spans (the operation is the
+/// consumer's name).
+const SERVICE: &str = "crm-consumers";
 
 /// Quick retries of a batch that lost a deadlock before it is nak'ed.
 const CONFLICT_RETRIES: u32 = 3;
@@ -32,6 +37,7 @@ pub(super) async fn process(
     let started = Instant::now();
     let mut wanted: Vec<(Delivery, Event)> = Vec::with_capacity(messages.len());
     let mut skipped = Vec::new();
+    let mut hops = Vec::new();
     for delivery in messages {
         // A redriven dead letter is for the one consumer that gave up on it.
         if crm_redrive_target(&shared.settings.names, &delivery.msg.subject)
@@ -48,7 +54,16 @@ pub(super) async fn process(
             Ok(event) if !consumer.event_types().contains(&event.event_type()) => {
                 skipped.push(delivery)
             }
-            Ok(event) => wanted.push((delivery, event)),
+            Ok(event) => {
+                // Open until the batch is settled: the event's hop span.
+                hops.push(Hop::from_nats(
+                    SERVICE,
+                    name,
+                    delivery.msg.headers.as_ref(),
+                    event.id.as_str(),
+                ));
+                wanted.push((delivery, event))
+            }
         }
     }
     if !skipped.is_empty() {

@@ -115,7 +115,7 @@ pub fn describe_metrics() {
         "Webhook delivery attempts, by webhook and outcome (success, failure)"
     );
     describe_histogram!(
-        "hookline_webhook_delivery_duration_seconds",
+        "hookline_webhook_delivery_seconds",
         Unit::Seconds,
         "Time of one webhook delivery attempt, request to response"
     );

@@ -16,6 +16,7 @@ use async_nats::jetstream::{AckKind, Message};
 use chrono::{DateTime, Utc};
 use hookline_core::consume::{self, Decision, Pull};
 use hookline_core::dlq_admin::redrive::rc_redrive_target;
+use hookline_core::hop::Hop;
 use hookline_core::names::RC_EVENTS;
 use hookline_core::nats::{self, Existing, NatsError};
 use hookline_core::traceparent;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{OnceCell, watch};
+use tracing::Instrument;
 
 /// How long one attempt to declare a webhook's durable waits for JetStream
 /// before the attempt is logged and made again (a worker never gives up).
@@ -282,15 +284,27 @@ async fn attempt_delivery(
             };
         }
     };
-    let trace = traceparent::of(msg.headers.as_ref());
+    let hop = Hop::from_nats(
+        "webhook-out",
+        "deliver",
+        msg.headers.as_ref(),
+        event.id.as_str(),
+    );
     signed
         .headers
-        .push((traceparent::HEADER, traceparent::child_of(trace.as_deref())));
+        .push((traceparent::HEADER, hop.traceparent()));
     let gauge = metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
     gauge.increment(1.0);
     let (http, policy) = ctx.route(webhook);
-    let outcome = send::send(http, &webhook.url, &signed, policy).await;
+    let outcome = send::send(http, &webhook.url, &signed, policy)
+        .instrument(hop.span().clone())
+        .await;
     gauge.decrement(1.0);
+    hop.outcome(if outcome.success() {
+        "delivered"
+    } else {
+        "failed"
+    });
     outcome
 }
 
@@ -353,7 +367,7 @@ fn record_metrics(webhook_id: &str, outcome: &send::Outcome, exhausted: bool) {
     };
     metrics::counter!("hookline_webhook_deliveries_total", "webhook" => label.clone(), "outcome" => result)
         .increment(1);
-    metrics::histogram!("hookline_webhook_delivery_duration_seconds", "webhook" => label.clone())
+    metrics::histogram!("hookline_webhook_delivery_seconds", "webhook" => label.clone())
         .record(outcome.duration.as_secs_f64());
     if !outcome.success() {
         if exhausted {
