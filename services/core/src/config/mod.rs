@@ -68,6 +68,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The worker performing automation tasks (`hookline actions`).
     pub actions: ActionsConfig,
+    /// The `hubspot-sync` consumer.
+    pub hubspot: HubspotConfig,
 }
 
 /// Keys whose environment value is a comma-separated list.
@@ -275,6 +277,7 @@ impl Config {
         hide(&mut c.ingest.api_key);
         hide(&mut c.nats.password);
         hide(&mut c.nats.token);
+        hide(&mut c.hubspot.access_token);
         c.nats.url = crate::nats::redact_url(&c.nats.url);
         c.ingest.secrets.iter_mut().for_each(|s| *s = "***".into());
         c.webhook_out

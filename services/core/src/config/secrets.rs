@@ -155,6 +155,16 @@ impl Config {
         }
         Ok(())
     }
+
+    /// What `hubspot-sync` needs when it is enabled (`hubspot.access_token`
+    /// set and not blank): a token of at least 16 bytes. Real HubSpot
+    /// tokens are far longer; a short one is a typo or a placeholder.
+    pub fn require_hubspot_secrets(&self) -> Result<(), ConfigError> {
+        match self.hubspot.token() {
+            None => Ok(()),
+            token => require_secret("hubspot.access_token", token, "hubspot-sync"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -235,6 +245,21 @@ mod tests {
     }
 
     #[test]
+    fn hubspot_token_is_optional_but_never_short() {
+        let mut c = Config::default();
+        c.require_hubspot_secrets().unwrap();
+        c.hubspot.access_token = Some("  ".into());
+        c.require_hubspot_secrets().unwrap();
+        c.hubspot.access_token = Some("pat-na1-short".into());
+        assert_eq!(
+            key_of(c.require_hubspot_secrets().unwrap_err()),
+            "hubspot.access_token"
+        );
+        c.hubspot.access_token = Some("pat-na1-0123456789abcdef".into());
+        c.require_hubspot_secrets().unwrap();
+    }
+
+    #[test]
     fn hookline_config_output_hides_every_secret() {
         let mut c = Config::default();
         let key = B64.encode([9u8; 32]);
@@ -242,12 +267,14 @@ mod tests {
         c.webhook_out.admin_token = Some("admin-token-value-1".into());
         c.edge.fingerprint_secret = Some("fingerprint-value-2".into());
         c.ingest.secrets = vec!["ingest-secret-value-3".into()];
+        c.hubspot.access_token = Some("hubspot-token-value-4".into());
         let shown = c.redacted().to_string();
         for secret in [
             key.as_str(),
             "admin-token-value-1",
             "fingerprint-value-2",
             "ingest-secret-value-3",
+            "hubspot-token-value-4",
         ] {
             assert!(!shown.contains(secret), "{shown}");
         }
