@@ -63,7 +63,7 @@ pub enum Error {
     },
     /// A secret a consumer needs is too short (or, for a consumer asked for
     /// by name, missing).
-    #[error(transparent)]
+    #[error("crm-consumers: {0}")]
     Secret(#[from] hookline_core::config::ConfigError),
     /// The automation rules cannot work.
     #[error(transparent)]

@@ -2,7 +2,7 @@
 //!
 //! A site may send the same form submission to the CRM twice: through
 //! hookline (rc-edge → dedupe → webhook-out, carrying the edge's `evt_` id)
-//! and directly from its own server in the seed format (no id, so crm-ingest
+//! and directly from its own server in the legacy body (no id, so crm-ingest
 //! derives one) or from another sender. The ids differ, so id-based
 //! idempotency alone would count the form twice.
 //!

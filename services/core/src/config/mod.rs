@@ -177,6 +177,9 @@ impl Config {
         if self.dedupe.form_window.is_zero() {
             return Err(invalid("dedupe.form_window", "must be longer than 0s"));
         }
+        if self.crm.form_dedupe_window.is_zero() {
+            return Err(invalid("crm.form_dedupe_window", "must be longer than 0s"));
+        }
         if self.webhook_out.retry_schedule.is_empty() {
             return Err(invalid(
                 "webhook_out.retry_schedule",
