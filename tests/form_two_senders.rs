@@ -29,7 +29,8 @@ async fn via_edge(stack: &Stack, body: &Value) {
 }
 
 async fn direct(stack: &Stack, body: &Value) {
-    let d: Delivery = signed::legacy_sender(SHARED_SECRET, API_KEY, "form_submission", body.clone());
+    let d: Delivery =
+        signed::legacy_sender(SHARED_SECRET, API_KEY, "form_submission", body.clone());
     let (status, answer) = signed::deliver(stack, &d).await;
     assert_eq!(status, 200, "{answer}");
 }
@@ -92,7 +93,10 @@ async fn a_form_sent_by_both_senders_counts_once() {
     })
     .await;
     via_edge(&stack, &b).await;
-    assert_eq!(settled(&stack, &pool, "direct-first@example.com").await, ONCE);
+    assert_eq!(
+        settled(&stack, &pool, "direct-first@example.com").await,
+        ONCE
+    );
 
     // Both at once, several times over (each round its own form).
     for round in 0..4 {

@@ -79,7 +79,9 @@ async fn killed_mid_batch_every_form_is_upserted_exactly_once() {
     // waits out Retry-After, after the first call of the batch succeeded.
     let fake = FakeHubspot::start(TOKEN, &[2], 3).await;
     let mut stack = stack_for(&fake);
-    let nats = Nats::connect_and_declare(&stack.config).await.expect("NATS");
+    let nats = Nats::connect_and_declare(&stack.config)
+        .await
+        .expect("NATS");
 
     // 240 people; the first ten also sent a second form, in the same batch.
     let mut events: Vec<Event> = Vec::new();
@@ -111,13 +113,26 @@ async fn killed_mid_batch_every_form_is_upserted_exactly_once() {
         "the first call should have succeeded before the kill: {before:?}"
     );
 
-    stack.start(SYNC).await;
+    // Mid-batch indeed: contacts HubSpot wrote whose events were never
+    // committed as processed, so they will be delivered again.
     let pool = stack.crm_pool().await;
+    let upserted_not_committed = "SELECT count(*) FROM hubspot_upserts u WHERE NOT EXISTS \
+        (SELECT 1 FROM processed_events p WHERE p.consumer = 'hubspot-sync' AND p.event_id = u.event_id)";
+    let pending = stack.count(&pool, upserted_not_committed).await;
+    assert!(
+        pending.unwrap_or(0) > 0,
+        "killed between batches: {pending:?}"
+    );
+
+    stack.start(SYNC).await;
     processed(&stack, &pool, events.len() as i64).await;
     assert_each_once(&fake, &expected);
     assert!(fake.calls().iter().all(|c| c.inputs.len() <= 100));
     let ledger = "SELECT count(*) FROM hubspot_upserts";
-    assert_eq!(stack.count(&pool, ledger).await, Some(expected.len() as i64));
+    assert_eq!(
+        stack.count(&pool, ledger).await,
+        Some(expected.len() as i64)
+    );
     stack.cleanup().await;
 }
 
@@ -126,8 +141,15 @@ async fn a_bad_token_pauses_once_and_a_refused_contact_is_dead_lettered_alone() 
     let fake = FakeHubspot::start("not-the-configured-token", &[], 2).await;
     fake.reject("refused@example.com");
     let mut stack = stack_for(&fake);
-    let nats = Nats::connect_and_declare(&stack.config).await.expect("NATS");
-    let emails = ["a@example.com", "refused@example.com", "b@example.com", "c@example.com"];
+    let nats = Nats::connect_and_declare(&stack.config)
+        .await
+        .expect("NATS");
+    let emails = [
+        "a@example.com",
+        "refused@example.com",
+        "b@example.com",
+        "c@example.com",
+    ];
     for email in emails {
         let e = form("frm_9", Some(email));
         publish(&nats, &e, e.id.as_str()).await;
@@ -165,7 +187,9 @@ async fn a_bad_token_pauses_once_and_a_refused_contact_is_dead_lettered_alone() 
 async fn retry_after_is_waited_out_before_calling_again() {
     let fake = FakeHubspot::start(TOKEN, &[1], 2).await;
     let mut stack = stack_for(&fake);
-    let nats = Nats::connect_and_declare(&stack.config).await.expect("NATS");
+    let nats = Nats::connect_and_declare(&stack.config)
+        .await
+        .expect("NATS");
     let e = form("frm_7", Some("wait@example.com"));
     publish(&nats, &e, e.id.as_str()).await;
     stack.start(SYNC).await;
@@ -180,7 +204,10 @@ async fn retry_after_is_waited_out_before_calling_again() {
     assert!(calls[1].at.duration_since(calls[0].at) >= Duration::from_secs(2));
     assert_each_once(
         &fake,
-        &[("wait@example.com".into(), "Resources Centre form: frm_7".into())],
+        &[(
+            "wait@example.com".into(),
+            "Resources Centre form: frm_7".into(),
+        )],
     );
     stack.cleanup().await;
 }

@@ -115,7 +115,10 @@ async fn upsert(
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
     let (status, response) = if auth != Some(format!("Bearer {}", s.token).as_str()) {
         let message = "Authentication credentials not found.";
-        (401, error(StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION", message))
+        (
+            401,
+            error(StatusCode::UNAUTHORIZED, "INVALID_AUTHENTICATION", message),
+        )
     } else if s.rate_limited.contains(&number) {
         let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -128,7 +131,11 @@ async fn upsert(
     } else {
         match &inputs {
             Err(why) => (400, error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", why)),
-            Ok(list) if list.iter().any(|(id, _)| Some(id) == s.rejected_email.as_ref()) => {
+            Ok(list)
+                if list
+                    .iter()
+                    .any(|(id, _)| Some(id) == s.rejected_email.as_ref()) =>
+            {
                 let why = "Property values were not valid: email";
                 (400, error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", why))
             }
@@ -146,10 +153,14 @@ async fn upsert(
 type Inputs = Vec<(String, BTreeMap<String, String>)>;
 
 fn parse(body: &[u8]) -> Result<Inputs, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| format!("Invalid input JSON: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("Invalid input JSON: {e}"))?;
     let inputs = value["inputs"].as_array().ok_or("inputs is required")?;
     if inputs.is_empty() || inputs.len() > 100 {
-        return Err(format!("inputs must hold 1 to 100 items, not {}", inputs.len()));
+        return Err(format!(
+            "inputs must hold 1 to 100 items, not {}",
+            inputs.len()
+        ));
     }
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -184,6 +195,7 @@ fn apply(s: &mut State0, inputs: &Inputs) -> Response {
                 "updatedAt": now, "archived": false, "new": new})
         })
         .collect();
-    let body = json!({"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now});
+    let body =
+        json!({"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now});
     (StatusCode::OK, Json(body)).into_response()
 }

@@ -84,7 +84,11 @@ impl HubspotSync {
     pub fn from_config(config: &Config) -> Option<Self> {
         let token = config.hubspot.token()?;
         let wait_budget = config.consumers.ack_wait / 2;
-        let api = match Api::new(&config.hubspot.base_url, token, wait_budget.max(Duration::from_secs(1))) {
+        let api = match Api::new(
+            &config.hubspot.base_url,
+            token,
+            wait_budget.max(Duration::from_secs(1)),
+        ) {
             Ok(api) => api,
             Err(e) => {
                 tracing::error!(error = %e, "hubspot-sync: cannot build an HTTP client; disabled");
@@ -126,12 +130,17 @@ impl HubspotSync {
         let done: Vec<&Pending> = if written.errors.is_empty() {
             chunk.iter().collect()
         } else {
-            chunk.iter().filter(|p| written.ids.contains_key(&p.input.id)).collect()
+            chunk
+                .iter()
+                .filter(|p| written.ids.contains_key(&p.input.id))
+                .collect()
         };
         let ids: Vec<&str> = done.iter().map(|p| p.event.id.as_str()).collect();
         let emails: Vec<&str> = done.iter().map(|p| p.input.id.as_str()).collect();
-        let contacts: Vec<Option<&str>> =
-            done.iter().map(|p| written.ids.get(&p.input.id).map(String::as_str)).collect();
+        let contacts: Vec<Option<&str>> = done
+            .iter()
+            .map(|p| written.ids.get(&p.input.id).map(String::as_str))
+            .collect();
         sqlx::query(
             "INSERT INTO hubspot_upserts (event_id, email, hubspot_id) \
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
@@ -170,7 +179,9 @@ impl HubspotSync {
             return Ok(());
         }
         if until.duration_since(started) > self.wait_budget {
-            return Err(HandlerError::unavailable("HubSpot rate limit: waiting for Retry-After"));
+            return Err(HandlerError::unavailable(
+                "HubSpot rate limit: waiting for Retry-After",
+            ));
         }
         tokio::time::sleep_until(until.into()).await;
         Ok(())
@@ -217,20 +228,28 @@ impl Consumer for HubspotSync {
         self.handle_batch(&[event], tx).await
     }
 
-    async fn handle_batch(&self, events: &[&Event], tx: &mut PgConnection) -> Result<(), HandlerError> {
+    async fn handle_batch(
+        &self,
+        events: &[&Event],
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
         let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-        let done: HashSet<String> = sqlx::query_scalar(
-            "SELECT event_id FROM hubspot_upserts WHERE event_id = ANY($1)",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .collect();
+        let done: HashSet<String> =
+            sqlx::query_scalar("SELECT event_id FROM hubspot_upserts WHERE event_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
         let pending = events
             .iter()
             .filter(|e| !done.contains(e.id.as_str()))
-            .filter_map(|e| Some(Pending { event: e, input: input(e)? }));
+            .filter_map(|e| {
+                Some(Pending {
+                    event: e,
+                    input: input(e)?,
+                })
+            });
         for chunk in chunks(pending) {
             self.send(&chunk).await?;
         }
@@ -242,9 +261,9 @@ impl Consumer for HubspotSync {
 fn chunks<'a>(pending: impl Iterator<Item = Pending<'a>>) -> Vec<Vec<Pending<'a>>> {
     let mut out: Vec<Vec<Pending<'a>>> = Vec::new();
     for p in pending {
-        let fits = out.iter().position(|c| {
-            c.len() < MAX_INPUTS && !c.iter().any(|q| q.input.id == p.input.id)
-        });
+        let fits = out
+            .iter()
+            .position(|c| c.len() < MAX_INPUTS && !c.iter().any(|q| q.input.id == p.input.id));
         match fits {
             Some(i) => out[i].push(p),
             None => out.push(vec![p]),

@@ -49,7 +49,14 @@ const EMAIL: &[&str] = &["email", "emailaddress", "mail"];
 const FIRST_NAME: &[&str] = &["firstname", "givenname", "fname", "forename"];
 const LAST_NAME: &[&str] = &["lastname", "surname", "familyname", "lname"];
 const FULL_NAME: &[&str] = &["name", "fullname"];
-const PHONE: &[&str] = &["phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone"];
+const PHONE: &[&str] = &[
+    "phone",
+    "phonenumber",
+    "telephone",
+    "tel",
+    "mobile",
+    "mobilephone",
+];
 const COMPANY: &[&str] = &[
     "company",
     "companyname",

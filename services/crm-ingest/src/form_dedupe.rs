@@ -140,8 +140,16 @@ mod tests {
 
     #[test]
     fn same_form_identity_and_fields_same_fingerprint() {
-        let a = fingerprint(&form(None, Some("Ann@Example.com "), &[("a", "1"), ("b", "2")]));
-        let b = fingerprint(&form(None, Some("ann@example.com"), &[("b", "2"), ("a", "1")]));
+        let a = fingerprint(&form(
+            None,
+            Some("Ann@Example.com "),
+            &[("a", "1"), ("b", "2")],
+        ));
+        let b = fingerprint(&form(
+            None,
+            Some("ann@example.com"),
+            &[("b", "2"), ("a", "1")],
+        ));
         assert!(a.is_some());
         assert_eq!(a, b);
         assert_eq!(a.unwrap().len(), 64);
@@ -150,8 +158,14 @@ mod tests {
     #[test]
     fn contact_id_wins_over_email_and_differences_count() {
         let base = fingerprint(&form(Some("cnt_1"), Some("a@x.io"), &[("a", "1")]));
-        assert_eq!(base, fingerprint(&form(Some("cnt_1"), Some("b@x.io"), &[("a", "1")])));
-        assert_ne!(base, fingerprint(&form(Some("cnt_2"), Some("a@x.io"), &[("a", "1")])));
+        assert_eq!(
+            base,
+            fingerprint(&form(Some("cnt_1"), Some("b@x.io"), &[("a", "1")]))
+        );
+        assert_ne!(
+            base,
+            fingerprint(&form(Some("cnt_2"), Some("a@x.io"), &[("a", "1")]))
+        );
         assert_ne!(base, fingerprint(&form(Some("cnt_1"), None, &[("a", "2")])));
         let mut other = form(Some("cnt_1"), None, &[("a", "1")]);
         other.form_id = "frm_2".into();

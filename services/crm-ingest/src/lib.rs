@@ -120,7 +120,8 @@ async fn serve(
     };
     let nats = nats?;
     readiness.add_nats(&nats);
-    let forms = form_dedupe::FormDedupe::new(hookline_core::nats::crm_form_bucket(&nats, &config).await?);
+    let forms =
+        form_dedupe::FormDedupe::new(hookline_core::nats::crm_form_bucket(&nats, &config).await?);
     let ingest = Ingest::new(
         keys,
         nats.js.clone(),

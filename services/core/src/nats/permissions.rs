@@ -76,11 +76,7 @@ pub fn permissions(names: &Names, role: &str) -> Permissions {
     let api = "$JS.API";
     let stream = |base: &str| names.stream(base);
     let subject = |base: &str| names.subject(base);
-    let buckets: Vec<String> = names
-        .buckets()
-        .iter()
-        .map(|b| format!("KV_{b}"))
-        .collect();
+    let buckets: Vec<String> = names.buckets().iter().map(|b| format!("KV_{b}")).collect();
     // Durables a role creates and pulls from, and acknowledges.
     let durables = |stream: &str, consumer: &str| {
         vec![

@@ -222,6 +222,11 @@ mod tests {
         let w = written(&answer, StatusCode::OK);
         assert_eq!(w.ids["ann@example.com"], "51");
         assert!(w.errors.is_empty());
-        assert_eq!(written(&Answer::default(), StatusCode::MULTI_STATUS).errors.len(), 1);
+        assert_eq!(
+            written(&Answer::default(), StatusCode::MULTI_STATUS)
+                .errors
+                .len(),
+            1
+        );
     }
 }

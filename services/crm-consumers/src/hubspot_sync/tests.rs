@@ -22,7 +22,12 @@ fn a_form_maps_to_the_guides_properties() {
     let e = form(
         "frm_9",
         Some(" Ann@Example.com"),
-        &[("name", "Ann Lee Smith"), ("phone", "+44 1"), ("company", "Acme"), ("job", "")],
+        &[
+            ("name", "Ann Lee Smith"),
+            ("phone", "+44 1"),
+            ("company", "Acme"),
+            ("job", ""),
+        ],
     );
     let input = input(&e).expect("has an email");
     assert_eq!(input.id_property, "email");
@@ -44,7 +49,15 @@ fn a_form_maps_to_the_guides_properties() {
 
 #[test]
 fn blank_fields_are_left_out_and_site_forms_are_optimocms() {
-    let e = form("f", None, &[("email", "b@x.io"), ("siteId", "site_1"), ("firstName", " ")]);
+    let e = form(
+        "f",
+        None,
+        &[
+            ("email", "b@x.io"),
+            ("siteId", "site_1"),
+            ("firstName", " "),
+        ],
+    );
     let input = input(&e).expect("email from the fields");
     assert!(!input.properties.contains_key("firstname"));
     assert_eq!(input.properties["source"], "OptimoCMS form: f");
@@ -61,7 +74,10 @@ fn chunks_hold_at_most_100_and_no_email_twice() {
         input: input(e).unwrap(),
     });
     let chunks = chunks(pending);
-    assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 50]);
+    assert_eq!(
+        chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![100, 50]
+    );
     for c in &chunks {
         let emails: HashSet<&str> = c.iter().map(|p| p.input.id.as_str()).collect();
         assert_eq!(emails.len(), c.len());

@@ -38,7 +38,9 @@ fn hubspot_sync_runs_only_with_a_usable_token() {
         .to_string();
     assert!(err.contains("hubspot.access_token"), "{err}");
     config.hubspot.access_token = Some("too-short".into());
-    let err = crm_consumers::select(&config, &[]).err().expect("short token refused");
+    let err = crm_consumers::select(&config, &[])
+        .err()
+        .expect("short token refused");
     assert!(err.to_string().contains("hubspot.access_token"), "{err}");
     config.hubspot.access_token = Some("pat-na1-0123456789abcdef".into());
     let all = crm_consumers::select(&config, &[]).unwrap();
