@@ -43,8 +43,8 @@ use hookline_core::runner::{Consumer, HandlerError};
 use hookline_core::{Config, Event, EventData, EventType};
 use sqlx::{PgConnection, PgPool};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock as OnceCell};
 use std::time::{Duration, Instant};
 
 use crate::identity;
@@ -62,8 +62,11 @@ const DOWN: u8 = 2;
 /// Upserts form contacts into HubSpot. No `Debug`: it holds the token.
 pub struct HubspotSync {
     api: Api,
-    /// The ledger's own connections (not the runner's transaction).
-    ledger: PgPool,
+    /// `crm.database_url`, for the ledger's pool.
+    database_url: String,
+    /// The ledger's own connections (not the runner's transaction), made
+    /// on first use (inside the runtime).
+    ledger: OnceCell<PgPool>,
     /// Longest wait for a `Retry-After` inside one batch.
     wait_budget: Duration,
     /// No call before this instant (the last `Retry-After`).
@@ -95,16 +98,10 @@ impl HubspotSync {
                 return None;
             }
         };
-        let ledger = match db::connect_lazy(&config.crm.database_url, 2) {
-            Ok(pool) => pool,
-            Err(e) => {
-                tracing::error!(error = %e, "hubspot-sync: crm.database_url unusable; disabled");
-                return None;
-            }
-        };
         Some(Self {
             api,
-            ledger,
+            database_url: config.crm.database_url.clone(),
+            ledger: OnceCell::new(),
             wait_budget,
             not_before: Mutex::new(None),
             state: AtomicU8::new(UP),
@@ -148,7 +145,7 @@ impl HubspotSync {
         .bind(&ids)
         .bind(&emails)
         .bind(&contacts)
-        .execute(&self.ledger)
+        .execute(self.ledger()?)
         .await?;
         metrics::counter!("hookline_hubspot_upserts_total").increment(done.len() as u64);
         match written.errors.as_slice() {
@@ -167,6 +164,16 @@ impl HubspotSync {
                 errors.join("; ")
             ))),
         }
+    }
+
+    /// The ledger's pool. The runner's pool on the same URL connected and
+    /// migrated already, so this cannot fail in practice.
+    fn ledger(&self) -> Result<&PgPool, HandlerError> {
+        if let Some(pool) = self.ledger.get() {
+            return Ok(pool);
+        }
+        let pool = db::connect_lazy(&self.database_url, 2).map_err(HandlerError::unavailable)?;
+        Ok(self.ledger.get_or_init(|| pool))
     }
 
     /// Waits out a `Retry-After` that fits in this batch's budget, or tells
