@@ -2,14 +2,15 @@
 //! both through hookline (rc-edge → dedupe → webhook-out → crm-ingest, with
 //! an `evt_` id) and from the site's own server straight to crm-ingest in
 //! the legacy body (no id) is one event — one `content_events` row, one
-//! score increment, one task — in either order, at the same time, and
-//! across a crm-ingest restart. A form with other fields is another event.
+//! score increment, one task — in either order, at the same time, across a
+//! crm-ingest restart, and with two crm-ingest instances racing. A form
+//! with other fields is another event.
 //!
 //! `cargo build -p hookline && cargo test -p hookline-e2e --test form_two_senders`.
 
 use hookline_e2e::signed::{self, Delivery};
 use hookline_e2e::stack::{API_KEY, SHARED_SECRET};
-use hookline_e2e::{Service, Stack, wait_for};
+use hookline_e2e::{Service, Stack, free_port, hookline_bin, wait_for};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -129,5 +130,78 @@ async fn a_form_sent_by_both_senders_counts_once() {
     via_edge(&stack, &e).await;
     assert_eq!(settled(&stack, &pool, "restart@example.com").await, ONCE);
 
+    // Two crm-ingest instances racing on the same form, each given its own
+    // id by its sender, while hookline's copy arrives too.
+    let (port, ops_port) = (free_port(), free_port());
+    let second = spawn_second_ingest(&stack, port, ops_port).await;
+    let f = form("frm_f", "two-instances@example.com", "Acme");
+    let first_url = stack.url(Service::Ingest);
+    let second_url = format!("http://127.0.0.1:{port}");
+    tokio::join!(
+        via_edge(&stack, &f),
+        direct_with_id(&stack, &first_url, &f, "evt_sender_one"),
+        direct_with_id(&stack, &second_url, &f, "evt_sender_two"),
+    );
+    assert_eq!(
+        settled(&stack, &pool, "two-instances@example.com").await,
+        ONCE
+    );
+    drop(second);
     stack.cleanup().await;
+}
+
+/// A second `hookline ingest` on its own ports; killed when dropped.
+async fn spawn_second_ingest(stack: &Stack, port: u16, ops_port: u16) -> Killed {
+    let mut env = stack.env(Service::Ingest);
+    env.push((
+        "HOOKLINE__INGEST__LISTEN".into(),
+        format!("127.0.0.1:{port}"),
+    ));
+    env.push((
+        "HOOKLINE__OPS__LISTEN".into(),
+        format!("127.0.0.1:{ops_port}"),
+    ));
+    let child = std::process::Command::new(hookline_bin())
+        .arg("ingest")
+        .env_clear()
+        .envs(env)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("second ingest starts");
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    wait_for("the second ingest ready", LIMIT, || async {
+        let ok = stack.http().get(&url).send().await;
+        ok.is_ok_and(|r| r.status().is_success()).then_some(())
+    })
+    .await;
+    Killed(child)
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A legacy delivery whose sender set its own id (`data.id`).
+async fn direct_with_id(stack: &Stack, base: &str, body: &Value, id: &str) {
+    let mut data = body.clone();
+    data["id"] = json!(id);
+    let d = signed::legacy_sender(SHARED_SECRET, API_KEY, "form_submission", data);
+    let mut req = stack
+        .http()
+        .post(format!("{base}/api/webhooks/resources-centre"))
+        .header("content-type", "application/json")
+        .body(d.body.clone());
+    for (k, v) in &d.headers {
+        req = req.header(*k, v.as_str());
+    }
+    let resp = req.send().await.expect("ingest answers");
+    assert_eq!(resp.status().as_u16(), 200, "{id}");
 }
