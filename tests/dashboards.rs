@@ -16,6 +16,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+const HEALTH_SYNC_KEY: &str = "e2e-health-sync-key-NEVER-LOGGED";
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -67,12 +69,12 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
     names
 }
 
-async fn scrape(stack: &Stack, actions_ops: &str) -> BTreeSet<String> {
+async fn scrape(stack: &Stack, extra_ops: &[String]) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     let urls = Service::ALL
         .iter()
         .map(|s| stack.ops_url(*s))
-        .chain([actions_ops.to_string()]);
+        .chain(extra_ops.iter().cloned());
     for url in urls {
         // A process still starting is scraped again on the next round.
         let Ok(answer) = stack.http().get(format!("{url}/metrics")).send().await else {
@@ -148,6 +150,10 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
             "200ms".into(),
         ),
         ("HOOKLINE__CONSUMERS__MAX_DELIVER".into(), "2".into()),
+        (
+            "HOOKLINE__EDGE__HEALTH_SYNC_API_KEY".into(),
+            HEALTH_SYNC_KEY.into(),
+        ),
     ]);
     stack.start_all().await;
     // `hookline actions` beside the stack, its SMTP server down: the form's
@@ -178,7 +184,43 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("hookline actions starts");
-    let actions_ops = format!("http://127.0.0.1:{actions_port}");
+    // The nightly reconcile beside it, running at once: its gauges.
+    let reconcile_port = free_port();
+    let mut reconcile = std::process::Command::new(hookline_bin())
+        .args([
+            "reconcile",
+            "--every",
+            "1h",
+            "--since",
+            "1h",
+            "--settle",
+            "0s",
+        ])
+        .env_clear()
+        .envs(stack.env(Service::Consumer("event-store")))
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "HOOKLINE__OPS__LISTEN",
+            format!("127.0.0.1:{reconcile_port}"),
+        )
+        .env("HOOKLINE__RECONCILE__RC_URL", stack.url(Service::Edge))
+        .env("HOOKLINE__RECONCILE__API_KEY", HEALTH_SYNC_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("hookline reconcile starts");
+    let extra_ops = [
+        format!("http://127.0.0.1:{actions_port}"),
+        format!("http://127.0.0.1:{reconcile_port}"),
+    ];
+    // Its first run must be over before the CRM table is taken away below.
+    wait_for("a reconcile run", Duration::from_secs(60), || async {
+        let names = scrape(&stack, &extra_ops[1..]).await;
+        names
+            .contains("hookline_reconcile_last_run_timestamp_seconds")
+            .then_some(())
+    })
+    .await;
     let failing = Receiver::start(true).await;
     stack.create_webhook(&failing.url()).await;
     stack.page_view("c-dash", "cnt_dash").await;
@@ -234,15 +276,18 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
         "lag gauges and task metrics",
         Duration::from_secs(60),
         || async {
-            let names = scrape(&stack, &actions_ops).await;
+            let names = scrape(&stack, &extra_ops).await;
             (names.contains("hookline_consumer_oldest_unacked_seconds")
-                && names.contains("hookline_actions_tasks_total"))
+                && names.contains("hookline_actions_tasks_total")
+                && names.contains("hookline_reconcile_last_run_timestamp_seconds"))
             .then_some(names)
         },
     )
     .await;
-    let _ = actions.kill();
-    let _ = actions.wait();
+    for child in [&mut actions, &mut reconcile] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let varz = varz_fields().await;
 
     let mut missing = Vec::new();

@@ -167,3 +167,43 @@ fn hubspot_sync_refuses_a_short_or_missing_token() {
     assert!(stderr.contains("hubspot.access_token"), "{stderr}");
     assert!(!stderr.contains("fifteen-bytes"), "{stderr}");
 }
+
+#[test]
+fn health_sync_key_is_never_short_and_reconcile_needs_its_key() {
+    // Unset, health-sync is off (404) and the edge starts; set, it must be
+    // a real secret.
+    let env = Stack::new().env(Service::Edge);
+    let variable = "HOOKLINE__EDGE__HEALTH_SYNC_API_KEY";
+    for value in ["", "   ", "fifteen-bytes!!"] {
+        let (code, stderr) = run(&["edge"], &with(&env, variable, Some(value)));
+        assert_eq!(code, Some(2), "{value:?}: {stderr}");
+        let naming = stderr
+            .lines()
+            .filter(|l| l.contains("edge.health_sync_api_key"));
+        assert_eq!(naming.count(), 1, "{value:?}: {stderr}");
+        assert!(!stderr.contains("fifteen-bytes"), "{stderr}");
+    }
+    let env = with(
+        &Stack::new().env(Service::Consumer("event-store")),
+        "HOOKLINE__RECONCILE__RC_URL",
+        Some("http://127.0.0.1:9"),
+    );
+    let args = ["reconcile", "--since", "1h"];
+    refuses_without(
+        &args,
+        &env,
+        "HOOKLINE__RECONCILE__API_KEY",
+        "reconcile.api_key",
+    );
+    let env = with(
+        &env,
+        "HOOKLINE__RECONCILE__API_KEY",
+        Some("a-long-health-sync-key"),
+    );
+    refuses_without(
+        &args,
+        &env,
+        "HOOKLINE__RECONCILE__RC_URL",
+        "reconcile.rc_url",
+    );
+}

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 const IDLE: Duration = Duration::from_secs(120);
 
+const HEALTH_SYNC_KEY: &str = "e2e-health-sync-key-NEVER-LOGGED";
+
 fn password(role: &str) -> String {
     format!("{role}-pw-NEVER-LOGGED")
 }
@@ -140,6 +142,10 @@ async fn pipeline_runs_with_one_least_privilege_user_per_service() {
         .expect("hookline migrate");
     let migrate_out = String::from_utf8_lossy(&migrate.stderr).to_string();
     assert!(migrate.status.success(), "migrate as admin: {migrate_out}");
+    stack.extra_env.push((
+        "HOOKLINE__EDGE__HEALTH_SYNC_API_KEY".into(),
+        HEALTH_SYNC_KEY.into(),
+    ));
     for service in Service::ALL {
         let login = login_env(&stack, role(service));
         stack.service_env.insert(service, login);
@@ -170,6 +176,22 @@ async fn pipeline_runs_with_one_least_privilege_user_per_service() {
         let sql = format!("SELECT count(*) FROM processed_events WHERE consumer = '{consumer}'");
         stack.wait_count(&crm, &sql, 15, limit).await;
     }
+    // Health-sync reads RC_EVENTS as the edge's own user.
+    let from = (chrono::Utc::now() - chrono::TimeDelta::hours(1)).to_rfc3339();
+    let summary: serde_json::Value = stack
+        .http()
+        .get(format!("{}/api/health-sync", stack.url(Service::Edge)))
+        .query(&[("from", from)])
+        .bearer_auth(HEALTH_SYNC_KEY)
+        .send()
+        .await
+        .expect("edge answers")
+        .json()
+        .await
+        .expect("a summary");
+    let hours = summary["hours"].as_array().expect("hours");
+    let counted: u64 = hours.iter().filter_map(|h| h["count"].as_u64()).sum();
+    assert_eq!(counted, 15, "{summary}");
     let log = server.log();
     assert!(
         !log.contains("Violation"),

@@ -12,9 +12,10 @@ _hl_random_hex() { od -An -vtx1 -N "$1" /dev/urandom | tr -d ' \n'; }
 
 # Creates $1/.hookline.env when absent.
 ensure_local_secrets() {
-  local file="$1/.hookline.env" shared api_key
+  local file="$1/.hookline.env" shared api_key health_sync
   [ -s "$file" ] && return 0
   shared="$(_hl_random_hex 32)"
+  health_sync="$(_hl_random_hex 32)"
   api_key="$(_hl_random_hex 32)"
   (
     umask 077
@@ -28,6 +29,8 @@ HOOKLINE__CRM_WEBHOOK__SECRET=$shared
 HOOKLINE__CRM_WEBHOOK__API_KEY=$api_key
 HOOKLINE__INGEST__SECRETS=$shared
 HOOKLINE__INGEST__API_KEY=$api_key
+HOOKLINE__EDGE__HEALTH_SYNC_API_KEY=$health_sync
+HOOKLINE__RECONCILE__API_KEY=$health_sync
 ENV
   )
   echo "created $file with random local secrets (git-ignored)"

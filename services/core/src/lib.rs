@@ -12,6 +12,7 @@ pub mod dlq;
 pub mod dlq_admin;
 pub mod event;
 pub mod handoff;
+pub mod health_sync;
 pub mod http;
 pub mod lag;
 pub mod mint;
@@ -32,4 +33,5 @@ pub use config::Config;
 pub use event::{Event, EventData, EventId, EventType};
 pub use names::Names;
 pub use shutdown::Shutdown;
+#[cfg(feature = "testing")]
 pub mod testing;

@@ -76,6 +76,9 @@ enum Command {
     Dlq(cli::dlq::DlqCmd),
     /// The journey of one event: edge, dedupe, deliveries, CRM, dead letters.
     Trace(cli::trace::TraceArgs),
+    /// Compare the CRM's events with the RC's health-sync hour by hour;
+    /// report (and with --repair re-deliver) what the CRM is missing.
+    Reconcile(cli::reconcile::ReconcileArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -196,6 +199,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Replay(args) => cli::admin::replay(args, &config).await,
         Command::Dlq(cmd) => cli::dlq::run(cmd, &config).await,
         Command::Trace(args) => cli::trace::run(&config, args).await,
+        Command::Reconcile(args) => cli::reconcile::run(args, &config).await,
     }
 }
 

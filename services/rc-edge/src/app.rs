@@ -32,7 +32,7 @@ pub fn router(
     let proxies = TrustedProxies::parse("edge.trusted_proxies", &edge.trusted_proxies)?;
     let cors = cors(&edge.cors_origins)?;
     let state = AppState(Arc::new(Inner {
-        nats,
+        nats: nats.clone(),
         fingerprints: Fingerprinter::from_config(edge.fingerprint_secret.as_deref())?,
         identities: crate::identity::Identities::from_config(edge.identity_secret.as_deref()),
         bots: isbot::Bots::default(),
@@ -57,7 +57,9 @@ pub fn router(
         ops::track_requests("edge", req, next)
     }));
 
+    let health_sync = crate::health_sync::router(nats, edge.health_sync_api_key.as_deref());
     let app = api
+        .merge(health_sync)
         .route("/openapi.json", get(crate::openapi::serve))
         .merge(ops::health_router(readiness))
         .fallback(|| async { ApiError::not_found("no such endpoint") })

@@ -20,6 +20,7 @@
 mod app;
 pub mod error;
 pub mod fingerprint;
+pub mod health_sync;
 pub mod identity;
 pub mod input;
 pub mod openapi;

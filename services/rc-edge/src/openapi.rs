@@ -4,6 +4,7 @@
 //! handlers parse bodies themselves (leniently, with field caps — see
 //! `input`), so these are documentation, not the parser.
 
+use crate::health_sync::BearerScheme;
 use axum::Json;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,10 +20,14 @@ use utoipa::{OpenApi, ToSchema};
     paths(
         crate::routes::page_view,
         crate::routes::pixel,
-        crate::routes::form_submission
+        crate::routes::form_submission,
+        crate::health_sync::summary,
+        crate::health_sync::ids
     ),
     components(schemas(PageViewRequest, FormSubmissionRequest, Accepted, ErrorBody)),
-    tags((name = "collect", description = "Event collection"))
+    modifiers(&BearerScheme),
+    tags((name = "collect", description = "Event collection"),
+        (name = "health-sync", description = "The RC's record of unique events per hour, for the CRM's reconciliation (bearer edge.health_sync_api_key)"))
 )]
 pub struct ApiDoc;
 

@@ -9,6 +9,7 @@ mod actions;
 mod duration;
 mod nats;
 mod public;
+mod reconcile;
 mod secrets;
 mod sections;
 
@@ -17,6 +18,7 @@ pub use actions::{ActionsConfig, EmailTemplate};
 pub use duration::{parse_duration, serde_duration, serde_durations};
 pub use nats::{NatsConfig, NatsTlsConfig};
 pub use public::*;
+pub use reconcile::ReconcileConfig;
 pub use secrets::{MIN_SECRET_BYTES, decode_encryption_key, require_secret};
 pub use sections::*;
 
@@ -70,6 +72,8 @@ pub struct Config {
     pub actions: ActionsConfig,
     /// The `hubspot-sync` consumer.
     pub hubspot: HubspotConfig,
+    /// `hookline reconcile`: the CRM side's comparison with the RC.
+    pub reconcile: ReconcileConfig,
 }
 
 /// Keys whose environment value is a comma-separated list.
@@ -239,7 +243,8 @@ impl Config {
         if self.consumers.batch_size < 1 {
             return Err(invalid("consumers.batch_size", "must be at least 1"));
         }
-        self.actions.validate()
+        self.actions.validate()?;
+        self.reconcile.validate()
     }
 
     /// The settings of the public listeners (edge, ingest) that serde's
@@ -273,6 +278,8 @@ impl Config {
         };
         hide(&mut c.edge.fingerprint_secret);
         hide(&mut c.edge.identity_secret);
+        hide(&mut c.edge.health_sync_api_key);
+        hide(&mut c.reconcile.api_key);
         hide(&mut c.webhook_out.admin_token);
         hide(&mut c.webhook_out.ops_webhook_secret);
         hide(&mut c.crm_webhook.secret);

@@ -41,6 +41,11 @@ pub struct EdgeConfig {
     /// Key of the `identity_sig` HMAC that proves a `contact_id` (or email)
     /// came from the site's server; unset, claimed identities are believed.
     pub identity_secret: Option<String>,
+    /// Bearer token of `GET /api/health-sync` (the CRM's `hookline
+    /// reconcile` holds it as `reconcile.api_key`). Unset, health-sync is
+    /// off (404); set, it must be at least 16 bytes or the edge does not
+    /// start.
+    pub health_sync_api_key: Option<String>,
 }
 
 impl Default for EdgeConfig {
@@ -57,6 +62,7 @@ impl Default for EdgeConfig {
             read_timeout: crate::http::ServeOptions::READ_TIMEOUT,
             http2: false,
             identity_secret: None,
+            health_sync_api_key: None,
         }
     }
 }

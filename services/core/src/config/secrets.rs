@@ -71,12 +71,39 @@ impl Config {
         Ok(())
     }
 
-    /// What rc-edge needs: the fingerprint key every replica shares.
+    /// What rc-edge needs: the fingerprint key every replica shares; and,
+    /// when health-sync is on (its key is set at all), a key long enough.
     pub fn require_edge_secrets(&self) -> Result<(), ConfigError> {
         require_secret(
             "edge.fingerprint_secret",
             self.edge.fingerprint_secret.as_deref(),
             "rc-edge",
+        )?;
+        if let Some(key) = self.edge.health_sync_api_key.as_deref() {
+            require_secret(
+                "edge.health_sync_api_key",
+                Some(key),
+                "GET /api/health-sync",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// What `hookline reconcile` needs: the RC's health-sync URL and its
+    /// bearer token.
+    pub fn require_reconcile_secrets(&self) -> Result<(), ConfigError> {
+        if self.reconcile.rc_url.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "reconcile.rc_url",
+                message: "is missing: reconcile needs the RC edge's base URL \
+                          (e.g. https://rc.example.org)"
+                    .into(),
+            });
+        }
+        require_secret(
+            "reconcile.api_key",
+            self.reconcile.api_key.as_deref(),
+            "hookline reconcile (the RC's edge.health_sync_api_key)",
         )
     }
 
@@ -189,6 +216,29 @@ mod tests {
         }
         c.edge.fingerprint_secret = Some("sixteen-bytes!!!".into());
         c.require_edge_secrets().unwrap();
+        c.edge.health_sync_api_key = Some("short".into());
+        assert_eq!(
+            key_of(c.require_edge_secrets().unwrap_err()),
+            "edge.health_sync_api_key"
+        );
+        c.edge.health_sync_api_key = Some("a-long-health-sync-key".into());
+        c.require_edge_secrets().unwrap();
+    }
+
+    #[test]
+    fn reconcile_needs_the_rc_url_and_a_long_key() {
+        let mut c = Config::default();
+        assert_eq!(
+            key_of(c.require_reconcile_secrets().unwrap_err()),
+            "reconcile.rc_url"
+        );
+        c.reconcile.rc_url = Some("http://127.0.0.1:8080".into());
+        assert_eq!(
+            key_of(c.require_reconcile_secrets().unwrap_err()),
+            "reconcile.api_key"
+        );
+        c.reconcile.api_key = Some("a-long-health-sync-key".into());
+        c.require_reconcile_secrets().unwrap();
     }
 
     #[test]
@@ -268,6 +318,8 @@ mod tests {
         c.edge.fingerprint_secret = Some("fingerprint-value-2".into());
         c.ingest.secrets = vec!["ingest-secret-value-3".into()];
         c.hubspot.access_token = Some("hubspot-token-value-4".into());
+        c.edge.health_sync_api_key = Some("health-sync-value-4".into());
+        c.reconcile.api_key = Some("reconcile-key-value-5".into());
         let shown = c.redacted().to_string();
         for secret in [
             key.as_str(),
@@ -275,6 +327,8 @@ mod tests {
             "fingerprint-value-2",
             "ingest-secret-value-3",
             "hubspot-token-value-4",
+            "health-sync-value-4",
+            "reconcile-key-value-5",
         ] {
             assert!(!shown.contains(secret), "{shown}");
         }

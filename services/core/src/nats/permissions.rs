@@ -15,6 +15,8 @@
 //!   (`crm_form_dedupe`); dead letters come from
 //!   `webhook-out` (`rc.dlq.>`), `dedupe` (`rc.dlq.dedupe`) and `consumers`
 //!   (`crm.dlq.>`).
+//! - `edge` may also read `RC_EVENTS` through ephemeral consumers, for
+//!   `GET /api/health-sync`.
 //! - `webhook-out` may also read (never write) the other streams, for the
 //!   admin API's event traces and resends; redriving or purging dead letters
 //!   republishes events or deletes entries, so only `admin` (`hookline dlq`)
@@ -89,7 +91,17 @@ pub fn permissions(names: &Names, role: &str) -> Permissions {
     };
     let mut publish: Vec<String> = Vec::new();
     match role {
-        "edge" => publish.push(subject("rc.raw.>")),
+        "edge" => {
+            publish.push(subject("rc.raw.>"));
+            // `GET /api/health-sync` reads RC_EVENTS by start time with
+            // ephemeral ordered consumers: creating, pulling and removing
+            // those, never a durable, never a publish to the stream.
+            let events = stream(names::RC_EVENTS);
+            publish.push(format!("{api}.CONSUMER.CREATE.{events}"));
+            publish.push(format!("{api}.CONSUMER.CREATE.{events}.>"));
+            publish.push(format!("{api}.CONSUMER.MSG.NEXT.{events}.*"));
+            publish.push(format!("{api}.CONSUMER.DELETE.{events}.*"));
+        }
         "dedupe" => {
             publish.push(subject("rc.events.>"));
             for (kind, kv) in EventType::ALL.iter().zip(&buckets) {

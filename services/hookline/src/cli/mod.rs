@@ -6,6 +6,7 @@ pub mod client;
 pub mod dlq;
 pub mod history;
 pub mod lag;
+pub mod reconcile;
 pub mod reencrypt;
 pub mod tasks;
 pub mod trace;

@@ -3,6 +3,7 @@
 
 mod endpoints;
 mod fuzz;
+mod health_sync;
 mod privacy;
 mod protection;
 mod support;
