@@ -150,6 +150,25 @@ fn all_in_one_refuses_to_start_without_a_services_secret() {
 }
 
 #[test]
+fn hubspot_sync_refuses_a_short_or_missing_token() {
+    let env = Stack::new().env(Service::Consumer("event-store"));
+    let variable = "HOOKLINE__HUBSPOT__ACCESS_TOKEN";
+    // Asked for by name: missing, empty, blank and short are all refused.
+    refuses_without(
+        &["consume", "hubspot-sync"],
+        &env,
+        variable,
+        "hubspot.access_token",
+    );
+    // With every consumer, an unset token only leaves hubspot-sync out, but
+    // a short one is still refused.
+    let (code, stderr) = run(&["consume"], &with(&env, variable, Some("fifteen-bytes!!")));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("hubspot.access_token"), "{stderr}");
+    assert!(!stderr.contains("fifteen-bytes"), "{stderr}");
+}
+
+#[test]
 fn health_sync_key_is_never_short_and_reconcile_needs_its_key() {
     // Unset, health-sync is off (404) and the edge starts; set, it must be
     // a real secret.

@@ -16,7 +16,7 @@
 //! workload.
 
 use hookline_core::EventType;
-use hookline_core::nats::{Nats, dedupe_bucket_config, stream_configs};
+use hookline_core::nats::{Nats, crm_form_bucket_config, dedupe_bucket_config, stream_configs};
 use hookline_e2e::exact::{self, Figures, Workload};
 use hookline_e2e::nats_server::{NatsCluster, NatsServer};
 use hookline_e2e::pg_cluster::PgCluster;
@@ -165,6 +165,7 @@ async fn cluster_node_killed_mid_run_loses_and_doubles_nothing() {
         .map(|c| c.name)
         .collect();
     names.extend(EventType::ALL.map(|k| dedupe_bucket_config(&stack.config, k).name));
+    names.push(crm_form_bucket_config(&stack.config).name);
     for name in &names {
         let mut s = nats.js.get_stream(name).await.expect("stream exists");
         let info = s.info().await.expect("stream info");

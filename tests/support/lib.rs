@@ -9,6 +9,7 @@ pub mod badinput;
 pub mod check;
 pub mod exact;
 pub mod flow;
+pub mod hubspot;
 pub mod nats_cluster;
 pub mod nats_server;
 pub mod operator;

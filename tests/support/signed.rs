@@ -38,6 +38,21 @@ pub fn legacy(secret: &str, api_key: &str, signed_at: i64, sent_at: i64) -> Deli
     }
 }
 
+/// What a legacy Node sender posts, signed now: no id anywhere (the
+/// CRM derives one), `data.ts` set, `X-Timestamp`/`X-Signature` only.
+pub fn legacy_sender(secret: &str, api_key: &str, event: &str, mut data: Value) -> Delivery {
+    let now = chrono::Utc::now();
+    data["ts"] = json!(now.to_rfc3339());
+    let body = serde_json::to_vec(&json!({"api_key": api_key, "event": event, "data": data}))
+        .expect("json");
+    let ts = now.timestamp();
+    let sig = signing::legacy::sign(&Secret::legacy(secret).expect("secret"), ts, &body);
+    Delivery {
+        headers: vec![("x-timestamp", ts.to_string()), ("x-signature", sig)],
+        body,
+    }
+}
+
 /// Standard Webhooks: the envelope, `webhook-signature` over
 /// `{id}.{ts}.{body}`.
 pub fn standard(secret: &str, signed_at: i64, sent_at: i64) -> Delivery {

@@ -303,6 +303,11 @@ impl Stack {
         }
     }
 
+    /// What one process logged so far.
+    pub fn log(&self, service: Service) -> String {
+        std::fs::read_to_string(self.log_path(service)).unwrap_or_default()
+    }
+
     /// Everything every process logged so far.
     pub fn logs(&self) -> String {
         let mut out = String::new();

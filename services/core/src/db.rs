@@ -208,6 +208,17 @@ async fn connect_pool(url: &str, schema: Schema, max_connections: u32) -> Result
     Ok(pool)
 }
 
+/// A pool on `url` that connects on first use, for a side channel of a
+/// service whose main pool [`connect`] already created and migrated the
+/// database (e.g. a consumer recording an external call outside the
+/// runner's transaction).
+pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with(options(url)?))
+}
+
 /// Applies a migration set. Safe to run concurrently (sqlx takes an advisory lock).
 pub async fn migrate(pool: &PgPool, schema: Schema) -> Result<(), DbError> {
     schema.migrator().run(pool).await?;

@@ -90,6 +90,23 @@ impl Names {
         self.bucket(&format!("rc_dedupe_{}", kind.as_str()))
     }
 
+    /// crm-ingest's bucket of form fingerprints: `crm_form_dedupe`. A form
+    /// that reaches the CRM by two senders is published once, under the
+    /// first one's event id (see crm-ingest's `form_dedupe`).
+    pub fn crm_form_bucket(&self) -> String {
+        self.bucket("crm_form_dedupe")
+    }
+
+    /// Every KV bucket of the stack.
+    pub fn buckets(&self) -> Vec<String> {
+        let mut all: Vec<String> = EventType::ALL
+            .iter()
+            .map(|k| self.dedupe_bucket(*k))
+            .collect();
+        all.push(self.crm_form_bucket());
+        all
+    }
+
     /// Strips the prefix from a subject, for matching on the base name.
     pub fn unprefixed<'a>(&self, subject: &'a str) -> &'a str {
         if self.prefix.is_empty() {
@@ -116,6 +133,7 @@ mod tests {
             "rc_dedupe_form_submission"
         );
         assert_eq!(n.rc_dlq_subject("wh_1"), "rc.dlq.wh_1");
+        assert_eq!(n.crm_form_bucket(), "crm_form_dedupe");
     }
 
     #[test]
@@ -130,6 +148,7 @@ mod tests {
             n.dedupe_bucket(EventType::PageView),
             "t1_rc_dedupe_page_view"
         );
+        assert_eq!(n.crm_form_bucket(), "t1_crm_form_dedupe");
         assert_eq!(
             n.unprefixed("t1.rc.events.page_view"),
             "rc.events.page_view"

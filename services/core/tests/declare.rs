@@ -54,6 +54,7 @@ async fn many_declarers_at_once_all_succeed() {
         let n = Nats::connect(&config.nats).await.expect("NATS up");
         let mut wanted = nats::stream_configs(&config);
         wanted.extend(EventType::ALL.map(|k| nats::dedupe_bucket_config(&config, k)));
+        wanted.push(nats::crm_form_bucket_config(&config));
         for want in &wanted {
             let mut s = n.js.get_stream(&want.name).await.expect("declared");
             let have = s.info().await.expect("info").config.clone();

@@ -35,6 +35,8 @@ pub struct Profile {
     pub first_name: Option<String>,
     /// Last name (or the rest of a full `name`).
     pub last_name: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
     /// Company.
     pub company: Option<String>,
     /// Job title.
@@ -47,6 +49,14 @@ const EMAIL: &[&str] = &["email", "emailaddress", "mail"];
 const FIRST_NAME: &[&str] = &["firstname", "givenname", "fname", "forename"];
 const LAST_NAME: &[&str] = &["lastname", "surname", "familyname", "lname"];
 const FULL_NAME: &[&str] = &["name", "fullname"];
+const PHONE: &[&str] = &[
+    "phone",
+    "phonenumber",
+    "telephone",
+    "tel",
+    "mobile",
+    "mobilephone",
+];
 const COMPANY: &[&str] = &[
     "company",
     "companyname",
@@ -93,6 +103,7 @@ pub fn profile(form: &FormSubmission) -> Profile {
         email: form_email(form),
         first_name,
         last_name,
+        phone: field(fields, PHONE).map(str::to_string),
         company: field(fields, COMPANY).map(str::to_string),
         job_title: field(fields, JOB_TITLE).map(str::to_string),
         country: field(fields, COUNTRY).map(str::to_string),

@@ -1,4 +1,5 @@
-//! The CRM consumers: `event-store`, `engagement-score` and `automation`.
+//! The CRM consumers: `event-store`, `engagement-score`, `automation` and,
+//! when `hubspot.access_token` is set, `hubspot-sync`.
 //!
 //! Each is one file implementing [`hookline_core::runner::Consumer`]; the
 //! shared runner does the rest (durable consumer, batching, exactly-once
@@ -12,6 +13,7 @@ pub mod automation;
 pub mod drift;
 pub mod engagement_score;
 pub mod event_store;
+pub mod hubspot_sync;
 pub mod identity;
 pub mod scoring;
 
@@ -30,14 +32,18 @@ const POOL_CLOSE: std::time::Duration = std::time::Duration::from_millis(500);
 /// Registration is one line per consumer. Order does not matter: consumers
 /// are independent (each has its own durable and its own tables).
 pub fn registered(config: &Config) -> Vec<Arc<dyn Consumer>> {
-    vec![
+    let mut all: Vec<Arc<dyn Consumer>> = vec![
         Arc::new(event_store::EventStore::new()),
         Arc::new(engagement_score::EngagementScore::new(config)),
         Arc::new(automation::Automation::new(config)),
-    ]
+    ];
+    // Only with `hubspot.access_token` set.
+    all.extend(hubspot_sync::HubspotSync::from_config(config).map(|c| Arc::new(c) as _));
+    all
 }
 
-/// The names of the registered consumers (for `--help` and error messages).
+/// The names of the consumers registered by default (for `--help` and error
+/// messages); `hubspot-sync` joins them when `hubspot.access_token` is set.
 pub fn names() -> Vec<&'static str> {
     registered(&Config::default())
         .iter()
@@ -56,6 +62,10 @@ pub enum Error {
         /// The registered names, comma-separated.
         known: String,
     },
+    /// A secret a consumer needs is too short (or, for a consumer asked for
+    /// by name, missing).
+    #[error("crm-consumers: {0}")]
+    Secret(#[from] hookline_core::config::ConfigError),
     /// The automation rules cannot work.
     #[error(transparent)]
     Rules(#[from] automation::RuleError),
@@ -81,6 +91,10 @@ pub enum Error {
 /// The registered consumers named in `names` (all of them when empty), or a
 /// clear error naming the unknown one and listing the known ones.
 pub fn select(config: &Config, names: &[String]) -> Result<Vec<Arc<dyn Consumer>>, Error> {
+    config.require_hubspot_secrets()?;
+    if names.iter().any(|n| n == hubspot_sync::NAME) && config.hubspot.token().is_none() {
+        hookline_core::config::require_secret("hubspot.access_token", None, "hubspot-sync")?;
+    }
     let all = registered(config);
     if names.is_empty() {
         return Ok(all);

@@ -7,6 +7,7 @@
 //! variant, which fixes its status, message and metric outcome together.
 
 use crate::envelope::{self, Delivery, EnvelopeError};
+use crate::form_dedupe::FormDedupe;
 use crate::verify::{DeliveryHeaders, Keys};
 use axum::Json;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
 use hookline_core::Names;
-use hookline_core::event::Event;
+use hookline_core::event::{Event, EventData};
 use hookline_core::hop::Hop;
 use hookline_core::publish::{self, Outgoing};
 use hookline_core::signing::SignatureError;
@@ -39,21 +40,25 @@ struct Inner {
     keys: Keys,
     js: async_nats::jetstream::Context,
     names: Names,
+    forms: FormDedupe,
     max_body_bytes: usize,
 }
 
 impl Ingest {
-    /// State for the route, publishing through `js` under `names`.
+    /// State for the route, publishing through `js` under `names`, forms
+    /// once per fingerprint in `forms`.
     pub fn new(
         keys: Keys,
         js: async_nats::jetstream::Context,
         names: Names,
+        forms: FormDedupe,
         max_body_bytes: usize,
     ) -> Self {
         Self(Arc::new(Inner {
             keys,
             js,
             names,
+            forms,
             max_body_bytes,
         }))
     }
@@ -217,9 +222,29 @@ fn refused(profile: &'static str, error: SignatureError) -> Refusal {
     Refusal::Signature
 }
 
+/// A form submission under the id of its first copy inside
+/// `crm.form_dedupe_window` (see [`crate::form_dedupe`]); other events as
+/// they are.
+async fn first_copy(ingest: &Ingest, event: &Event) -> Result<Event, Refusal> {
+    let mut event = event.clone();
+    if let EventData::FormSubmission(form) = &event.data {
+        let first = ingest.0.forms.first_id(form, &event.id).await.map_err(|e| {
+            tracing::warn!(event_id = %event.id, error = %e, "form fingerprint bucket unavailable");
+            Refusal::Unavailable
+        })?;
+        if first != event.id {
+            tracing::debug!(event_id = %event.id, first = %first, "form already received from another sender; publishing under the first id");
+            metrics::counter!("hookline_ingest_form_copies_total").increment(1);
+            event.id = first;
+        }
+    }
+    Ok(event)
+}
+
 /// Publishes a verified delivery to `CRM_EVENTS` in a hop span continuing
-/// the sender's `traceparent`.
+/// the sender's `traceparent`; a form goes under its first copy's id.
 async fn publish(ingest: &Ingest, event: &Event, trace: Option<&str>) -> Result<Accepted, Refusal> {
+    let event = &first_copy(ingest, event).await?;
     // Encoding a typed event cannot fail; if it ever did, the client should
     // retry rather than be told its delivery is wrong.
     let payload = serde_json::to_vec(event).map_err(|e| {

@@ -6,12 +6,14 @@
 //! normalises them to the core event envelope and publishes them to
 //! `CRM_EVENTS` with `Nats-Msg-Id` = event id. It answers 200 only after the
 //! PubAck, so a 200 means the event is durable; a repeated id is a 200 that
-//! changes nothing. The consumers (event-store, engagement-score, automation)
+//! changes nothing; a form submission that a second sender already
+//! delivered is published under the first copy's id (`form_dedupe`). The consumers (event-store, engagement-score, automation)
 //! read the stream; nothing here touches Postgres.
 
 mod app;
 mod data;
 pub mod envelope;
+pub mod form_dedupe;
 mod handler;
 pub mod openapi;
 mod uniq;
@@ -129,10 +131,13 @@ async fn serve(
     };
     let nats = nats?;
     readiness.add_nats(&nats);
+    let forms =
+        form_dedupe::FormDedupe::new(hookline_core::nats::crm_form_bucket(&nats, &config).await?);
     let ingest = Ingest::new(
         keys,
         nats.js.clone(),
         nats.names.clone(),
+        forms,
         config.ingest.max_body_bytes,
     );
     let app = router(ingest, readiness.clone());

@@ -130,6 +130,10 @@ pub fn describe_metrics() {
         "hookline_edge_identity_dropped_total",
         "Claimed contact identities dropped for a missing or wrong identity_sig, by type"
     );
+    describe_counter!(
+        "hookline_edge_bearer_auth_failures_total",
+        "Requests to a bearer-token route (content-published, health-sync) refused 401, by config key"
+    );
 }
 
 async fn serve(

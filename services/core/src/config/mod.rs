@@ -72,6 +72,8 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// The worker performing automation tasks (`hookline actions`).
     pub actions: ActionsConfig,
+    /// The `hubspot-sync` consumer.
+    pub hubspot: HubspotConfig,
     /// `hookline reconcile`: the CRM side's comparison with the RC.
     pub reconcile: ReconcileConfig,
 }
@@ -183,6 +185,9 @@ impl Config {
         }
         if self.dedupe.content_window.is_zero() {
             return Err(invalid("dedupe.content_window", "must be longer than 0s"));
+        }
+        if self.crm.form_dedupe_window.is_zero() {
+            return Err(invalid("crm.form_dedupe_window", "must be longer than 0s"));
         }
         if self.webhook_out.retry_schedule.is_empty() {
             return Err(invalid(
@@ -296,6 +301,7 @@ impl Config {
         hide(&mut c.ingest.api_key);
         hide(&mut c.nats.password);
         hide(&mut c.nats.token);
+        hide(&mut c.hubspot.access_token);
         c.nats.url = crate::nats::redact_url(&c.nats.url);
         c.ingest.secrets.iter_mut().for_each(|s| *s = "***".into());
         c.webhook_out

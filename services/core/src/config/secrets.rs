@@ -191,6 +191,16 @@ impl Config {
         }
         Ok(())
     }
+
+    /// What `hubspot-sync` needs when it is enabled (`hubspot.access_token`
+    /// set and not blank): a token of at least 16 bytes. Real HubSpot
+    /// tokens are far longer; a short one is a typo or a placeholder.
+    pub fn require_hubspot_secrets(&self) -> Result<(), ConfigError> {
+        match self.hubspot.token() {
+            None => Ok(()),
+            token => require_secret("hubspot.access_token", token, "hubspot-sync"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +312,21 @@ mod tests {
     }
 
     #[test]
+    fn hubspot_token_is_optional_but_never_short() {
+        let mut c = Config::default();
+        c.require_hubspot_secrets().unwrap();
+        c.hubspot.access_token = Some("  ".into());
+        c.require_hubspot_secrets().unwrap();
+        c.hubspot.access_token = Some("pat-na1-short".into());
+        assert_eq!(
+            key_of(c.require_hubspot_secrets().unwrap_err()),
+            "hubspot.access_token"
+        );
+        c.hubspot.access_token = Some("pat-na1-0123456789abcdef".into());
+        c.require_hubspot_secrets().unwrap();
+    }
+
+    #[test]
     fn hookline_config_output_hides_every_secret() {
         let mut c = Config::default();
         let key = B64.encode([9u8; 32]);
@@ -310,6 +335,7 @@ mod tests {
         c.edge.fingerprint_secret = Some("fingerprint-value-2".into());
         c.edge.content_api_key = Some("content-key-value-4".into());
         c.ingest.secrets = vec!["ingest-secret-value-3".into()];
+        c.hubspot.access_token = Some("hubspot-token-value-7".into());
         c.edge.health_sync_api_key = Some("health-sync-value-6".into());
         c.reconcile.api_key = Some("reconcile-key-value-5".into());
         let shown = c.redacted().to_string();
@@ -320,6 +346,7 @@ mod tests {
             "ingest-secret-value-3",
             "health-sync-value-6",
             "content-key-value-4",
+            "hubspot-token-value-7",
             "reconcile-key-value-5",
         ] {
             assert!(!shown.contains(secret), "{shown}");

@@ -38,6 +38,12 @@ pub struct CrmConfig {
     pub scoring: ScoringConfig,
     /// Automation rules.
     pub automation: Vec<AutomationRule>,
+    /// How long a form submission that reaches crm-ingest by a second path
+    /// (the Resources Centre through hookline, and its own direct sender)
+    /// still counts as the first one: same form, identity and fields. It is
+    /// the max age of the `crm_form_dedupe` KV bucket.
+    #[serde(with = "serde_duration")]
+    pub form_dedupe_window: Duration,
 }
 
 impl Default for CrmConfig {
@@ -45,6 +51,7 @@ impl Default for CrmConfig {
         Self {
             database_url: "postgres://postgres@127.0.0.1:5432/hookline_crm".into(),
             scoring: ScoringConfig::default(),
+            form_dedupe_window: Duration::from_secs(600),
             automation: vec![
                 AutomationRule {
                     name: "thank-you".into(),
@@ -248,6 +255,38 @@ impl Default for ConsumersConfig {
                 .map(Duration::from_secs)
                 .collect(),
         }
+    }
+}
+
+/// `hubspot.*`: the `hubspot-sync` consumer, which upserts the contacts of
+/// form submissions into HubSpot. It runs only when `access_token` is set.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubspotConfig {
+    /// A HubSpot private-app access token with the `crm.objects.contacts.write`
+    /// scope. A secret: never logged; unset or empty disables the consumer,
+    /// set but shorter than 16 bytes stops it at start-up.
+    pub access_token: Option<String>,
+    /// The API host (a fake of it in tests).
+    pub base_url: String,
+}
+
+impl Default for HubspotConfig {
+    fn default() -> Self {
+        Self {
+            access_token: None,
+            base_url: "https://api.hubapi.com".into(),
+        }
+    }
+}
+
+impl HubspotConfig {
+    /// The token when the consumer is enabled (set and not blank).
+    pub fn token(&self) -> Option<&str> {
+        self.access_token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
     }
 }
 

@@ -54,10 +54,6 @@ pub fn stream_configs(config: &Config) -> Vec<stream::Config> {
 /// nats-server 2.9 has no per-key TTL; at most one value per key keeps only
 /// the first event id (for `content_published`, the latest checksum and its
 /// event id, keyed by content item).
-///
-/// Declared as the KV's backing stream (`KV_<bucket>`, the layout async-nats
-/// and the server agree on) rather than through `create_key_value`, whose
-/// account-info query does not parse against nats-server 2.9.
 pub fn dedupe_bucket_config(config: &Config, kind: EventType) -> stream::Config {
     let window = match kind {
         EventType::PageView => config.dedupe.page_view_window,
@@ -65,11 +61,32 @@ pub fn dedupe_bucket_config(config: &Config, kind: EventType) -> stream::Config 
         EventType::ContentPublished => config.dedupe.content_window,
     };
     let bucket = config.names().dedupe_bucket(kind);
+    let description = format!("hookline dedupe keys of {kind} (value: first event id)");
+    bucket_config(config, &bucket, description, window)
+}
+
+/// crm-ingest's form fingerprints (value: the first event id), kept for
+/// `crm.form_dedupe_window` from the first sender's copy.
+pub fn crm_form_bucket_config(config: &Config) -> stream::Config {
+    let bucket = config.names().crm_form_bucket();
+    let description = "hookline CRM form fingerprints (value: first event id)".to_string();
+    bucket_config(config, &bucket, description, config.crm.form_dedupe_window)
+}
+
+/// A first-writer-wins KV bucket whose entries live `window`.
+///
+/// Declared as the KV's backing stream (`KV_<bucket>`, the layout async-nats
+/// and the server agree on) rather than through `create_key_value`, whose
+/// account-info query does not parse against nats-server 2.9.
+fn bucket_config(
+    config: &Config,
+    bucket: &str,
+    description: String,
+    window: Duration,
+) -> stream::Config {
     stream::Config {
         name: format!("KV_{bucket}"),
-        description: Some(format!(
-            "hookline dedupe keys of {kind} (value: first event id)"
-        )),
+        description: Some(description),
         subjects: vec![format!("$KV.{bucket}.>")],
         max_messages_per_subject: 1,
         max_age: window,
@@ -102,9 +119,12 @@ pub async fn declare(nats: &Nats, config: &Config) -> Result<(), NatsError> {
             .await
             .map_err(|stop| stopped(what, stop))?;
     }
-    for kind in EventType::ALL {
-        let cfg = dedupe_bucket_config(config, kind);
-        let what = format!("KV bucket {}", config.names().dedupe_bucket(kind));
+    let buckets = EventType::ALL
+        .map(|kind| dedupe_bucket_config(config, kind))
+        .into_iter()
+        .chain([crm_form_bucket_config(config)]);
+    for cfg in buckets {
+        let what = format!("KV bucket {}", &cfg.name["KV_".len()..]);
         ensure::stream(&nats.js, &cfg, &mut patience)
             .await
             .map_err(|stop| stopped(what, stop))?;
@@ -146,7 +166,15 @@ pub async fn dedupe_bucket(
     config: &Config,
     kind: EventType,
 ) -> Result<kv::Store, NatsError> {
-    let name = nats.names.dedupe_bucket(kind);
+    open_bucket(nats, config, nats.names.dedupe_bucket(kind)).await
+}
+
+/// Opens crm-ingest's form-fingerprint bucket (declared by [`declare`]).
+pub async fn crm_form_bucket(nats: &Nats, config: &Config) -> Result<kv::Store, NatsError> {
+    open_bucket(nats, config, nats.names.crm_form_bucket()).await
+}
+
+async fn open_bucket(nats: &Nats, config: &Config, name: String) -> Result<kv::Store, NatsError> {
     let started = std::time::Instant::now();
     let mut delay = Duration::from_millis(100);
     loop {
@@ -172,10 +200,7 @@ pub async fn delete_all(nats: &Nats, config: &Config) {
     for cfg in stream_configs(config) {
         let _ = nats.js.delete_stream(&cfg.name).await;
     }
-    for kind in EventType::ALL {
-        let _ = nats
-            .js
-            .delete_key_value(config.names().dedupe_bucket(kind))
-            .await;
+    for bucket in config.names().buckets() {
+        let _ = nats.js.delete_key_value(bucket).await;
     }
 }

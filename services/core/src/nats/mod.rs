@@ -11,8 +11,9 @@ pub mod permissions;
 pub use connect::redact_url;
 
 pub use declare::{
-    Existing, consumer_differences, declare, dedupe_bucket, dedupe_bucket_config, delete_all,
-    ensure_consumer, stream_configs, stream_differences,
+    Existing, consumer_differences, crm_form_bucket, crm_form_bucket_config, declare,
+    dedupe_bucket, dedupe_bucket_config, delete_all, ensure_consumer, stream_configs,
+    stream_differences,
 };
 
 use crate::config::{Config, ConfigError, NatsConfig};

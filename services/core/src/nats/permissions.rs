@@ -11,7 +11,8 @@
 //!   figures), and create only the durables it consumes through: they carry
 //!   its own settings (ack wait, max deliveries, back-off).
 //! - Only `edge` publishes `rc.raw.>`, only `dedupe` `rc.events.>` and the
-//!   dedupe buckets, only `ingest` `crm.events.>`; dead letters come from
+//!   dedupe buckets, only `ingest` `crm.events.>` and the CRM form bucket
+//!   (`crm_form_dedupe`); dead letters come from
 //!   `webhook-out` (`rc.dlq.>`), `dedupe` (`rc.dlq.dedupe`) and `consumers`
 //!   (`crm.dlq.>`).
 //! - `edge` may also read `RC_EVENTS` through ephemeral consumers, for
@@ -77,10 +78,7 @@ pub fn permissions(names: &Names, role: &str) -> Permissions {
     let api = "$JS.API";
     let stream = |base: &str| names.stream(base);
     let subject = |base: &str| names.subject(base);
-    let buckets: Vec<String> = EventType::ALL
-        .iter()
-        .map(|k| format!("KV_{}", names.dedupe_bucket(*k)))
-        .collect();
+    let buckets: Vec<String> = names.buckets().iter().map(|b| format!("KV_{b}")).collect();
     // Durables a role creates and pulls from, and acknowledges.
     let durables = |stream: &str, consumer: &str| {
         vec![
@@ -151,7 +149,14 @@ pub fn permissions(names: &Names, role: &str) -> Permissions {
                 publish.push(format!("{api}.STREAM.MSG.GET.{}", stream(base)));
             }
         }
-        "ingest" => publish.push(subject("crm.events.>")),
+        "ingest" => {
+            publish.push(subject("crm.events.>"));
+            // The form fingerprints: create a key, read its first event id.
+            let bucket = names.crm_form_bucket();
+            publish.push(format!("$KV.{bucket}.>"));
+            publish.push(format!("{api}.DIRECT.GET.KV_{bucket}.>"));
+            publish.push(format!("{api}.STREAM.MSG.GET.KV_{bucket}"));
+        }
         "consumers" => {
             publish.push(subject("crm.dlq.>"));
             publish.extend(durables(&stream(names::CRM_EVENTS), "*"));
@@ -238,6 +243,11 @@ mod tests {
         assert_eq!(publishers(&names, "p1.rc.raw.>"), ["edge"]);
         assert_eq!(publishers(&names, "p1.rc.events.>"), ["dedupe"]);
         assert_eq!(publishers(&names, "p1.crm.events.>"), ["ingest"]);
+        assert_eq!(publishers(&names, "$KV.p1_crm_form_dedupe.>"), ["ingest"]);
+        assert_eq!(
+            publishers(&names, "$KV.p1_rc_dedupe_form_submission.>"),
+            ["dedupe"]
+        );
         assert_eq!(publishers(&names, "$JS.API.>"), ["admin"]);
         for role in ROLES {
             let p = permissions(&names, role);

@@ -35,6 +35,10 @@ pub(super) enum BatchError {
     /// try again; the events are not to blame.
     #[error("Postgres unavailable: {0}")]
     Unavailable(sqlx::Error),
+    /// A system the consumer needs is away ([`HandlerError::Unavailable`]):
+    /// hold the batch like [`BatchError::Unavailable`].
+    #[error("{0}")]
+    Dependency(String),
     /// A deadlock or serialization failure with another instance: try again
     /// at once.
     #[error("conflict with a concurrent transaction: {0}")]
@@ -102,6 +106,7 @@ fn blame(err: HandlerError) -> Result<HandlerError, BatchError> {
             ErrorKind::Unavailable => Err(BatchError::Unavailable(e)),
             ErrorKind::Conflict => Err(BatchError::Conflict(e)),
         },
+        HandlerError::Unavailable(why) => Err(BatchError::Dependency(why)),
         other => Ok(other),
     }
 }

@@ -96,6 +96,14 @@ pub enum HandlerError {
     /// dead-lettered at once.
     #[error("{0}")]
     Permanent(String),
+    /// A system the consumer needs is away or refuses for now (an external
+    /// API down, rate-limiting or rejecting its credentials): not the
+    /// event's fault. The runner holds the whole batch and tries it again
+    /// later, as during a Postgres outage, without counting a delivery or
+    /// dead-lettering anything. The consumer logs the cause itself (once),
+    /// the runner only at debug level.
+    #[error("{0}")]
+    Unavailable(String),
     /// The handler panicked; treated like [`HandlerError::Retry`].
     #[error("handler panicked: {0}")]
     Panicked(String),
@@ -110,6 +118,11 @@ impl HandlerError {
     /// An error retrying cannot fix: the event goes straight to `CRM_DLQ`.
     pub fn permanent(err: impl fmt::Display) -> Self {
         Self::Permanent(err.to_string())
+    }
+
+    /// A dependency is away: hold the batch and try again later.
+    pub fn unavailable(err: impl fmt::Display) -> Self {
+        Self::Unavailable(err.to_string())
     }
 
     /// Whether the event should skip its remaining retries.

@@ -157,9 +157,10 @@ async fn apply_with_retries(
         };
         m::count(m::BATCH_ERRORS, name, 1);
         match err {
-            BatchError::Unavailable(e) => {
+            BatchError::Unavailable(_) | BatchError::Dependency(_) => {
                 // Not the events' fault: keep them (in-progress acks stop
-                // JetStream from counting deliveries) and wait for Postgres.
+                // JetStream from counting deliveries) and wait for Postgres
+                // or the consumer's dependency.
                 let delay = settings
                     .backoff
                     .get(waits)
@@ -168,7 +169,11 @@ async fn apply_with_retries(
                     .unwrap_or(Duration::from_secs(1))
                     .min(backoff_cap(settings));
                 waits += 1;
-                tracing::warn!(consumer = name, events = events.len(), retry_in = ?delay, error = %e, "Postgres unavailable; holding the batch");
+                if let BatchError::Dependency(e) = &err {
+                    tracing::debug!(consumer = name, events = events.len(), retry_in = ?delay, error = %e, "dependency unavailable; holding the batch");
+                } else {
+                    tracing::warn!(consumer = name, events = events.len(), retry_in = ?delay, error = %err, "Postgres unavailable; holding the batch");
+                }
                 settle::in_progress(deliveries).await;
                 let woke = tokio::select! {
                     _ = tokio::time::sleep(delay) => true,

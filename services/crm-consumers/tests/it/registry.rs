@@ -29,6 +29,25 @@ fn selection_by_name_all_by_default_unknown_names_listed() {
     );
 }
 
+#[test]
+fn hubspot_sync_runs_only_with_a_usable_token() {
+    let mut config = Config::default();
+    let err = crm_consumers::select(&config, &["hubspot-sync".into()])
+        .err()
+        .expect("refused without a token")
+        .to_string();
+    assert!(err.contains("hubspot.access_token"), "{err}");
+    config.hubspot.access_token = Some("too-short".into());
+    let err = crm_consumers::select(&config, &[])
+        .err()
+        .expect("short token refused");
+    assert!(err.to_string().contains("hubspot.access_token"), "{err}");
+    config.hubspot.access_token = Some("pat-na1-0123456789abcdef".into());
+    let all = crm_consumers::select(&config, &[]).unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[3].name(), "hubspot-sync");
+}
+
 #[tokio::test]
 async fn run_refuses_an_unknown_consumer_before_connecting() {
     let mut config = hookline_core::testing::isolated_config();

@@ -252,7 +252,9 @@ pub fn standard_form(id: &str) -> String {
         "data": {
             "form_id": "frm_109", "content_type": "event", "content_id": "evt_123",
             "slug": "gen-ai", "contact_id": "cnt_001", "email": "john@acme.com",
-            "fields": {"first_name": "John", "utm_campaign": "AI_FIN_2025_Q4"}
+            // One submission per id: the same fields twice within
+            // `crm.form_dedupe_window` would be one form from two senders.
+            "fields": {"first_name": "John", "utm_campaign": "AI_FIN_2025_Q4", "submission": id}
         }
     })
     .to_string()
