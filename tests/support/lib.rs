@@ -13,6 +13,7 @@ pub mod nats_cluster;
 pub mod nats_server;
 pub mod operator;
 pub mod ops;
+pub mod optimocms_receiver;
 pub mod pg_cluster;
 pub mod pipeline;
 pub mod proxy;

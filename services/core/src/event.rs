@@ -218,6 +218,11 @@ pub struct FormSubmission {
     /// SHA-256 of the page's normalised fields, when the site sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_checksum: Option<String>,
+    /// The site the form was on, when the sender names one (OptimoCMS's
+    /// `siteId`). Not a field: the same form from two senders still has the
+    /// same fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_id: Option<String>,
 }
 
 /// An event's payload, tagged by its type.
@@ -383,6 +388,7 @@ mod tests {
                 email: Some("a@b.c".into()),
                 fields: BTreeMap::new(),
                 content_checksum: None,
+                site_id: None,
             })),
             visitor: Visitor {
                 fingerprint: Some("fp".into()),

@@ -34,6 +34,7 @@ const FORM_STRINGS: &[&str] = &[
     "contact_id",
     "email",
     "content_checksum",
+    "site_id",
 ];
 
 /// Parses `data` as the payload of `kind`. The error names the problem.

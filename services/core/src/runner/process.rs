@@ -5,13 +5,14 @@
 //! only after `COMMIT`, ack the applied and the duplicates, nak the failed
 //! with back-off, and dead-letter those out of deliveries.
 
-use super::batch::{self, BatchError, Status};
+use super::batch::{self, BatchError, Item, Status};
 use super::consumer::Consumer;
 use super::metrics as m;
 use super::settle::{self, Delivery};
 use super::{Shared, backoff_cap};
 use crate::dlq_admin::redrive::crm_redrive_target;
 use crate::event::Event;
+use crate::other_event::{self, OtherEvent};
 use crate::shutdown::Shutdown;
 use std::time::{Duration, Instant};
 
@@ -30,52 +31,95 @@ pub(super) async fn process(
     let name = consumer.name();
     let started = Instant::now();
     let mut wanted: Vec<(Delivery, Event)> = Vec::with_capacity(messages.len());
+    let mut others: Vec<(Delivery, OtherEvent)> = Vec::new();
     let mut skipped = Vec::new();
+    let wants_others = !consumer.other_event_types().is_empty();
     for delivery in messages {
         // A redriven dead letter is for the one consumer that gave up on it.
-        if crm_redrive_target(&shared.settings.names, &delivery.msg.subject)
-            .is_some_and(|target| target != name)
+        let subject = &delivery.msg.subject;
+        if crm_redrive_target(&shared.settings.names, subject).is_some_and(|target| target != name)
+            || (!wants_others && shared.settings.names.is_crm_other_subject(subject))
         {
             skipped.push(delivery);
             continue;
         }
-        match serde_json::from_slice::<Event>(&delivery.msg.payload) {
+        match decode(&delivery.msg.payload) {
             Err(err) => {
                 let error = format!("not a hookline event envelope: {err}");
                 settle::dead_letter(&shared.js, &shared.settings, name, &delivery, None, &error)
                     .await;
             }
-            Ok(event) if !consumer.event_types().contains(&event.event_type()) => {
-                skipped.push(delivery)
+            Ok(Decoded::Event(event)) if consumer.event_types().contains(&event.event_type()) => {
+                wanted.push((delivery, event))
             }
-            Ok(event) => wanted.push((delivery, event)),
+            Ok(Decoded::Other(other))
+                if other_event::wants(consumer.other_event_types(), &other.kind) =>
+            {
+                others.push((delivery, other))
+            }
+            Ok(_) => skipped.push(delivery),
         }
     }
     if !skipped.is_empty() {
         settle::ack_all(name, &skipped.iter().collect::<Vec<_>>()).await;
         m::count(m::SKIPPED, name, skipped.len());
     }
+    if wanted.is_empty() && others.is_empty() {
+        return;
+    }
+    finish(shared, consumer, wanted, shutdown).await;
+    finish(shared, consumer, others, shutdown).await;
+    m::batch_took(name, started.elapsed());
+}
+
+/// What a message on `CRM_EVENTS` holds.
+enum Decoded {
+    Event(Event),
+    Other(OtherEvent),
+}
+
+/// A typed event envelope, else an other-type event (a redriven one
+/// arrives on a redrive subject, so the payload decides, not the subject).
+fn decode(payload: &[u8]) -> Result<Decoded, serde_json::Error> {
+    match serde_json::from_slice::<Event>(payload) {
+        Ok(event) => Ok(Decoded::Event(event)),
+        Err(err) => serde_json::from_slice::<OtherEvent>(payload)
+            .map(Decoded::Other)
+            .map_err(|_| err),
+    }
+}
+
+/// Applies the wanted items in one transaction and settles each: ack the
+/// applied and the duplicates, nak the failed with back-off, dead-letter
+/// those out of deliveries.
+async fn finish<T: Item>(
+    shared: &Shared,
+    consumer: &dyn Consumer,
+    wanted: Vec<(Delivery, T)>,
+    shutdown: &Shutdown,
+) {
     if wanted.is_empty() {
         return;
     }
+    let name = consumer.name();
     let deliveries: Vec<&Delivery> = wanted.iter().map(|(d, _)| d).collect();
-    let events: Vec<&Event> = wanted.iter().map(|(_, e)| e).collect();
+    let events: Vec<&T> = wanted.iter().map(|(_, e)| e).collect();
     let Some(statuses) = apply_with_retries(shared, consumer, &deliveries, &events, shutdown).await
     else {
-        m::batch_took(name, started.elapsed());
         return;
     };
 
     let mut done = Vec::new();
     let mut duplicates = 0;
     for ((delivery, event), status) in wanted.iter().zip(statuses) {
+        let id = event.id();
         match status {
             Status::Done => {
-                m::end_to_end(name, event.id.as_str());
+                m::end_to_end(name, id);
                 done.push(delivery)
             }
             Status::Duplicate => {
-                tracing::debug!(consumer = name, event_id = %event.id, "already applied; skipping");
+                tracing::debug!(consumer = name, event_id = id, "already applied; skipping");
                 duplicates += 1;
                 done.push(delivery);
             }
@@ -87,13 +131,13 @@ pub(super) async fn process(
                         &shared.settings,
                         name,
                         delivery,
-                        Some(event.id.as_str()),
+                        Some(id),
                         &err.to_string(),
                     )
                     .await;
                 } else {
                     let delay = settle::backoff(&shared.settings, delivery.delivered);
-                    tracing::warn!(consumer = name, event_id = %event.id, delivered = delivery.delivered, retry_in = ?delay, error = %err, "handler failed; will retry");
+                    tracing::warn!(consumer = name, event_id = id, delivered = delivery.delivered, retry_in = ?delay, error = %err, "handler failed; will retry");
                     settle::nak_all(&shared.settings, name, &[delivery]).await;
                 }
             }
@@ -102,17 +146,16 @@ pub(super) async fn process(
     settle::ack_all(name, &done).await;
     m::count(m::PROCESSED, name, done.len() - duplicates);
     m::count(m::DUPLICATES, name, duplicates);
-    m::batch_took(name, started.elapsed());
 }
 
 /// Applies the batch, holding it while Postgres is unavailable and retrying
 /// lost deadlocks. Returns `None` when the batch was given back to JetStream
 /// (nak'ed) instead.
-async fn apply_with_retries(
+async fn apply_with_retries<T: Item>(
     shared: &Shared,
     consumer: &dyn Consumer,
     deliveries: &[&Delivery],
-    events: &[&Event],
+    events: &[&T],
     shutdown: &Shutdown,
 ) -> Option<Vec<Status>> {
     let name = consumer.name();
@@ -184,9 +227,10 @@ async fn give_back(shared: &Shared, name: &'static str, deliveries: &[&Delivery]
         deliveries.iter().partition(|d| d.delivered >= last);
     settle::nak_all(&shared.settings, name, &rest).await;
     for d in final_tries {
-        let id = serde_json::from_slice::<Event>(&d.msg.payload)
-            .ok()
-            .map(|e| e.id.to_string());
+        let id = decode(&d.msg.payload).ok().map(|decoded| match decoded {
+            Decoded::Event(e) => e.id.to_string(),
+            Decoded::Other(o) => o.id.to_string(),
+        });
         settle::dead_letter(
             &shared.js,
             &shared.settings,

@@ -4,6 +4,7 @@ mod batch;
 mod consumers;
 mod example;
 mod ordering;
+mod others;
 mod recorder;
 mod registry;
 mod runner;

@@ -248,7 +248,7 @@ async fn process(
     };
     let event_id = event.id.as_str();
     let now = Utc::now();
-    let outcome = match request::for_event(&webhook, &event, now) {
+    let outcome = match request::for_event(&webhook, &event, ctx.site_id.as_deref(), now) {
         Ok(mut signed) => {
             let trace = traceparent::of(msg.headers.as_ref());
             signed
