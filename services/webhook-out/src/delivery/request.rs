@@ -159,7 +159,11 @@ fn optimocms_body(event: &Event, site_id: Option<&str>) -> Vec<u8> {
     };
     let body = match &event.data {
         EventData::FormSubmission(f) => {
-            let site = site_id.or(f.site_id.as_deref()).unwrap_or_default();
+            let site = [site_id, f.site_id.as_deref()]
+                .into_iter()
+                .flatten()
+                .find(|s| !s.is_empty())
+                .unwrap_or_default();
             let data = optimocms::form_data(f, site, &event.occurred_at);
             body(
                 FORM_SUBMITTED,
