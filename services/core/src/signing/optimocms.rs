@@ -61,7 +61,7 @@ pub fn verify(
 
 /// Decodes hex (either case); `None` for odd lengths or other characters.
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
