@@ -218,9 +218,7 @@ pub struct FormSubmission {
     /// SHA-256 of the page's normalised fields, when the site sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_checksum: Option<String>,
-    /// The site the form was on, when the sender names one (OptimoCMS's
-    /// `siteId`). Not a field: the same form from two senders still has the
-    /// same fields.
+    /// The sender's site (OptimoCMS `siteId`), apart from the fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_id: Option<String>,
 }

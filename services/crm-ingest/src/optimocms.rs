@@ -120,12 +120,13 @@ pub fn delivery(body: Map<String, Value>, now: DateTime<Utc>) -> Result<Delivery
     }
 }
 
+/// Hookline's form data, and `submittedAt` when sent.
+type FormParts = (Map<String, Value>, Option<DateTime<Utc>>);
+
 /// `{formId, siteId, fields, submittedAt}` as hookline's form data:
 /// `formId` → `form_id`, `siteId` → `site_id`, `fields.email` → `email`,
 /// the other fields (names among them) stay fields.
-fn form(
-    mut data: Map<String, Value>,
-) -> Result<(Map<String, Value>, Option<DateTime<Utc>>), EnvelopeError> {
+fn form(mut data: Map<String, Value>) -> Result<FormParts, EnvelopeError> {
     let bad = |message: &str| EnvelopeError::BadData {
         kind: EventType::FormSubmission,
         message: message.to_string(),
