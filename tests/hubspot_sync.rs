@@ -33,6 +33,7 @@ fn form(form_id: &str, email: Option<&str>) -> Event {
         email: email.map(str::to_string),
         fields,
         content_checksum: None,
+        site_id: None,
     }))
 }
 

@@ -14,6 +14,7 @@ pub mod nats_cluster;
 pub mod nats_server;
 pub mod operator;
 pub mod ops;
+pub mod optimocms_receiver;
 pub mod otlp;
 pub mod pg_cluster;
 pub mod pipeline;

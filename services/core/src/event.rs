@@ -231,6 +231,9 @@ pub struct FormSubmission {
     /// SHA-256 of the page's normalised fields, when the site sends one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_checksum: Option<String>,
+    /// The sender's site (OptimoCMS `siteId`), apart from the fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_id: Option<String>,
 }
 
 /// An event's payload, tagged by its type.

@@ -23,6 +23,9 @@ pub const CRM_EVENTS: &str = "CRM_EVENTS";
 /// Dead letters of the CRM consumers, one subject per consumer.
 pub const CRM_DLQ: &str = "CRM_DLQ";
 
+/// Base of the subjects of events hookline does not model, in `CRM_EVENTS`.
+pub const CRM_OTHER: &str = "crm.events.other.";
+
 impl Names {
     /// Names under `prefix` (empty: the plain names, `RC_RAW`, `rc.raw.page_view`, …). The prefix
     /// must already be validated (letters, digits, `_` and `-`).
@@ -73,6 +76,20 @@ impl Names {
     /// `crm.events.<type>`.
     pub fn crm_event_subject(&self, kind: EventType) -> String {
         self.subject(&format!("crm.events.{}", kind.as_str()))
+    }
+
+    /// `crm.events.other.<type token>`: an event of a type hookline does not
+    /// model (see [`crate::other_event::subject_token`]).
+    pub fn crm_other_subject(&self, kind: &str) -> String {
+        self.subject(&format!(
+            "{CRM_OTHER}{}",
+            crate::other_event::subject_token(kind)
+        ))
+    }
+
+    /// Whether `subject` carries an other-type event.
+    pub fn is_crm_other_subject(&self, subject: &str) -> bool {
+        self.unprefixed(subject).starts_with(CRM_OTHER)
     }
 
     /// `rc.dlq.<webhook id>`.
@@ -149,6 +166,12 @@ mod tests {
             "t1_rc_dedupe_page_view"
         );
         assert_eq!(n.crm_form_bucket(), "t1_crm_form_dedupe");
+        assert_eq!(
+            n.crm_other_subject("order.created"),
+            "t1.crm.events.other.order_created"
+        );
+        assert!(n.is_crm_other_subject("t1.crm.events.other.order_created"));
+        assert!(!n.is_crm_other_subject("t1.crm.events.page_view"));
         assert_eq!(
             n.unprefixed("t1.rc.events.page_view"),
             "rc.events.page_view"

@@ -6,8 +6,11 @@
 
 use crate::event::{ContentPublished, Event, FormSubmission, PageView, RawEvent};
 use crate::handoff::SdrHandoff;
+use crate::optimocms::{self, FormData, FormDelivery};
+use crate::other_event::OtherEvent;
 use schemars::{JsonSchema, schema_for};
 use serde::{Deserialize, Serialize};
+use serde_json::Map;
 use serde_json::Value;
 
 /// The seed's legacy webhook body (`rc-legacy` profile):
@@ -155,6 +158,42 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "SDR hand-off webhook body (hookline actions, sdr_task)",
             schema::<SdrHandoff>(),
             "sdr_task",
+        ),
+        typed(
+            "optimocms_form_submitted.v1.json",
+            "optimocms webhook body: form.submitted (webhook-out)",
+            schema::<optimocms::Body<FormData>>(),
+            optimocms::FORM_SUBMITTED,
+        ),
+        (
+            "optimocms_event.v1.json",
+            titled(
+                schema::<optimocms::Body<Map<String, Value>>>(),
+                "optimocms_event.v1.json",
+                "optimocms webhook body: other events, under hookline's type name with hookline's data (webhook-out)",
+            ),
+        ),
+        (
+            "optimocms_delivery.v1.json",
+            titled(
+                schema::<optimocms::Delivery>(),
+                "optimocms_delivery.v1.json",
+                "OptimoCMS delivery to POST /api/webhooks/optimocms (crm-ingest)",
+            ),
+        ),
+        typed(
+            "optimocms_delivery_form_submitted.v1.json",
+            "OptimoCMS form.submitted delivery to POST /api/webhooks/optimocms (crm-ingest)",
+            schema::<optimocms::Delivery<FormDelivery>>(),
+            optimocms::FORM_SUBMITTED,
+        ),
+        (
+            "other_event.v1.json",
+            titled(
+                schema::<OtherEvent>(),
+                "other_event.v1.json",
+                "Event of a type hookline does not model (CRM_EVENTS crm.events.other.<type>, table other_events)",
+            ),
         ),
     ]
 }

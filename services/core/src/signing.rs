@@ -1,4 +1,5 @@
-//! Webhook signatures: Standard Webhooks and the seed's legacy scheme.
+//! Webhook signatures: Standard Webhooks, the seed's legacy scheme and
+//! OptimoCMS's ([`optimocms`]).
 //!
 //! Both sign over the raw body bytes and both are verified with the hmac
 //! crate's constant-time comparison. Verification takes several secrets so a
@@ -230,6 +231,8 @@ pub mod legacy {
         Err(SignatureError::BadSignature)
     }
 }
+
+pub mod optimocms;
 
 #[cfg(test)]
 mod tests;

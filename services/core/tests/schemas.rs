@@ -99,3 +99,56 @@ fn messages_we_publish_validate() {
     };
     assert_valid("raw_event.v1.json", &serde_json::to_value(&raw).unwrap());
 }
+
+#[test]
+fn optimocms_bodies_and_other_events_validate() {
+    use hookline_core::event::FormSubmission;
+    use hookline_core::optimocms::{self, Body};
+    use hookline_core::other_event::OtherEvent;
+    use serde_json::json;
+
+    let form = FormSubmission {
+        form_id: "frm_1".into(),
+        content_type: None,
+        content_id: None,
+        slug: None,
+        contact_id: None,
+        email: Some("jo@acme.com".into()),
+        fields: [("first_name".to_string(), "Jo".to_string())].into(),
+        content_checksum: None,
+        site_id: None,
+    };
+    let now = chrono::Utc::now();
+    let out = Body {
+        id: "evt_1".into(),
+        kind: optimocms::FORM_SUBMITTED.into(),
+        created_at: "2026-05-26T14:00:00.000Z".into(),
+        data: optimocms::form_data(&form, "site_abc123", &now),
+    };
+    let out = serde_json::to_value(&out).unwrap();
+    assert_valid("optimocms_form_submitted.v1.json", &out);
+    assert_valid("optimocms_delivery.v1.json", &out);
+    assert_valid("optimocms_delivery_form_submitted.v1.json", &out);
+
+    // The vendor guide's shapes, as an OptimoCMS sender posts them.
+    let order = json!({"id": "evt_o", "type": "order.created", "created_at": "2026-05-26T14:00:00Z",
+        "data": {"orderId": "o1", "customer": {"email": "a@b.c", "name": "A B"}, "totalCents": 1299}});
+    assert_valid("optimocms_delivery.v1.json", &order);
+    assert_valid("optimocms_event.v1.json", &order);
+    let mut no_form_id = out.clone();
+    no_form_id["data"].as_object_mut().unwrap().remove("formId");
+    let schema = load("optimocms_delivery_form_submitted.v1.json");
+    assert!(!jsonschema::is_valid(&schema, &no_form_id));
+
+    let other = OtherEvent {
+        id: hookline_core::EventId::parse("evt_o").unwrap(),
+        kind: "order.created".into(),
+        source: "optimocms".into(),
+        received_at: now,
+        payload: order.as_object().unwrap().clone(),
+    };
+    assert_valid(
+        "other_event.v1.json",
+        &serde_json::to_value(&other).unwrap(),
+    );
+}

@@ -1,6 +1,7 @@
 //! `event-store`: every event into `content_events`, form submitters into
-//! `contacts`, and content announcements and drift into `content_catalog`
-//! and `content_drift` (see [`crate::drift`]).
+//! `contacts`, content announcements and drift into `content_catalog` and
+//! `content_drift` (see [`crate::drift`]), and events of types hookline does
+//! not model into `other_events`, as received.
 //!
 //! `content_events` keeps the seed receiver's columns, so queries written for
 //! the seed keep working; `payload` is the event's `data` as received. A
@@ -12,7 +13,7 @@ use crate::identity::{self, Contact, Profile};
 use async_trait::async_trait;
 use hookline_core::event::{FormSubmission, PageView};
 use hookline_core::runner::{Consumer, HandlerError};
-use hookline_core::{Event, EventData, EventType};
+use hookline_core::{Event, EventData, EventType, OtherEvent};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
@@ -175,6 +176,30 @@ impl Consumer for EventStore {
     /// A single event goes the batch's way too: one SQL path.
     async fn handle(&self, event: &Event, tx: &mut PgConnection) -> Result<(), HandlerError> {
         self.handle_batch(std::slice::from_ref(&event), tx).await
+    }
+
+    /// Every type: the CRM keeps what it was sent, even what nothing reads yet.
+    fn other_event_types(&self) -> &[&str] {
+        &["*"]
+    }
+
+    async fn handle_other(
+        &self,
+        event: &OtherEvent,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        sqlx::query(
+            "INSERT INTO other_events (id, type, source, payload, received_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(event.id.as_str())
+        .bind(&event.kind)
+        .bind(&event.source)
+        .bind(Json(&event.payload))
+        .bind(event.received_at)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
     }
 }
 

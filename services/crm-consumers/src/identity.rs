@@ -11,8 +11,9 @@
 //! mapping of seed 001.
 
 use hookline_core::event::{FormSubmission, PageView};
+pub use hookline_core::form_fields::field;
+use hookline_core::form_fields::{EMAIL, names};
 use hookline_core::{Event, EventData};
-use std::collections::BTreeMap;
 
 /// The contact an event is about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,10 +46,6 @@ pub struct Profile {
     pub country: Option<String>,
 }
 
-const EMAIL: &[&str] = &["email", "emailaddress", "mail"];
-const FIRST_NAME: &[&str] = &["firstname", "givenname", "fname", "forename"];
-const LAST_NAME: &[&str] = &["lastname", "surname", "familyname", "lname"];
-const FULL_NAME: &[&str] = &["name", "fullname"];
 const PHONE: &[&str] = &[
     "phone",
     "phonenumber",
@@ -90,15 +87,7 @@ pub fn contact(event: &Event) -> Option<Contact> {
 /// The submitter's details from a form's fields.
 pub fn profile(form: &FormSubmission) -> Profile {
     let fields = &form.fields;
-    let mut first_name = field(fields, FIRST_NAME).map(str::to_string);
-    let mut last_name = field(fields, LAST_NAME).map(str::to_string);
-    if let Some(full) = field(fields, FULL_NAME) {
-        let mut words = full.split_whitespace();
-        let first = words.next().map(str::to_string);
-        let rest = words.collect::<Vec<_>>().join(" ");
-        first_name = first_name.or(first);
-        last_name = last_name.or_else(|| clean(Some(&rest)));
-    }
+    let (first_name, last_name) = names(fields);
     Profile {
         email: form_email(form),
         first_name,
@@ -130,25 +119,6 @@ pub fn form_email(form: &FormSubmission) -> Option<String> {
         .filter(|e| e.contains('@'))
 }
 
-/// The first non-blank value among fields whose normalised name is one of
-/// `aliases` (in alias order), trimmed.
-pub fn field<'a>(fields: &'a BTreeMap<String, String>, aliases: &[&str]) -> Option<&'a str> {
-    aliases.iter().find_map(|alias| {
-        fields
-            .iter()
-            .filter(|(name, _)| normalise(name) == *alias)
-            .map(|(_, value)| value.trim())
-            .find(|v| !v.is_empty())
-    })
-}
-
-fn normalise(name: &str) -> String {
-    name.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
-}
-
 fn clean(s: Option<&str>) -> Option<String> {
     s.map(str::trim)
         .filter(|s| !s.is_empty())
@@ -173,6 +143,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             content_checksum: None,
+            site_id: None,
         }))
     }
 

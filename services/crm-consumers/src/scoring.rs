@@ -58,6 +58,7 @@ mod tests {
             email: None,
             fields: Default::default(),
             content_checksum: None,
+            site_id: None,
         }));
         assert_eq!(points(&s, &form), 10);
     }

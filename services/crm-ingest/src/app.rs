@@ -23,8 +23,12 @@ pub fn router(ingest: Ingest, readiness: Readiness) -> Router {
     let webhook = post(handler::receive)
         .fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit));
+    let optimocms = post(crate::optimocms::receive)
+        .fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit));
     Router::new()
         .route(ROUTE, webhook)
+        .route(crate::optimocms::ROUTE, optimocms)
         .route("/openapi.json", get(openapi_json))
         .with_state(ingest)
         .merge(ops::health_router(readiness))
@@ -41,7 +45,10 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 async fn method_not_allowed() -> Response {
     handler::error_response(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("Method not allowed; deliveries are POSTed to {ROUTE}"),
+        format!(
+            "Method not allowed; deliveries are POSTed to {ROUTE} or {}",
+            crate::optimocms::ROUTE
+        ),
     )
 }
 

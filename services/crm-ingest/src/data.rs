@@ -35,6 +35,7 @@ const FORM_STRINGS: &[&str] = &[
     "contact_id",
     "email",
     "content_checksum",
+    "site_id",
 ];
 
 /// String fields of a content announcement (all required).

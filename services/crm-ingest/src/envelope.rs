@@ -5,12 +5,18 @@
 //!   `data.ts` from webhook-out, or only `data.ts` from the seed's Node sender.
 //!
 //! Whatever arrives, the CRM stream carries the same envelope, so consumers
-//! never need to know which profile a sender used.
+//! never need to know which profile a sender used. A well-formed type
+//! hookline does not model (`order.created`, …) is kept as an
+//! [`OtherEvent`] instead of refused.
 
 use crate::{data, uniq};
 use chrono::{DateTime, SubsecRound, TimeZone, Utc};
 use hookline_core::event::{Event, EventId, EventType};
+use hookline_core::other_event::{self, OtherEvent};
 use serde_json::{Map, Value};
+
+/// `OtherEvent::source` of deliveries to `POST /api/webhooks/resources-centre`.
+pub const SOURCE: &str = "resources-centre";
 
 /// The `type` / `event` of a test delivery (webhook-out's test endpoint).
 pub const PING: &str = "ping";
@@ -22,6 +28,8 @@ pub enum Delivery {
     Ping,
     /// An event to publish (boxed: it is large and a ping is nothing).
     Event(Box<Event>),
+    /// An event of a type hookline does not model, to publish as received.
+    Other(Box<OtherEvent>),
 }
 
 /// Why a body is not a usable delivery (each a 400 whose message is the
@@ -46,9 +54,12 @@ pub enum EnvelopeError {
     /// `data` is not an object.
     #[error("data must be a JSON object")]
     DataNotObject,
-    /// An event type hookline does not carry.
-    #[error("Unknown event type {0:?} (expected page_view, form_submission or content_published)")]
-    UnknownType(String),
+    /// A type that is not a type name (empty, too long, spaces, control
+    /// characters).
+    #[error(
+        "Malformed event type {0:?} (expected 1 to 64 printable ASCII characters without spaces)"
+    )]
+    MalformedType(String),
     /// An id that is empty, too long or not printable ASCII.
     #[error("Invalid event id in {0}")]
     BadId(&'static str),
@@ -98,8 +109,11 @@ pub fn standard(
         return Ok(Delivery::Ping);
     }
     let data = take_data(&mut body, EnvelopeError::MissingTypeData)?;
-    let kind = event_type(&kind)?;
     let id = EventId::parse(webhook_id).map_err(|_| EnvelopeError::BadId("webhook-id"))?;
+    let Some(kind) = event_type(&kind)? else {
+        body.insert("data".into(), Value::Object(data));
+        return Ok(other(id, kind, SOURCE, body, now));
+    };
     let occurred_at = match body.get("occurred_at") {
         None | Some(Value::Null) => now,
         Some(v) => timestamp(v).ok_or(EnvelopeError::BadTimestamp("occurred_at"))?,
@@ -125,11 +139,17 @@ pub fn legacy(body: Map<String, Value>, now: DateTime<Utc>) -> Result<Delivery, 
         return Ok(Delivery::Ping);
     }
     let data = take_data(&mut body, EnvelopeError::MissingEventData)?;
-    let kind = event_type(&kind)?;
     let body_id = match (body.get("id"), data.get("id")) {
         (Some(v), _) if !v.is_null() => Some(id_value(v, "id")?),
         (_, Some(v)) if !v.is_null() => Some(id_value(v, "data.id")?),
         _ => None,
+    };
+    let Some(kind) = event_type(&kind)? else {
+        body.insert("data".into(), Value::Object(data));
+        let id = body_id.unwrap_or_else(|| uniq::body_id(&body));
+        // The API key is a credential, not part of the event.
+        body.remove("api_key");
+        return Ok(other(id, kind, SOURCE, body, now));
     };
     let occurred_at = match data.get("ts") {
         None | Some(Value::Null) => now,
@@ -138,7 +158,24 @@ pub fn legacy(body: Map<String, Value>, now: DateTime<Utc>) -> Result<Delivery, 
     build(kind, data, body_id, occurred_at)
 }
 
-fn build(
+/// An other-type event received `now` through `source`.
+pub(crate) fn other(
+    id: EventId,
+    kind: String,
+    source: &str,
+    payload: Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Delivery {
+    Delivery::Other(Box::new(OtherEvent {
+        id,
+        kind,
+        source: source.to_string(),
+        received_at: now.trunc_subsecs(3),
+        payload,
+    }))
+}
+
+pub(crate) fn build(
     kind: EventType,
     data: Map<String, Value>,
     id: Option<EventId>,
@@ -157,7 +194,7 @@ fn build(
 
 /// The seed's `!event || !data`: absent, null, false, "" and 0 all count as
 /// missing.
-fn present(v: Option<&Value>) -> Option<&Value> {
+pub(crate) fn present(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -167,7 +204,7 @@ fn present(v: Option<&Value>) -> Option<&Value> {
     })
 }
 
-fn take_data(
+pub(crate) fn take_data(
     body: &mut Map<String, Value>,
     missing: EnvelopeError,
 ) -> Result<Map<String, Value>, EnvelopeError> {
@@ -178,22 +215,28 @@ fn take_data(
     }
 }
 
-fn event_type(kind: &str) -> Result<EventType, EnvelopeError> {
-    EventType::parse(kind).ok_or_else(|| {
-        // Echo at most a short, printable prefix of what was sent.
-        let shown: String = kind.chars().take(64).filter(|c| !c.is_control()).collect();
-        EnvelopeError::UnknownType(shown)
-    })
+/// A type hookline models, `None` for another well-formed type, or the
+/// error for a malformed one.
+pub(crate) fn event_type(kind: &str) -> Result<Option<EventType>, EnvelopeError> {
+    if let Some(kind) = EventType::parse(kind) {
+        return Ok(Some(kind));
+    }
+    if other_event::is_well_formed(kind) {
+        return Ok(None);
+    }
+    // Echo at most a short, printable prefix of what was sent.
+    let shown: String = kind.chars().take(64).filter(|c| !c.is_control()).collect();
+    Err(EnvelopeError::MalformedType(shown))
 }
 
-fn id_value(v: &Value, field: &'static str) -> Result<EventId, EnvelopeError> {
+pub(crate) fn id_value(v: &Value, field: &'static str) -> Result<EventId, EnvelopeError> {
     v.as_str()
         .and_then(|s| EventId::parse(s).ok())
         .ok_or(EnvelopeError::BadId(field))
 }
 
 /// RFC 3339 text (the seed's `toISOString()`), or Unix milliseconds.
-fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
+pub(crate) fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
     match v {
         Value::String(s) => DateTime::parse_from_rfc3339(s)
             .ok()

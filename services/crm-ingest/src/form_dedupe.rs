@@ -135,6 +135,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             content_checksum: None,
+            site_id: None,
         }
     }
 

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::Utc;
 use hookline_core::Names;
-use hookline_core::event::{Event, EventData};
+use hookline_core::event::{Event, EventData, EventId};
 use hookline_core::hop::Hop;
 use hookline_core::publish::{self, Outgoing};
 use hookline_core::signing::SignatureError;
@@ -71,7 +71,7 @@ impl Ingest {
 
 /// Why a delivery was not accepted.
 #[derive(Debug)]
-enum Refusal {
+pub(crate) enum Refusal {
     TooLarge(usize),
     Unreadable(String),
     Signature,
@@ -81,7 +81,7 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::Unreadable(_) | Refusal::Envelope(_) => StatusCode::BAD_REQUEST,
@@ -93,7 +93,7 @@ impl Refusal {
     /// The client-facing message. Every authentication failure reads the
     /// same, signature or API key (the precise reason is logged and
     /// counted), so a prober learns nothing from it.
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Refusal::TooLarge(limit) => format!("Body larger than {limit} bytes"),
             Refusal::Unreadable(why) => format!("Could not read body: {why}"),
@@ -103,7 +103,7 @@ impl Refusal {
         }
     }
 
-    fn outcome(&self) -> &'static str {
+    pub(crate) fn outcome(&self) -> &'static str {
         match self {
             Refusal::TooLarge(_) => "too_large",
             Refusal::Unreadable(_) | Refusal::Envelope(_) => "bad_request",
@@ -115,7 +115,7 @@ impl Refusal {
 }
 
 /// What happened to an accepted delivery.
-enum Accepted {
+pub(crate) enum Accepted {
     Published,
     Duplicate,
     Ping,
@@ -136,7 +136,7 @@ enum Accepted {
     request_body(content = crate::openapi::DeliveryBody, content_type = "application/json"),
     responses(
         (status = 200, description = "Durably on CRM_EVENTS (PubAck received), a duplicate of an event already there, or a ping.", body = crate::openapi::StatusBody),
-        (status = 400, description = "Malformed JSON, missing event/data, unknown event type or data that does not fit it.", body = crate::openapi::StatusBody),
+        (status = 400, description = "Malformed JSON, missing event/data, a malformed event type or data that does not fit it. A well-formed type hookline does not model (`order.created`, …) is accepted and kept (`crm.events.other.<type>`, table `other_events`).", body = crate::openapi::StatusBody),
         (status = 401, description = "`Invalid signature`, the same answer for every authentication failure: bad, stale, future or missing signature, no secret configured, or a wrong or missing API key in a legacy body.", body = crate::openapi::StatusBody),
         (status = 413, description = "Body over `ingest.max_body_bytes`.", body = crate::openapi::StatusBody),
         (status = 503, description = "NATS could not take the event; retry.", body = crate::openapi::StatusBody),
@@ -148,13 +148,7 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = handle(&ingest, &headers, body).await;
-    let outcome = match &result {
-        Ok(Accepted::Published) => "accepted",
-        Ok(Accepted::Duplicate) => "duplicate",
-        Ok(Accepted::Ping) => "ping",
-        Err(r) => r.outcome(),
-    };
-    metrics::counter!("hookline_ingest_deliveries_total", "outcome" => outcome).increment(1);
+    count(&result);
     match result {
         Ok(_) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
         Err(refusal) => error_response(refusal.status(), refusal.message()),
@@ -166,18 +160,42 @@ pub fn error_response(status: StatusCode, message: String) -> Response {
     (status, Json(json!({"status": "error", "message": message}))).into_response()
 }
 
-async fn handle(
+/// Counts a delivery's outcome (`hookline_ingest_deliveries_total`).
+pub(crate) fn count(result: &Result<Accepted, Refusal>) {
+    let outcome = match result {
+        Ok(Accepted::Published) => "accepted",
+        Ok(Accepted::Duplicate) => "duplicate",
+        Ok(Accepted::Ping) => "ping",
+        Err(r) => r.outcome(),
+    };
+    metrics::counter!("hookline_ingest_deliveries_total", "outcome" => outcome).increment(1);
+}
+
+/// The body's bytes, or the refusal of a body too large or unreadable.
+pub(crate) fn read_body(
     ingest: &Ingest,
-    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Accepted, Refusal> {
-    let body = body.map_err(|rejection| {
+) -> Result<Bytes, Refusal> {
+    body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Refusal::TooLarge(ingest.max_body_bytes())
         } else {
             Refusal::Unreadable(rejection.body_text())
         }
-    })?;
+    })
+}
+
+/// The keys deliveries are verified with.
+pub(crate) fn keys(ingest: &Ingest) -> &Keys {
+    &ingest.0.keys
+}
+
+async fn handle(
+    ingest: &Ingest,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Accepted, Refusal> {
+    let body = read_body(ingest, body)?;
     let keys = &ingest.0.keys;
     let h = DeliveryHeaders::from_map(headers);
     let now = Utc::now();
@@ -203,21 +221,49 @@ async fn handle(
         }
         envelope::legacy(object, now).map_err(Refusal::Envelope)?
     };
-    match delivery {
-        Delivery::Ping => {
-            tracing::info!("test delivery (ping) verified");
-            Ok(Accepted::Ping)
-        }
-        Delivery::Event(event) => {
-            let trace = headers
-                .get(traceparent::HEADER)
-                .and_then(|v| v.to_str().ok());
-            publish(ingest, &event, trace).await
-        }
-    }
+    deliver(ingest, headers, delivery).await
 }
 
-fn refused(profile: &'static str, error: SignatureError) -> Refusal {
+/// Publishes a verified delivery (nothing for a ping).
+pub(crate) async fn deliver(
+    ingest: &Ingest,
+    headers: &HeaderMap,
+    delivery: Delivery,
+) -> Result<Accepted, Refusal> {
+    let trace = headers
+        .get(traceparent::HEADER)
+        .and_then(|v| v.to_str().ok());
+    let names = &ingest.0.names;
+    // Encoding a typed event cannot fail; if it ever did, the client should
+    // retry rather than be told its delivery is wrong.
+    let (id, subject, payload) = match delivery {
+        Delivery::Ping => {
+            tracing::info!("test delivery (ping) verified");
+            return Ok(Accepted::Ping);
+        }
+        Delivery::Event(event) => {
+            // A form goes under its first copy's id (two senders, one event).
+            let event = first_copy(ingest, &event).await?;
+            (
+                event.id.clone(),
+                names.crm_event_subject(event.event_type()),
+                serde_json::to_vec(&event),
+            )
+        }
+        Delivery::Other(other) => (
+            other.id.clone(),
+            names.crm_other_subject(&other.kind),
+            serde_json::to_vec(&other),
+        ),
+    };
+    let payload = payload.map_err(|e| {
+        tracing::error!(event_id = %id, error = %e, "could not encode event");
+        Refusal::Unavailable
+    })?;
+    publish(ingest, &id, subject, payload, trace).await
+}
+
+pub(crate) fn refused(profile: &'static str, error: SignatureError) -> Refusal {
     tracing::info!(profile, reason = %error, "delivery refused: signature not verified");
     Refusal::Signature
 }
@@ -242,18 +288,16 @@ async fn first_copy(ingest: &Ingest, event: &Event) -> Result<Event, Refusal> {
 }
 
 /// Publishes a verified delivery to `CRM_EVENTS` in a hop span continuing
-/// the sender's `traceparent`; a form goes under its first copy's id.
-async fn publish(ingest: &Ingest, event: &Event, trace: Option<&str>) -> Result<Accepted, Refusal> {
-    let event = &first_copy(ingest, event).await?;
-    // Encoding a typed event cannot fail; if it ever did, the client should
-    // retry rather than be told its delivery is wrong.
-    let payload = serde_json::to_vec(event).map_err(|e| {
-        tracing::error!(event_id = %event.id, error = %e, "could not encode event");
-        Refusal::Unavailable
-    })?;
-    let subject = ingest.0.names.crm_event_subject(event.event_type());
-    let mut msg = Outgoing::new(subject, event.id.as_str(), Bytes::from(payload));
-    let hop = Hop::start("crm-ingest", "publish", trace, event.id.as_str());
+/// the sender's `traceparent`.
+async fn publish(
+    ingest: &Ingest,
+    id: &EventId,
+    subject: String,
+    payload: Vec<u8>,
+    trace: Option<&str>,
+) -> Result<Accepted, Refusal> {
+    let mut msg = Outgoing::new(subject, id.as_str(), Bytes::from(payload));
+    let hop = Hop::start("crm-ingest", "publish", trace, id.as_str());
     msg.headers = Some(hop.headers());
     let published = publish::publish(&ingest.0.js, &msg)
         .instrument(hop.span().clone())
@@ -265,15 +309,15 @@ async fn publish(ingest: &Ingest, event: &Event, trace: Option<&str>) -> Result<
     });
     match published {
         Ok(ack) if ack.duplicate => {
-            tracing::debug!(event_id = %event.id, "duplicate delivery, already on CRM_EVENTS");
+            tracing::debug!(event_id = %id, "duplicate delivery, already on CRM_EVENTS");
             Ok(Accepted::Duplicate)
         }
         Ok(ack) => {
-            tracing::debug!(event_id = %event.id, seq = ack.sequence, kind = %event.event_type(), "delivery published");
+            tracing::debug!(event_id = %id, seq = ack.sequence, subject = %msg.subject, "delivery published");
             Ok(Accepted::Published)
         }
         Err(e) => {
-            tracing::warn!(event_id = %event.id, error = %e, "CRM_EVENTS did not take the event");
+            tracing::warn!(event_id = %id, error = %e, "CRM_EVENTS did not take the event");
             Err(Refusal::Unavailable)
         }
     }

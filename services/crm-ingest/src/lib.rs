@@ -1,5 +1,9 @@
 //! crm-ingest: the CRM's door for Resources Centre events.
 //!
+//! `POST /api/webhooks/optimocms` takes OptimoCMS's signed deliveries the
+//! same way (see [`optimocms`]); a well-formed type hookline does not model
+//! is kept as an other-type event on either route.
+//!
 //! `POST /api/webhooks/resources-centre` takes deliveries signed with either
 //! profile webhook-out speaks (Standard Webhooks, or the seed's `X-Signature`
 //! scheme with an `api_key` in the body), verifies them over the raw bytes,
@@ -16,6 +20,7 @@ pub mod envelope;
 pub mod form_dedupe;
 mod handler;
 pub mod openapi;
+pub mod optimocms;
 mod uniq;
 pub mod verify;
 

@@ -13,10 +13,18 @@ use utoipa::{OpenApi, ToSchema};
 #[openapi(
     info(
         title = "hookline crm-ingest",
-        description = "Receives signed event deliveries from the Resources Centre (webhook-out, or the seed's Node sender), verifies them over the raw body and publishes them to CRM_EVENTS. Two signature profiles: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and rc-legacy (`X-Timestamp`, `X-Signature`, `api_key` in the body). The signature is verified before the body is parsed; every authentication failure is the same 401. A legacy event id comes only from the signed body (`id` / `data.id`), never from a header. Also serves /healthz and /readyz (metrics are on the ops listener).",
+        description = "Receives signed event deliveries from the Resources Centre (webhook-out, or the seed's Node sender), verifies them over the raw body and publishes them to CRM_EVENTS. Two signature profiles: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and rc-legacy (`X-Timestamp`, `X-Signature`, `api_key` in the body). The signature is verified before the body is parsed; every authentication failure is the same 401. A legacy event id comes only from the signed body (`id` / `data.id`), never from a header. A well-formed event type hookline does not model (`order.created`, `booking.created`, …) is accepted and kept as received (`crm.events.other.<type>`, table `other_events`). `POST /api/webhooks/optimocms` takes OptimoCMS deliveries (`x-optimocms-timestamp` in ms, `x-optimocms-signature` hex, `ingest.optimocms_secrets`). Also serves /healthz and /readyz (metrics are on the ops listener).",
     ),
-    paths(crate::handler::receive),
-    components(schemas(StatusBody, DeliveryBody, StandardDelivery, LegacyDelivery)),
+    paths(crate::handler::receive, crate::optimocms::receive),
+    components(schemas(
+        StatusBody,
+        DeliveryBody,
+        StandardDelivery,
+        LegacyDelivery,
+        OptimoCmsBody,
+        ReceivedBody,
+        ErrorBody
+    )),
     tags((name = "webhooks", description = "Inbound event deliveries"))
 )]
 pub struct ApiDoc;
@@ -72,4 +80,40 @@ pub struct LegacyDelivery {
     /// Without an id, one is derived from the seed receiver's `uniq_key`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
+}
+
+/// An OptimoCMS delivery: `{"id","type","created_at","data"}`.
+#[derive(Serialize, ToSchema)]
+pub struct OptimoCmsBody {
+    /// The sender's event id, kept; without it one is derived from the
+    /// signed body.
+    #[schema(example = "evt_abc123")]
+    pub id: Option<String>,
+    /// `form.submitted` (→ `form_submission`), a hookline type name, or any
+    /// other type (kept in `other_events`).
+    #[serde(rename = "type")]
+    #[schema(example = "form.submitted")]
+    pub kind: String,
+    /// When it happened (RFC 3339).
+    #[schema(example = "2026-05-26T14:00:00.000Z")]
+    pub created_at: Option<String>,
+    /// For `form.submitted`: `{formId, siteId, fields, submittedAt}`;
+    /// `fields.email` becomes the submission's email.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// The OptimoCMS route's success: `{"received": true}`.
+#[derive(Serialize, ToSchema)]
+pub struct ReceivedBody {
+    /// Always true.
+    pub received: bool,
+}
+
+/// The OptimoCMS route's refusals: `{"error": …}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What was wrong; `Invalid signature` for every authentication failure.
+    #[schema(example = "Invalid signature")]
+    pub error: String,
 }

@@ -52,17 +52,31 @@ pub fn seed_uniq_key(data: &EventData, at: DateTime<Utc>) -> String {
     }
 }
 
-/// A stable event id for the key: the first 16 bytes of its SHA-256 as a
-/// UUIDv8 (name-based, like v5 but with SHA-256).
-pub fn derived_id(data: &EventData, at: DateTime<Utc>) -> EventId {
-    let key = seed_uniq_key(data, at);
+/// Domain of ids derived from a whole verified body.
+const BODY_NAMESPACE: &str = "hookline/crm-ingest/signed-body/v1\n";
+
+/// A stable id for a verified body that names no event id (an other-type
+/// event, an OptimoCMS delivery without `id`): a sender's retries re-sign
+/// the same body, so they get the same id and collapse.
+pub fn body_id(body: &serde_json::Map<String, serde_json::Value>) -> EventId {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    hashed(BODY_NAMESPACE, &bytes)
+}
+
+fn hashed(namespace: &str, key: &[u8]) -> EventId {
     let digest = Sha256::new()
-        .chain_update(NAMESPACE.as_bytes())
-        .chain_update(key.as_bytes())
+        .chain_update(namespace.as_bytes())
+        .chain_update(key)
         .finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     EventId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+/// A stable event id for the key: the first 16 bytes of its SHA-256 as a
+/// UUIDv8 (name-based, like v5 but with SHA-256).
+pub fn derived_id(data: &EventData, at: DateTime<Utc>) -> EventId {
+    hashed(NAMESPACE, seed_uniq_key(data, at).as_bytes())
 }
 
 #[cfg(test)]
@@ -96,6 +110,7 @@ mod tests {
             email: email.map(str::to_string),
             fields: Default::default(),
             content_checksum: None,
+            site_id: None,
         })
     }
 

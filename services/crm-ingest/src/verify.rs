@@ -29,6 +29,8 @@ pub struct Keys {
     standard: Vec<Secret>,
     /// Legacy keys: each secret string exactly as configured.
     legacy: Vec<Secret>,
+    /// OptimoCMS keys: each `ingest.optimocms_secrets` string as shown.
+    optimocms: Vec<Secret>,
     /// SHA-256 of the API key a legacy body must carry, when one is set.
     api_key: Option<[u8; 32]>,
     /// Largest clock difference accepted, both ways.
@@ -57,6 +59,17 @@ impl Keys {
             standard.push(Secret::standard(secret).map_err(bad)?);
             legacy.push(Secret::legacy(secret).map_err(bad)?);
         }
+        let mut optimocms = Vec::new();
+        for (i, secret) in config.optimocms_secrets.iter().enumerate() {
+            let secret = secret.trim();
+            if secret.is_empty() {
+                continue;
+            }
+            optimocms.push(signing::optimocms::key(secret).map_err(|_| KeyError {
+                key: "ingest.optimocms_secrets",
+                message: format!("entry {} is not a usable secret", i + 1),
+            })?);
+        }
         let api_key = config
             .api_key
             .as_deref()
@@ -65,6 +78,7 @@ impl Keys {
         Ok(Self {
             standard,
             legacy,
+            optimocms,
             api_key,
             tolerance_secs: config.sig_ttl_seconds,
         })
@@ -132,6 +146,30 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// Verifies `x-optimocms-timestamp` (milliseconds) and
+    /// `x-optimocms-signature` over the raw body, against every
+    /// `ingest.optimocms_secrets` entry; none configured refuses all.
+    pub fn verify_optimocms(
+        &self,
+        headers: &DeliveryHeaders<'_>,
+        body: &[u8],
+        now_ms: i64,
+    ) -> Result<(), SignatureError> {
+        if self.optimocms.is_empty() {
+            return Err(SignatureError::BadSignature);
+        }
+        signing::optimocms::verify(
+            &self.optimocms,
+            headers.optimocms_timestamp,
+            headers.optimocms_signature,
+            body,
+            now_ms,
+            self.tolerance_secs,
+        )
+    }
+}
+
 fn digest(s: &str) -> [u8; 32] {
     Sha256::digest(s.as_bytes()).into()
 }
@@ -150,6 +188,10 @@ pub struct DeliveryHeaders<'a> {
     pub x_timestamp: Option<&'a str>,
     /// `X-Signature`.
     pub x_signature: Option<&'a str>,
+    /// `x-optimocms-timestamp`.
+    pub optimocms_timestamp: Option<&'a str>,
+    /// `x-optimocms-signature`.
+    pub optimocms_signature: Option<&'a str>,
 }
 
 impl<'a> DeliveryHeaders<'a> {
@@ -162,6 +204,8 @@ impl<'a> DeliveryHeaders<'a> {
             webhook_signature: get(signing::WEBHOOK_SIGNATURE),
             x_timestamp: get(signing::X_TIMESTAMP),
             x_signature: get(signing::X_SIGNATURE),
+            optimocms_timestamp: get(signing::optimocms::TIMESTAMP),
+            optimocms_signature: get(signing::optimocms::SIGNATURE),
         }
     }
 

@@ -170,6 +170,7 @@ pub async fn run_with_listener(
         policy,
         keys,
         config_url: config.crm_webhook.url.clone(),
+        site_id: config.webhook_out.site_id.clone(),
         grace: config.ops.shutdown_grace,
         poke: tokio::sync::Notify::new(),
         sync_started: Default::default(),

@@ -86,6 +86,7 @@ const LIST_KEYS: &[&str] = &[
     "webhook_out.allowed_networks",
     "webhook_out.encryption_keys",
     "ingest.secrets",
+    "ingest.optimocms_secrets",
     "ingest.trusted_proxies",
     "consumers.backoff",
     "actions.backoff",
@@ -304,6 +305,10 @@ impl Config {
         hide(&mut c.hubspot.access_token);
         c.nats.url = crate::nats::redact_url(&c.nats.url);
         c.ingest.secrets.iter_mut().for_each(|s| *s = "***".into());
+        c.ingest
+            .optimocms_secrets
+            .iter_mut()
+            .for_each(|s| *s = "***".into());
         c.webhook_out
             .encryption_keys
             .iter_mut()

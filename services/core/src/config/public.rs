@@ -82,6 +82,10 @@ pub struct IngestConfig {
     pub secrets: Vec<String>,
     /// API key a legacy body must carry, when set.
     pub api_key: Option<String>,
+    /// Secrets of `POST /api/webhooks/optimocms`, each exactly as OptimoCMS
+    /// shows it (`whsec_…` included); several during rotation; none refuses
+    /// every OptimoCMS delivery.
+    pub optimocms_secrets: Vec<String>,
     /// Largest accepted clock difference, both ways.
     pub sig_ttl_seconds: u64,
     /// Largest request body.
@@ -109,6 +113,7 @@ impl Default for IngestConfig {
             listen: addr("0.0.0.0:8082"),
             secrets: Vec::new(),
             api_key: None,
+            optimocms_secrets: Vec::new(),
             sig_ttl_seconds: 300,
             max_body_bytes: MIB,
             read_timeout: crate::http::ServeOptions::READ_TIMEOUT,

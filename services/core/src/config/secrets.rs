@@ -154,8 +154,9 @@ impl Config {
         Ok(())
     }
 
-    /// What crm-ingest needs: at least one secret, each long enough; and the
-    /// API key when the legacy profile is in use.
+    /// What crm-ingest needs: at least one secret (`ingest.secrets` or
+    /// `ingest.optimocms_secrets`), each long enough; and the API key when
+    /// the legacy profile is in use.
     ///
     /// The legacy profile is in use when any secret is a plain string (not
     /// `whsec_…`): that is the seed's shared secret, whose senders always put
@@ -170,8 +171,21 @@ impl Config {
             .map(|s| s.trim())
             .filter(|s| !s.is_empty())
             .collect();
-        if secrets.is_empty() {
+        let optimocms: Vec<&str> = ingest
+            .optimocms_secrets
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if secrets.is_empty() && optimocms.is_empty() {
             require_secret("ingest.secrets", None, "crm-ingest (WEBHOOK_SHARED_SECRET)")?;
+        }
+        for secret in &optimocms {
+            require_secret(
+                "ingest.optimocms_secrets",
+                Some(secret),
+                "POST /api/webhooks/optimocms",
+            )?;
         }
         for secret in &secrets {
             require_secret(
@@ -327,6 +341,23 @@ mod tests {
     }
 
     #[test]
+    fn optimocms_secrets_alone_suffice_but_each_must_be_long() {
+        let mut c = Config::default();
+        c.ingest.optimocms_secrets = vec!["whsec_k7x9m2p4q8r1t5w3".into()];
+        c.require_ingest_secrets().unwrap();
+        c.ingest.optimocms_secrets.push("whsec_short".into());
+        assert_eq!(
+            key_of(c.require_ingest_secrets().unwrap_err()),
+            "ingest.optimocms_secrets"
+        );
+        c.ingest.optimocms_secrets = vec![" ".into()];
+        assert_eq!(
+            key_of(c.require_ingest_secrets().unwrap_err()),
+            "ingest.secrets"
+        );
+    }
+
+    #[test]
     fn hookline_config_output_hides_every_secret() {
         let mut c = Config::default();
         let key = B64.encode([9u8; 32]);
@@ -338,8 +369,10 @@ mod tests {
         c.hubspot.access_token = Some("hubspot-token-value-7".into());
         c.edge.health_sync_api_key = Some("health-sync-value-6".into());
         c.reconcile.api_key = Some("reconcile-key-value-5".into());
+        c.ingest.optimocms_secrets = vec!["whsec_optimocms-value-4".into()];
         let shown = c.redacted().to_string();
         for secret in [
+            "whsec_optimocms-value-4",
             key.as_str(),
             "admin-token-value-1",
             "fingerprint-value-2",

@@ -191,6 +191,9 @@ pub struct WebhookOutConfig {
     pub ops_webhook_url: Option<String>,
     /// The `whsec_` secret signing them; required with `ops_webhook_url`.
     pub ops_webhook_secret: Option<String>,
+    /// The `siteId` of form submissions sent with the `optimocms` profile
+    /// (OptimoCMS receivers read it as the site the form was on).
+    pub site_id: Option<String>,
 }
 
 impl Default for WebhookOutConfig {
@@ -212,6 +215,7 @@ impl Default for WebhookOutConfig {
             attempt_retention: Duration::from_secs(30 * 24 * 3600),
             ops_webhook_url: None,
             ops_webhook_secret: None,
+            site_id: None,
         }
     }
 }

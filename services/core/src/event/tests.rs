@@ -55,6 +55,7 @@ fn raw_event_keeps_visitor_beside_envelope() {
             email: Some("a@b.c".into()),
             fields: BTreeMap::new(),
             content_checksum: None,
+            site_id: None,
         })),
         visitor: Visitor {
             fingerprint: Some("fp".into()),

@@ -12,10 +12,78 @@
 use super::consumer::{Consumer, HandlerError};
 use super::metrics as m;
 use crate::event::Event;
+use crate::other_event::OtherEvent;
+use async_trait::async_trait;
 use futures::FutureExt;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
+
+/// What a batch holds: typed events, or events of types hookline does not
+/// model. Both are claimed in `processed_events` by id and applied the same
+/// way; only the consumer method differs.
+#[async_trait]
+pub(super) trait Item: Sync + Sized {
+    /// The event id (`processed_events.event_id`).
+    fn id(&self) -> &str;
+    /// Applies one item with the consumer's per-event handler.
+    async fn handle(
+        &self,
+        consumer: &dyn Consumer,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError>;
+    /// Applies several with the consumer's batch handler.
+    async fn handle_batch(
+        items: &[&Self],
+        consumer: &dyn Consumer,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError>;
+}
+
+#[async_trait]
+impl Item for Event {
+    fn id(&self) -> &str {
+        self.id.as_str()
+    }
+    async fn handle(
+        &self,
+        consumer: &dyn Consumer,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        consumer.handle(self, tx).await
+    }
+    async fn handle_batch(
+        items: &[&Self],
+        consumer: &dyn Consumer,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        consumer.handle_batch(items, tx).await
+    }
+}
+
+#[async_trait]
+impl Item for OtherEvent {
+    fn id(&self) -> &str {
+        self.id.as_str()
+    }
+    async fn handle(
+        &self,
+        consumer: &dyn Consumer,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        consumer.handle_other(self, tx).await
+    }
+    async fn handle_batch(
+        items: &[&Self],
+        consumer: &dyn Consumer,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        for item in items {
+            consumer.handle_other(item, tx).await?;
+        }
+        Ok(())
+    }
+}
 
 /// What happened to one event of a committed batch.
 #[derive(Debug)]
@@ -112,10 +180,10 @@ fn blame(err: HandlerError) -> Result<HandlerError, BatchError> {
 }
 
 /// Applies `events` for `consumer`; the result is in input order.
-pub(super) async fn apply(
+pub(super) async fn apply<T: Item>(
     pool: &PgPool,
     consumer: &dyn Consumer,
-    events: &[&Event],
+    events: &[&T],
 ) -> Result<Vec<Status>, BatchError> {
     match attempt(pool, consumer, events, false).await {
         Err(BatchError::HandlerFailed) => attempt(pool, consumer, events, true).await,
@@ -123,10 +191,10 @@ pub(super) async fn apply(
     }
 }
 
-async fn attempt(
+async fn attempt<T: Item>(
     pool: &PgPool,
     consumer: &dyn Consumer,
-    events: &[&Event],
+    events: &[&T],
     careful: bool,
 ) -> Result<Vec<Status>, BatchError> {
     let name = consumer.name();
@@ -137,7 +205,7 @@ async fn attempt(
     if !careful {
         let mut new = Vec::with_capacity(events.len());
         for event in events {
-            let id = event.id.as_str();
+            let id = event.id();
             if fresh.contains(id) && seen.insert(id) {
                 new.push(*event);
                 statuses.push(Status::Done);
@@ -158,7 +226,7 @@ async fn attempt(
         return Ok(statuses);
     }
     for event in events {
-        let id = event.id.as_str();
+        let id = event.id();
         if !fresh.contains(id) || !seen.insert(id) {
             statuses.push(Status::Duplicate);
             continue;
@@ -166,7 +234,7 @@ async fn attempt(
         let mut savepoint = Connection::begin(&mut *tx)
             .await
             .map_err(BatchError::from_sqlx)?;
-        match call(consumer, event, &mut savepoint).await {
+        match call(consumer, *event, &mut savepoint).await {
             Ok(()) => {
                 savepoint.commit().await.map_err(BatchError::from_sqlx)?;
                 statuses.push(Status::Done);
@@ -195,12 +263,12 @@ async fn attempt(
 /// instances claiming overlapping batches take row locks in the same order
 /// and cannot deadlock on them; an id another instance holds uncommitted
 /// makes this wait for its outcome, so exactly one of them applies it.
-async fn claim(
+async fn claim<T: Item>(
     tx: &mut PgConnection,
     consumer: &str,
-    events: &[&Event],
+    events: &[&T],
 ) -> Result<HashSet<String>, BatchError> {
-    let mut ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let mut ids: Vec<&str> = events.iter().map(|e| e.id()).collect();
     ids.sort_unstable();
     ids.dedup();
     let fresh: Vec<String> = sqlx::query_scalar(
@@ -218,26 +286,26 @@ async fn claim(
 
 /// Runs the handler, turning a panic into an error so one bad event cannot
 /// take the process down.
-async fn call(
+async fn call<T: Item>(
     consumer: &dyn Consumer,
-    event: &Event,
+    event: &T,
     tx: &mut PgConnection,
 ) -> Result<(), HandlerError> {
     caught(
-        AssertUnwindSafe(consumer.handle(event, tx))
+        AssertUnwindSafe(event.handle(consumer, tx))
             .catch_unwind()
             .await,
     )
 }
 
 /// Runs the batch handler, a panic being an error like in [`call`].
-async fn call_batch(
+async fn call_batch<T: Item>(
     consumer: &dyn Consumer,
-    events: &[&Event],
+    events: &[&T],
     tx: &mut PgConnection,
 ) -> Result<(), HandlerError> {
     caught(
-        AssertUnwindSafe(consumer.handle_batch(events, tx))
+        AssertUnwindSafe(T::handle_batch(events, consumer, tx))
             .catch_unwind()
             .await,
     )

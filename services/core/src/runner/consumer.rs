@@ -1,6 +1,7 @@
 //! The one trait a CRM consumer implements, and the error its handler returns.
 
 use crate::event::{Event, EventType};
+use crate::other_event::OtherEvent;
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use std::fmt;
@@ -73,6 +74,25 @@ pub trait Consumer: Send + Sync + 'static {
         for event in events {
             self.handle(event, tx).await?;
         }
+        Ok(())
+    }
+
+    /// The types of events hookline does not model (e.g. `order.created`)
+    /// this consumer wants, `"*"` for all. None by default: such events are
+    /// then acknowledged and skipped without being decoded.
+    fn other_event_types(&self) -> &[&str] {
+        &[]
+    }
+
+    /// Applies one event of a type hookline does not model, inside the
+    /// batch's transaction, exactly once like [`Consumer::handle`]. Called
+    /// only for the types of [`Consumer::other_event_types`].
+    async fn handle_other(
+        &self,
+        event: &OtherEvent,
+        tx: &mut PgConnection,
+    ) -> Result<(), HandlerError> {
+        let _ = (event, tx);
         Ok(())
     }
 }

@@ -5,7 +5,7 @@
 //! only after `COMMIT`, ack the applied and the duplicates, nak the failed
 //! with back-off, and dead-letter those out of deliveries.
 
-use super::batch::{self, BatchError, Status};
+use super::batch::{self, BatchError, Item, Status};
 use super::consumer::Consumer;
 use super::metrics as m;
 use super::settle::{self, Delivery};
@@ -14,6 +14,7 @@ use crate::consume::{Decision, Outcome, decide};
 use crate::dlq_admin::redrive::crm_redrive_target;
 use crate::event::Event;
 use crate::hop::Hop;
+use crate::other_event::{self, OtherEvent};
 use crate::shutdown::Shutdown;
 use std::time::{Duration, Instant};
 
@@ -36,61 +37,103 @@ pub(super) async fn process(
     let name = consumer.name();
     let started = Instant::now();
     let mut wanted: Vec<(Delivery, Event)> = Vec::with_capacity(messages.len());
+    let mut others: Vec<(Delivery, OtherEvent)> = Vec::new();
     let mut skipped = Vec::new();
     let mut hops = Vec::new();
+    let wants_others = !consumer.other_event_types().is_empty();
     for delivery in messages {
         // A redriven dead letter is for the one consumer that gave up on it.
-        if crm_redrive_target(&shared.settings.names, &delivery.msg.subject)
-            .is_some_and(|target| target != name)
+        let subject = &delivery.msg.subject;
+        if crm_redrive_target(&shared.settings.names, subject).is_some_and(|target| target != name)
+            || (!wants_others && shared.settings.names.is_crm_other_subject(subject))
         {
             skipped.push(delivery);
             continue;
         }
-        match serde_json::from_slice::<Event>(&delivery.msg.payload) {
+        match decode(&delivery.msg.payload) {
             Err(err) => {
                 let error = format!("not a hookline event envelope: {err}");
                 settle::dead_letter(shared, name, &delivery, None, &error).await;
             }
-            Ok(event) if !consumer.event_types().contains(&event.event_type()) => {
-                skipped.push(delivery)
-            }
-            Ok(event) => {
+            Ok(Decoded::Event(event)) if consumer.event_types().contains(&event.event_type()) => {
                 // Open until the batch is settled: the event's hop span.
-                hops.push(Hop::from_nats(
-                    SERVICE,
-                    name,
-                    delivery.msg.headers.as_ref(),
-                    event.id.as_str(),
-                ));
+                hops.push(hop(name, &delivery, event.id.as_str()));
                 wanted.push((delivery, event))
             }
+            Ok(Decoded::Other(other))
+                if other_event::wants(consumer.other_event_types(), &other.kind) =>
+            {
+                hops.push(hop(name, &delivery, other.id.as_str()));
+                others.push((delivery, other))
+            }
+            Ok(_) => skipped.push(delivery),
         }
     }
     if !skipped.is_empty() {
         settle::ack_all(name, &skipped.iter().collect::<Vec<_>>()).await;
         m::count(m::SKIPPED, name, skipped.len());
     }
+    if wanted.is_empty() && others.is_empty() {
+        return;
+    }
+    finish(shared, consumer, wanted, shutdown).await;
+    finish(shared, consumer, others, shutdown).await;
+    m::batch_took(name, started.elapsed());
+}
+
+/// One event's hop span in this consumer, parented on its `traceparent`.
+fn hop(consumer: &'static str, delivery: &Delivery, event_id: &str) -> Hop {
+    Hop::from_nats(SERVICE, consumer, delivery.msg.headers.as_ref(), event_id)
+}
+
+/// What a message on `CRM_EVENTS` holds.
+enum Decoded {
+    Event(Event),
+    Other(OtherEvent),
+}
+
+/// A typed event envelope, else an other-type event (a redriven one
+/// arrives on a redrive subject, so the payload decides, not the subject).
+fn decode(payload: &[u8]) -> Result<Decoded, serde_json::Error> {
+    match serde_json::from_slice::<Event>(payload) {
+        Ok(event) => Ok(Decoded::Event(event)),
+        Err(err) => serde_json::from_slice::<OtherEvent>(payload)
+            .map(Decoded::Other)
+            .map_err(|_| err),
+    }
+}
+
+/// Applies the wanted items in one transaction and settles each: ack the
+/// applied and the duplicates, nak the failed with back-off, dead-letter
+/// those out of deliveries.
+async fn finish<T: Item>(
+    shared: &Shared,
+    consumer: &dyn Consumer,
+    wanted: Vec<(Delivery, T)>,
+    shutdown: &Shutdown,
+) {
     if wanted.is_empty() {
         return;
     }
+    let name = consumer.name();
     let deliveries: Vec<&Delivery> = wanted.iter().map(|(d, _)| d).collect();
-    let events: Vec<&Event> = wanted.iter().map(|(_, e)| e).collect();
+    let events: Vec<&T> = wanted.iter().map(|(_, e)| e).collect();
     let Some(statuses) = apply_with_retries(shared, consumer, &deliveries, &events, shutdown).await
     else {
-        m::batch_took(name, started.elapsed());
         return;
     };
 
     let mut done = Vec::new();
     let mut duplicates = 0;
     for ((delivery, event), status) in wanted.iter().zip(statuses) {
+        let id = event.id();
         match status {
             Status::Done => {
-                m::end_to_end(name, event.id.as_str());
+                m::end_to_end(name, id);
                 done.push(delivery)
             }
             Status::Duplicate => {
-                tracing::debug!(consumer = name, event_id = %event.id, "already applied; skipping");
+                tracing::debug!(consumer = name, event_id = id, "already applied; skipping");
                 duplicates += 1;
                 done.push(delivery);
             }
@@ -104,12 +147,12 @@ pub(super) async fn process(
                 match decide(outcome, delivery.delivered, &retries) {
                     Decision::Ack => done.push(delivery),
                     Decision::Nak(delay) => {
-                        tracing::warn!(consumer = name, event_id = %event.id, delivered = delivery.delivered, retry_in = ?delay, error = %err, "handler failed; will retry");
+                        tracing::warn!(consumer = name, event_id = id, delivered = delivery.delivered, retry_in = ?delay, error = %err, "handler failed; will retry");
                         settle::nak(name, delivery, delay).await;
                     }
                     Decision::DeadLetter => {
-                        let id = Some(event.id.as_str());
-                        settle::dead_letter(shared, name, delivery, id, &err.to_string()).await;
+                        settle::dead_letter(shared, name, delivery, Some(id), &err.to_string())
+                            .await;
                     }
                 }
             }
@@ -118,17 +161,16 @@ pub(super) async fn process(
     settle::ack_all(name, &done).await;
     m::count(m::PROCESSED, name, done.len() - duplicates);
     m::count(m::DUPLICATES, name, duplicates);
-    m::batch_took(name, started.elapsed());
 }
 
 /// Applies the batch, holding it while Postgres is unavailable and retrying
 /// lost deadlocks. Returns `None` when the batch was given back to JetStream
 /// (nak'ed) instead.
-async fn apply_with_retries(
+async fn apply_with_retries<T: Item>(
     shared: &Shared,
     consumer: &dyn Consumer,
     deliveries: &[&Delivery],
-    events: &[&Event],
+    events: &[&T],
     shutdown: &Shutdown,
 ) -> Option<Vec<Status>> {
     let name = consumer.name();
@@ -208,9 +250,10 @@ async fn give_back(shared: &Shared, name: &'static str, deliveries: &[&Delivery]
             Decision::Nak(delay) => settle::nak(name, d, delay).await,
             Decision::Ack => settle::ack_all(name, &[d]).await,
             Decision::DeadLetter => {
-                let id = serde_json::from_slice::<Event>(&d.msg.payload)
-                    .ok()
-                    .map(|e| e.id.to_string());
+                let id = decode(&d.msg.payload).ok().map(|decoded| match decoded {
+                    Decoded::Event(e) => e.id.to_string(),
+                    Decoded::Other(o) => o.id.to_string(),
+                });
                 let why = "the batch kept failing to commit";
                 settle::dead_letter(shared, name, d, id.as_deref(), why).await;
             }

@@ -14,6 +14,7 @@ fn form(form_id: &str, email: Option<&str>, fields: &[(&str, &str)]) -> Event {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         content_checksum: None,
+        site_id: None,
     }))
 }
 

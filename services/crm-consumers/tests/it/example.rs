@@ -5,6 +5,10 @@
 #[path = "../../examples/sdr_alerts.rs"]
 mod sdr_alerts;
 
+#[allow(dead_code)] // its `main` is for `cargo run --example`
+#[path = "../../examples/orders.rs"]
+mod orders;
+
 use crate::support::*;
 use chrono::{DateTime, Utc};
 use hookline_core::event::ContentType;
@@ -54,6 +58,54 @@ async fn sdr_alerts_counts_views_of_watched_communities() {
     assert_eq!(
         rows,
         vec![("cnt_1".into(), "finance".into(), first, at(1), at(2), 2)]
+    );
+    running.stop().await;
+    stack.cleanup().await;
+}
+
+#[tokio::test]
+async fn orders_keeps_each_order_created_once() {
+    let stack = Stack::new(|_| {}).await;
+    sqlx::raw_sql(orders::SCHEMA)
+        .execute(&stack.pool)
+        .await
+        .unwrap();
+    let running = stack.start(vec![Arc::new(orders::Orders)]);
+    let order = other(
+        "order.created",
+        "evt_order_1",
+        serde_json::json!({"orderId": "o1", "customer": {"email": "jo@acme.com"}, "totalCents": 4200}),
+    );
+    stack.publish_other(&order).await;
+    let mut copy = order.clone();
+    copy.id = hookline_core::EventId::parse("evt_order_1_resent").unwrap();
+    stack.publish_other(&copy).await; // the same order again: one row
+    let booking = other(
+        "booking.created",
+        "evt_booking_1",
+        serde_json::json!({"bookingId": "b1"}),
+    );
+    stack.publish_other(&booking).await;
+    stack
+        .publish(&page_view(Some("cnt_1"), ContentType::News, "n1", None))
+        .await;
+    eventually("all four settled", || async {
+        stack.backlog("orders").await == (0, 0)
+    })
+    .await;
+    let rows: Vec<(String, Option<String>, i64, String)> =
+        sqlx::query_as("SELECT order_id, email, total_cents, event_id FROM orders")
+            .fetch_all(&stack.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![(
+            "o1".into(),
+            Some("jo@acme.com".into()),
+            4200,
+            "evt_order_1".into()
+        )]
     );
     running.stop().await;
     stack.cleanup().await;

@@ -5,6 +5,7 @@ mod consumers;
 mod drift;
 mod example;
 mod ordering;
+mod others;
 mod recorder;
 mod registry;
 mod runner;

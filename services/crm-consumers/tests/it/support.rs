@@ -10,7 +10,9 @@ use hookline_core::names;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{self, Outgoing};
 use hookline_core::runner::{Consumer, Runner};
-use hookline_core::{Event, EventData, EventId, EventType, Shutdown, telemetry, testing};
+use hookline_core::{
+    Event, EventData, EventId, EventType, OtherEvent, Shutdown, telemetry, testing,
+};
 use sqlx::PgPool;
 use std::future::Future;
 use std::sync::Arc;
@@ -70,6 +72,19 @@ impl Stack {
         publish::publish(&self.nats.js, &Outgoing::new(subject, msg_id, body))
             .await
             .expect("published");
+    }
+
+    /// Publishes an other-type event as crm-ingest does
+    /// (`crm.events.other.<type>`, `Nats-Msg-Id` = its id).
+    pub async fn publish_other(&self, event: &OtherEvent) {
+        let subject = self.nats.names.crm_other_subject(&event.kind);
+        let body = serde_json::to_vec(event).expect("serialises");
+        publish::publish(
+            &self.nats.js,
+            &Outgoing::new(subject, event.id.as_str(), body.into()),
+        )
+        .await
+        .expect("published");
     }
 
     /// Every message in CRM_DLQ, in order.
@@ -236,6 +251,7 @@ pub fn form(
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             content_checksum: None,
+            site_id: None,
         }),
     }
 }
@@ -244,4 +260,17 @@ pub fn form(
 pub fn timed(mut event: Event, n: i64) -> Event {
     event.occurred_at = at(n);
     event
+}
+
+/// An other-type event `kind` with id `id` and `data`, received from
+/// OptimoCMS now.
+pub fn other(kind: &str, id: &str, data: serde_json::Value) -> OtherEvent {
+    let payload = serde_json::json!({"id": id, "type": kind, "data": data});
+    OtherEvent {
+        id: EventId::parse(id).expect("an id"),
+        kind: kind.into(),
+        source: "optimocms".into(),
+        received_at: Utc::now(),
+        payload: payload.as_object().cloned().unwrap_or_default(),
+    }
 }

@@ -25,7 +25,7 @@ fn seed_view() -> Value {
 fn event(d: Delivery) -> Event {
     match d {
         Delivery::Event(e) => *e,
-        Delivery::Ping => panic!("event expected"),
+        other => panic!("event expected, got {other:?}"),
     }
 }
 
@@ -79,11 +79,34 @@ fn missing_event_or_data_is_the_seed_message() {
 }
 
 #[test]
-fn unknown_type_and_bad_data_are_named() {
-    let err = legacy(obj(json!({"event": "signup", "data": {}})), now()).unwrap_err();
+fn unknown_types_are_kept_without_the_api_key() {
+    let body = json!({"api_key": "k", "event": "order.created", "data": {"orderId": "o1"}});
+    let Delivery::Other(other) = legacy(obj(body.clone()), now()).unwrap() else {
+        panic!("an other-type event expected")
+    };
+    assert_eq!(other.kind, "order.created");
+    assert_eq!(other.source, "resources-centre");
+    assert_eq!(
+        Value::Object(other.payload.clone()),
+        json!({"event": "order.created", "data": {"orderId": "o1"}})
+    );
+    let Delivery::Other(again) = legacy(obj(body), now()).unwrap() else {
+        panic!("an other-type event expected")
+    };
+    assert_eq!(other.id, again.id, "the id is derived from the signed body");
+    let body = json!({"type": "booking.created", "data": {"bookingId": "b1"}});
+    let Delivery::Other(other) = standard(obj(body), "msg_7", now()).unwrap() else {
+        panic!("an other-type event expected")
+    };
+    assert_eq!(other.id.as_str(), "msg_7");
+}
+
+#[test]
+fn malformed_type_and_bad_data_are_named() {
+    let err = legacy(obj(json!({"event": "sign up", "data": {}})), now()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "Unknown event type \"signup\" (expected page_view, form_submission or content_published)"
+        "Malformed event type \"sign up\" (expected 1 to 64 printable ASCII characters without spaces)"
     );
     let err = legacy(
         obj(json!({"event": "form_submission", "data": {"email": "a@b"}})),

@@ -3,5 +3,6 @@
 mod accept;
 mod fuzz;
 mod ops;
+mod optimocms;
 mod refuse;
 mod support;

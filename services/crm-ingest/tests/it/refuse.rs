@@ -165,8 +165,8 @@ async fn bad_bodies_are_400_naming_the_problem() {
             "Missing event/data",
         ),
         (
-            r#"{"api_key":"super-long-random-api-key","event":"signup","data":{}}"#,
-            "Unknown event type \"signup\" (expected page_view, form_submission or content_published)",
+            r#"{"api_key":"super-long-random-api-key","event":"sign up","data":{}}"#,
+            "Malformed event type \"sign up\" (expected 1 to 64 printable ASCII characters without spaces)",
         ),
         (
             r#"{"api_key":"super-long-random-api-key","event":"page_view","data":{"content_type":"event","content_id":"c"}}"#,

@@ -6,7 +6,7 @@ use chrono::Utc;
 use hookline_core::event::Event;
 use hookline_core::names::CRM_EVENTS;
 use hookline_core::nats::Nats;
-use hookline_core::signing::{Secret, legacy, standard};
+use hookline_core::signing::{Secret, legacy, optimocms, standard};
 use hookline_core::{Config, Shutdown, testing};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -114,9 +114,19 @@ impl Stack {
 
     /// POSTs `body` with `headers` to the webhook route.
     pub async fn post(&self, headers: &[(String, String)], body: impl Into<Vec<u8>>) -> Answer {
+        self.post_to(crm_ingest::ROUTE, headers, body).await
+    }
+
+    /// POSTs `body` with `headers` to `route`.
+    pub async fn post_to(
+        &self,
+        route: &str,
+        headers: &[(String, String)],
+        body: impl Into<Vec<u8>>,
+    ) -> Answer {
         let mut req = self
             .http
-            .post(format!("{}{}", self.base, crm_ingest::ROUTE))
+            .post(format!("{}{route}", self.base))
             .header("content-type", "application/json")
             .body(body.into());
         for (k, v) in headers {
@@ -225,6 +235,16 @@ pub fn legacy_headers(secret: &str, ts: i64, body: &[u8]) -> Vec<(String, String
             "X-Signature",
             legacy::sign(&Secret::legacy(secret).unwrap(), ts, body),
         ),
+    ]
+}
+
+/// OptimoCMS headers signed with `secret` (the string as shown) at
+/// `ts_ms` (Unix milliseconds).
+pub fn optimocms_headers(secret: &str, ts_ms: i64, body: &[u8]) -> Vec<(String, String)> {
+    let sig = optimocms::sign(&optimocms::key(secret).unwrap(), ts_ms, body);
+    vec![
+        h("x-optimocms-timestamp", ts_ms.to_string()),
+        h("x-optimocms-signature", sig),
     ]
 }
 

@@ -207,6 +207,7 @@ pub fn form(contact: Option<&str>, email: Option<&str>, fields: &[(&str, &str)])
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>(),
             content_checksum: None,
+            site_id: None,
         })),
         visitor: Visitor::default(),
     }

@@ -33,7 +33,7 @@ pub enum WebhooksCmd {
             default_value = "page_view,form_submission,content_published"
         )]
         events: Vec<String>,
-        /// `standard` or `rc-legacy`.
+        /// `standard`, `rc-legacy` or `optimocms`.
         #[arg(long, default_value = "standard")]
         profile: String,
         /// Free text.

@@ -27,6 +27,7 @@ pub fn form_submission(obj: &Map<String, Value>) -> Result<(FormSubmission, bool
         email: f.text("email", MAX_EMAIL)?,
         fields: fields(obj.get("fields"))?,
         content_checksum: f.text("content_checksum", MAX_CHECKSUM)?,
+        site_id: None,
     };
     Ok((submission, f.gdpr()?))
 }

@@ -61,7 +61,7 @@ pub async fn resend(
     let event: Event = serde_json::from_slice(&found.payload)
         .map_err(|e| ApiError::invalid(format!("the stored event does not parse: {e}")))?;
     let now = Utc::now();
-    let signed = request::for_event(&webhook, &event, now)
+    let signed = request::for_event(&webhook, &event, ctx.site_id.as_deref(), now)
         .map_err(|e| ApiError::invalid(format!("cannot sign with this webhook's secret: {e}")))?;
     let (http, policy) = ctx.route(&webhook);
     let outcome = send::send(http, &webhook.url, &signed, policy).await;

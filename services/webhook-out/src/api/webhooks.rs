@@ -181,7 +181,7 @@ fn known_types() -> String {
 fn profile(raw: &str) -> Result<Profile, ApiError> {
     Profile::parse(raw).ok_or_else(|| {
         ApiError::invalid(format!(
-            "unknown profile {raw:?} (expected standard or rc-legacy)"
+            "unknown profile {raw:?} (expected standard, rc-legacy or optimocms)"
         ))
     })
 }
@@ -200,12 +200,15 @@ fn check_secret(secret: &str, profile: Profile) -> Result<(), ApiError> {
                 && Secret::standard(secret).is_ok()
         }
         Profile::RcLegacy => Secret::legacy(secret).is_ok(),
+        // Keyed with the string as shown; a `whsec_` one is what OptimoCMS
+        // hands out and what the generated secret looks like.
+        Profile::OptimoCms => hookline_core::signing::optimocms::key(secret).is_ok(),
     };
     if ok && secret.len() <= 256 {
         Ok(())
     } else {
         Err(ApiError::invalid(
-            "secret must be whsec_ followed by base64 (standard) or a non-empty string (rc-legacy), at most 256 characters",
+            "secret must be whsec_ followed by base64 (standard) or a non-empty string (rc-legacy, optimocms), at most 256 characters",
         ))
     }
 }

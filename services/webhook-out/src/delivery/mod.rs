@@ -56,6 +56,8 @@ pub struct Ctx {
     /// `crm_webhook.url`: the config webhook is trusted only while its URL
     /// is still the one in config (an API change cannot borrow its trust).
     pub config_url: Option<String>,
+    /// `webhook_out.site_id`: the `siteId` of `optimocms` form bodies.
+    pub site_id: Option<String>,
     /// `ops.shutdown_grace`: how long in-flight deliveries may finish.
     pub grace: Duration,
     /// Wakes the supervisor after a change made through this instance's API.

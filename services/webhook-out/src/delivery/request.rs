@@ -7,9 +7,11 @@
 use crate::store::{Profile, Webhook};
 use chrono::{DateTime, Utc};
 use hookline_core::event::{EventData, rfc3339_millis};
+use hookline_core::optimocms::{self, FORM_SUBMITTED};
 use hookline_core::signing::{self, Secret, SignatureError};
 use hookline_core::{Event, EventType};
 use serde::Serialize;
+use serde_json::Value;
 
 /// A signed request, ready to send.
 #[derive(Clone, Debug)]
@@ -112,14 +114,25 @@ pub fn sign(
             headers.push((signing::X_TIMESTAMP, ts.to_string()));
             headers.push((signing::X_SIGNATURE, sig));
         }
+        Profile::OptimoCms => {
+            // One signature, like the vendor's, keyed with the secret string
+            // as shown (`whsec_…` included); milliseconds.
+            let ts = now.timestamp_millis();
+            let key = signing::optimocms::key(&webhook.secret)?;
+            let sig = signing::optimocms::sign(&key, ts, &body);
+            headers.push((signing::optimocms::TIMESTAMP, ts.to_string()));
+            headers.push((signing::optimocms::SIGNATURE, sig));
+        }
     }
     Ok(Signed { body, headers })
 }
 
-/// The body of `event` in `webhook`'s profile.
-pub fn event_body(webhook: &Webhook, event: &Event) -> Vec<u8> {
+/// The body of `event` in `webhook`'s profile. `site_id` is
+/// `webhook_out.site_id`, the `siteId` of `optimocms` form bodies.
+pub fn event_body(webhook: &Webhook, event: &Event, site_id: Option<&str>) -> Vec<u8> {
     match webhook.profile() {
         Profile::Standard => serde_json::to_vec(event).unwrap_or_default(),
+        Profile::OptimoCms => optimocms_body(event, site_id),
         Profile::RcLegacy => {
             let kind = event.event_type().as_str();
             let id = event.id.as_str();
@@ -136,13 +149,53 @@ pub fn event_body(webhook: &Webhook, event: &Event) -> Vec<u8> {
     }
 }
 
-/// A signed delivery of `event`.
+/// The vendor's `{"id","type","created_at","data"}`: a form as
+/// `form.submitted` with its `{formId, siteId, fields, submittedAt}`, any
+/// other event under hookline's type name with hookline's data.
+fn optimocms_body(event: &Event, site_id: Option<&str>) -> Vec<u8> {
+    let created_at = rfc3339_millis::format(&event.occurred_at);
+    let body = |kind: &str, data: Value| optimocms::Body {
+        id: event.id.to_string(),
+        kind: kind.to_string(),
+        created_at: created_at.clone(),
+        data,
+    };
+    let body = match &event.data {
+        EventData::FormSubmission(f) => {
+            let site = [site_id, f.site_id.as_deref()]
+                .into_iter()
+                .flatten()
+                .find(|s| !s.is_empty())
+                .unwrap_or_default();
+            let data = optimocms::form_data(f, site, &event.occurred_at);
+            body(
+                FORM_SUBMITTED,
+                serde_json::to_value(data).unwrap_or_default(),
+            )
+        }
+        // Hookline's own `data`, whatever the type: the envelope's field.
+        other => {
+            let mut tagged = serde_json::to_value(other).unwrap_or_default();
+            let data = tagged.get_mut("data").map(Value::take).unwrap_or_default();
+            body(event.event_type().as_str(), data)
+        }
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// A signed delivery of `event` (`site_id` as for [`event_body`]).
 pub fn for_event(
     webhook: &Webhook,
     event: &Event,
+    site_id: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Signed, SignatureError> {
-    sign(webhook, event.id.as_str(), event_body(webhook, event), now)
+    sign(
+        webhook,
+        event.id.as_str(),
+        event_body(webhook, event, site_id),
+        now,
+    )
 }
 
 /// A signed ping with id `id` (for `POST /v1/webhooks/{id}/test`).
@@ -160,6 +213,13 @@ pub fn for_ping(webhook: &Webhook, id: &str, now: DateTime<Utc>) -> Result<Signe
         })
         .unwrap_or_default(),
         Profile::RcLegacy => legacy_body(webhook, PING, &data, id, &now),
+        Profile::OptimoCms => serde_json::to_vec(&optimocms::Body {
+            id: id.to_string(),
+            kind: PING.to_string(),
+            created_at: rfc3339_millis::format(&now),
+            data: &data,
+        })
+        .unwrap_or_default(),
     };
     sign(webhook, id, body, now)
 }
@@ -222,7 +282,7 @@ mod tests {
     #[test]
     fn legacy_body_is_the_seeds_shape_compact() {
         let ev = event();
-        let body = String::from_utf8(event_body(&webhook(Profile::RcLegacy), &ev)).unwrap();
+        let body = String::from_utf8(event_body(&webhook(Profile::RcLegacy), &ev, None)).unwrap();
         let expected = format!(
             r#"{{"api_key":"key","event":"page_view","data":{{"content_type":"event","content_id":"evt_123","slug":"s","title":"T \"q\" é","community":null,"contact_id":"cnt_001","url":null,"id":"{}","ts":"2026-10-13T07:58:00.000Z"}}}}"#,
             ev.id
@@ -240,14 +300,14 @@ mod tests {
             title: "Hello".into(),
             checksum: hookline_core::content::Checksum::parse(&"ab".repeat(32)).unwrap(),
         });
-        let legacy = String::from_utf8(event_body(&webhook(Profile::RcLegacy), &ev)).unwrap();
+        let legacy = String::from_utf8(event_body(&webhook(Profile::RcLegacy), &ev, None)).unwrap();
         let expected = format!(
             r#"{{"api_key":"key","event":"content_published","data":{{"content_type":"news","content_id":"n1","slug":"hello","title":"Hello","checksum":"{}","id":"{}","ts":"2026-10-13T07:58:00.000Z"}}}}"#,
             "ab".repeat(32),
             ev.id
         );
         assert_eq!(legacy, expected);
-        let standard = event_body(&webhook(Profile::Standard), &ev);
+        let standard = event_body(&webhook(Profile::Standard), &ev, None);
         let back: Event = serde_json::from_slice(&standard).unwrap();
         assert_eq!(back, ev);
     }
@@ -259,7 +319,7 @@ mod tests {
         w.previous_secret = Some(Secret::generate());
         w.previous_secret_expires_at = Some(now + chrono::Duration::hours(24));
         let ev = event();
-        let signed = for_event(&w, &ev, now).unwrap();
+        let signed = for_event(&w, &ev, None, now).unwrap();
         let h = |n: &str| {
             signed
                 .headers
@@ -283,7 +343,7 @@ mod tests {
         }
         // Expired: one signature only.
         w.previous_secret_expires_at = Some(now - chrono::Duration::seconds(1));
-        let signed = for_event(&w, &ev, now).unwrap();
+        let signed = for_event(&w, &ev, None, now).unwrap();
         let sig = &signed
             .headers
             .iter()

@@ -275,7 +275,7 @@ async fn attempt_delivery(
     msg: &Message,
     now: DateTime<Utc>,
 ) -> send::Outcome {
-    let mut signed = match request::for_event(webhook, event, now) {
+    let mut signed = match request::for_event(webhook, event, ctx.site_id.as_deref(), now) {
         Ok(signed) => signed,
         Err(e) => {
             return send::Outcome {

@@ -25,6 +25,12 @@ pub enum Profile {
     /// `X-Signature` keyed with the secret string as-is.
     #[serde(rename = "rc-legacy")]
     RcLegacy,
+    /// OptimoCMS's scheme: body `{id, type, created_at, data}` (forms as
+    /// `form.submitted`), `x-optimocms-timestamp` in milliseconds and
+    /// `x-optimocms-signature` (hex) keyed with the secret string as shown,
+    /// `whsec_` included.
+    #[serde(rename = "optimocms")]
+    OptimoCms,
 }
 
 impl Profile {
@@ -33,6 +39,7 @@ impl Profile {
         match self {
             Profile::Standard => "standard",
             Profile::RcLegacy => "rc-legacy",
+            Profile::OptimoCms => "optimocms",
         }
     }
 
@@ -41,6 +48,7 @@ impl Profile {
         match s {
             "standard" => Some(Profile::Standard),
             "rc-legacy" => Some(Profile::RcLegacy),
+            "optimocms" => Some(Profile::OptimoCms),
             _ => None,
         }
     }
@@ -55,7 +63,7 @@ pub struct Webhook {
     pub url: String,
     /// Event types delivered (`page_view`, `form_submission`).
     pub events: Vec<String>,
-    /// `standard` or `rc-legacy` (checked by the table).
+    /// `standard`, `rc-legacy` or `optimocms` (checked by the table).
     pub profile: String,
     /// Free text.
     pub description: Option<String>,

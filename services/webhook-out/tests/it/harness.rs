@@ -185,6 +185,7 @@ pub fn form(form_id: &str) -> Event {
         email: Some("john@acme.example".into()),
         fields: [("first_name".to_string(), "John".to_string())].into(),
         content_checksum: None,
+        site_id: None,
     }))
 }
 
