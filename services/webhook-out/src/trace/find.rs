@@ -46,7 +46,9 @@ fn nanos(t: DateTime<Utc>) -> i128 {
 }
 
 /// Looks in `stream` (subjects `filter`) for the message with `Nats-Msg-Id`
-/// = `msg_id` inside `window`. `Ok(None)`: not there.
+/// = `msg_id` inside `window`. `Ok(None)`: not there (the whole window was
+/// read); an error when the stream could not be read, or not to the
+/// window's end within the time budget.
 pub async fn by_msg_id(
     js: &jetstream::Context,
     stream: &str,
@@ -79,14 +81,19 @@ pub async fn by_msg_id(
     let started = Instant::now();
     let until = nanos(window.until);
     let mut hit = None;
+    let mut searched_to_the_end = false;
     while started.elapsed() < BUDGET {
         let msg = match tokio::time::timeout(IDLE, messages.next()).await {
             Ok(Some(Ok(m))) => m,
             Ok(Some(Err(e))) => return Err(e.to_string()),
-            Ok(None) | Err(_) => break,
+            Ok(None) | Err(_) => {
+                searched_to_the_end = true;
+                break;
+            }
         };
         let Ok(info) = msg.info() else { break };
         if info.published.unix_timestamp_nanos() > until {
+            searched_to_the_end = true;
             break;
         }
         let id = msg.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id"));
@@ -95,10 +102,22 @@ pub async fn by_msg_id(
             break;
         }
         if info.pending == 0 {
+            searched_to_the_end = true;
             break;
         }
     }
-    let Some(seq) = hit else { return Ok(None) };
+    let Some(seq) = hit else {
+        // Out of time before the window's end: "not there" would be a guess,
+        // so the caller reports this stream as a blind spot instead.
+        return if searched_to_the_end {
+            Ok(None)
+        } else {
+            Err(format!(
+                "search stopped after {BUDGET:?} before the end of the window; \
+                 the event may be there: try again"
+            ))
+        };
+    };
     let raw = stream
         .get_raw_message(seq)
         .await
