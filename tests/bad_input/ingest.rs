@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Map, Value, json};
 
-/// The seed's receiver path.
+/// The legacy Node app's receiver path.
 pub const PATH: &str = "/api/webhooks/resources-centre";
 
 fn now() -> i64 {
@@ -63,7 +63,7 @@ fn is_view(m: &Map<String, Value>) -> bool {
     m.get("event").and_then(Value::as_str) == Some("page_view")
 }
 
-/// A JSON value the seed's `!x` treats as missing.
+/// A JSON value the legacy Node app's `!x` treats as missing.
 fn falsy() -> BoxedStrategy<Option<Value>> {
     select(vec![
         None,
@@ -196,7 +196,7 @@ fn bad_envelope() -> BoxedStrategy<(&'static str, Map<String, Value>)> {
             0..4usize
         )
             .prop_map(|(mut m, x, i)| {
-                // Numbers are coerced to text (the seed's SQLite ids), so
+                // Numbers are coerced to text (the legacy Node app's SQLite ids), so
                 // only booleans, arrays and objects are wrong for sure.
                 let key = if is_view(&m) {
                     ["content_type", "content_id", "slug", "title"][i]

@@ -18,7 +18,7 @@ pub fn page_view_data() -> Value {
     json!({"content_type": "resource", "content_id": "sec-1", "slug": "sec", "title": "signed-delivery"})
 }
 
-/// The seed's profile: `{"api_key","event","data"}`, `X-Timestamp`,
+/// The legacy Node app's profile: `{"api_key","event","data"}`, `X-Timestamp`,
 /// `X-Signature` over `{ts}.{body}` with the secret string.
 pub fn legacy(secret: &str, api_key: &str, signed_at: i64, sent_at: i64) -> Delivery {
     let id = EventId::new();

@@ -343,7 +343,7 @@ pub struct RawEvent {
     pub visitor: Visitor,
 }
 
-/// RFC 3339 with milliseconds and `Z`, the seed's `toISOString()` format.
+/// RFC 3339 with milliseconds and `Z`, the legacy Node app's `toISOString()` format.
 pub mod rfc3339_millis {
     use super::*;
     use serde::{Deserializer, Serializer};

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Map;
 use serde_json::Value;
 
-/// The seed's legacy webhook body (`rc-legacy` profile):
+/// The legacy Node app's legacy webhook body (`rc-legacy` profile):
 /// `{"api_key", "event", "data"}`, where `data` is the event's payload plus
 /// its `id` and `ts`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,7 +29,7 @@ pub struct LegacyBody<D> {
 /// A legacy body's `data`: the typed payload plus `id` and `ts`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LegacyData<D> {
-    /// The event id (absent from the seed's own sender).
+    /// The event id (absent from the legacy Node app's own sender).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// When the event occurred (RFC 3339).

@@ -1,4 +1,4 @@
-//! Webhook signatures: Standard Webhooks, the seed's legacy scheme and
+//! Webhook signatures: Standard Webhooks, the legacy Node app's legacy scheme and
 //! OptimoCMS's ([`optimocms`]).
 //!
 //! Both sign over the raw body bytes and both are verified with the hmac
@@ -79,7 +79,7 @@ impl Secret {
     }
 
     /// The key of the legacy scheme: the secret string exactly as configured
-    /// (the seed's `createHmac("sha256", secret)`).
+    /// (the legacy Node app's `createHmac("sha256", secret)`).
     pub fn legacy(secret: &str) -> Result<Self, SignatureError> {
         if secret.is_empty() {
             return Err(SignatureError::BadSecret);
@@ -188,7 +188,7 @@ pub mod standard {
     }
 }
 
-/// The seed's scheme: `X-Timestamp` and `X-Signature` = base64 HMAC-SHA256 of
+/// The legacy Node app's scheme: `X-Timestamp` and `X-Signature` = base64 HMAC-SHA256 of
 /// `"{timestamp}.{body}"`, keyed with the secret string.
 pub mod legacy {
     use super::*;

@@ -3,8 +3,8 @@
 //! `content_drift` (see [`crate::drift`]), and events of types hookline does
 //! not model into `other_events`, as received.
 //!
-//! `content_events` keeps the seed receiver's columns, so queries written for
-//! the seed keep working; `payload` is the event's `data` as received. A
+//! `content_events` keeps the legacy Node receiver's columns, so queries written for
+//! the legacy app keep working; `payload` is the event's `data` as received. A
 //! contact is upserted from each identified form submission, merging: a
 //! field the form left blank never erases what an earlier form told us.
 

@@ -7,8 +7,8 @@
 //! Form fields arrive under whatever names the form builder used
 //! (`first_name`, `firstName`, `firstname`, HubSpot's `jobtitle`, …). Field
 //! names are compared after lower-casing and dropping everything but letters
-//! and digits, then looked up in an alias table modelled on the HubSpot
-//! mapping of seed 001.
+//! and digits, then looked up in an alias table modelled on OptimoCMS's
+//! guide to mapping form fields to HubSpot contact properties.
 
 use hookline_core::event::{FormSubmission, PageView};
 pub use hookline_core::form_fields::field;

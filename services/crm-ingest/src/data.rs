@@ -1,6 +1,6 @@
 //! Turning a delivery's `data` object into the typed payload, tolerantly.
 //!
-//! Senders are not all hookline: the seed's Node sender puts `ts` in `data`
+//! Senders are not all hookline: the legacy Node app's Node sender puts `ts` in `data`
 //! and no `id`, its SQLite ids may arrive as numbers, and form `fields` may
 //! hold numbers or booleans from a browser form library. Those are coerced to
 //! the strings the event model carries, so the CRM sees one clean shape;
@@ -59,7 +59,7 @@ pub fn typed(kind: EventType, mut data: Map<String, Value>) -> Result<EventData,
         }
         EventType::FormSubmission => {
             coerce_strings(&mut data, FORM_STRINGS);
-            // The seed's form endpoint forwards `content_type` as given, which
+            // The legacy Node app's form endpoint forwards `content_type` as given, which
             // may be "" for a form outside any content page.
             if data.get("content_type").and_then(Value::as_str) == Some("") {
                 data.insert("content_type".into(), Value::Null);

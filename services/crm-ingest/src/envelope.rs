@@ -1,8 +1,8 @@
 //! The two body shapes a delivery may have, normalised to one core [`Event`].
 //!
 //! - Standard Webhooks: the envelope itself, `{"id","occurred_at","type","data"}`.
-//! - rc-legacy / the seed: `{"api_key","event","data"}`, with `data.id` and
-//!   `data.ts` from webhook-out, or only `data.ts` from the seed's Node sender.
+//! - rc-legacy / the legacy Node app: `{"api_key","event","data"}`, with `data.id` and
+//!   `data.ts` from webhook-out, or only `data.ts` from the legacy Node app's Node sender.
 //!
 //! Whatever arrives, the CRM stream carries the same envelope, so consumers
 //! never need to know which profile a sender used. A well-formed type
@@ -42,7 +42,7 @@ pub enum EnvelopeError {
     /// JSON, but not an object.
     #[error("Body must be a JSON object")]
     NotAnObject,
-    /// A legacy body without `event` or `data` (the seed's message).
+    /// A legacy body without `event` or `data` (the legacy Node app's message).
     #[error("Missing event/data")]
     MissingEventData,
     /// A Standard Webhooks envelope without `type` or `data`.
@@ -122,7 +122,7 @@ pub fn standard(
 }
 
 /// A legacy body `{"api_key","event","data"}`. The id is the body's `id` /
-/// `data.id`, else derived from the seed's `uniq_key`: only bytes the
+/// `data.id`, else derived from the legacy Node app's `uniq_key`: only bytes the
 /// signature covers name the event. The legacy signature does not cover
 /// headers, so a `webhook-id` header is ignored; otherwise a captured
 /// delivery re-sent under a new header would count again.
@@ -192,7 +192,7 @@ pub(crate) fn build(
     })))
 }
 
-/// The seed's `!event || !data`: absent, null, false, "" and 0 all count as
+/// The legacy Node app's `!event || !data`: absent, null, false, "" and 0 all count as
 /// missing.
 pub(crate) fn present(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| match v {
@@ -235,7 +235,7 @@ pub(crate) fn id_value(v: &Value, field: &'static str) -> Result<EventId, Envelo
         .ok_or(EnvelopeError::BadId(field))
 }
 
-/// RFC 3339 text (the seed's `toISOString()`), or Unix milliseconds.
+/// RFC 3339 text (the legacy Node app's `toISOString()`), or Unix milliseconds.
 pub(crate) fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
     match v {
         Value::String(s) => DateTime::parse_from_rfc3339(s)

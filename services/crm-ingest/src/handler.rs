@@ -26,7 +26,7 @@ use serde_json::json;
 use std::sync::Arc;
 use tracing::Instrument;
 
-/// The route of the seed's receiver, kept so a seed sender needs no change.
+/// The route of the legacy Node app's receiver, kept so a legacy sender needs no change.
 pub const ROUTE: &str = "/api/webhooks/resources-centre";
 
 /// The one message of every 401.
@@ -121,7 +121,7 @@ pub(crate) enum Accepted {
     Ping,
 }
 
-/// `{"status":"ok"}` or `{"status":"error","message":…}`, as the seed answered.
+/// `{"status":"ok"}` or `{"status":"error","message":…}`, as the legacy Node receiver answered.
 #[utoipa::path(
     post,
     path = "/api/webhooks/resources-centre",
@@ -130,8 +130,8 @@ pub(crate) enum Accepted {
         ("webhook-id" = Option<String>, Header, description = "Event id (Standard Webhooks; also sent by rc-legacy)."),
         ("webhook-timestamp" = Option<String>, Header, description = "Unix seconds (Standard Webhooks)."),
         ("webhook-signature" = Option<String>, Header, description = "Space-separated `v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>`. Its presence selects the Standard Webhooks profile."),
-        ("X-Timestamp" = Option<String>, Header, description = "Unix seconds (rc-legacy / seed)."),
-        ("X-Signature" = Option<String>, Header, description = "base64 HMAC-SHA256 of `{timestamp}.{body}` keyed with the secret string (rc-legacy / seed)."),
+        ("X-Timestamp" = Option<String>, Header, description = "Unix seconds (rc-legacy)."),
+        ("X-Signature" = Option<String>, Header, description = "base64 HMAC-SHA256 of `{timestamp}.{body}` keyed with the secret string (rc-legacy)."),
     ),
     request_body(content = crate::openapi::DeliveryBody, content_type = "application/json"),
     responses(

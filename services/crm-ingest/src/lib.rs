@@ -5,7 +5,7 @@
 //! is kept as an other-type event on either route.
 //!
 //! `POST /api/webhooks/resources-centre` takes deliveries signed with either
-//! profile webhook-out speaks (Standard Webhooks, or the seed's `X-Signature`
+//! profile webhook-out speaks (Standard Webhooks, or the legacy Node app's `X-Signature`
 //! scheme with an `api_key` in the body), verifies them over the raw bytes,
 //! normalises them to the core event envelope and publishes them to
 //! `CRM_EVENTS` with `Nats-Msg-Id` = event id. It answers 200 only after the

@@ -13,7 +13,7 @@ use utoipa::{OpenApi, ToSchema};
 #[openapi(
     info(
         title = "hookline crm-ingest",
-        description = "Receives signed event deliveries from the Resources Centre (webhook-out, or the seed's Node sender), verifies them over the raw body and publishes them to CRM_EVENTS. Two signature profiles: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and rc-legacy (`X-Timestamp`, `X-Signature`, `api_key` in the body). The signature is verified before the body is parsed; every authentication failure is the same 401. A legacy event id comes only from the signed body (`id` / `data.id`), never from a header. A well-formed event type hookline does not model (`order.created`, `booking.created`, …) is accepted and kept as received (`crm.events.other.<type>`, table `other_events`). `POST /api/webhooks/optimocms` takes OptimoCMS deliveries (`x-optimocms-timestamp` in ms, `x-optimocms-signature` hex, `ingest.optimocms_secrets`). Also serves /healthz and /readyz (metrics are on the ops listener).",
+        description = "Receives signed event deliveries from the Resources Centre (webhook-out, or the legacy Node app's Node sender), verifies them over the raw body and publishes them to CRM_EVENTS. Two signature profiles: Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and rc-legacy (`X-Timestamp`, `X-Signature`, `api_key` in the body). The signature is verified before the body is parsed; every authentication failure is the same 401. A legacy event id comes only from the signed body (`id` / `data.id`), never from a header. A well-formed event type hookline does not model (`order.created`, `booking.created`, …) is accepted and kept as received (`crm.events.other.<type>`, table `other_events`). `POST /api/webhooks/optimocms` takes OptimoCMS deliveries (`x-optimocms-timestamp` in ms, `x-optimocms-signature` hex, `ingest.optimocms_secrets`). Also serves /healthz and /readyz (metrics are on the ops listener).",
     ),
     paths(crate::handler::receive, crate::optimocms::receive),
     components(schemas(
@@ -46,7 +46,7 @@ pub struct StatusBody {
 pub enum DeliveryBody {
     /// Standard Webhooks profile.
     Standard(StandardDelivery),
-    /// rc-legacy profile (and the seed's sender).
+    /// rc-legacy profile (and the legacy Node app's sender).
     Legacy(LegacyDelivery),
 }
 
@@ -68,7 +68,7 @@ pub struct StandardDelivery {
     pub data: serde_json::Value,
 }
 
-/// The seed's body, as sent with the rc-legacy profile.
+/// The legacy Node app's body, as sent with the rc-legacy profile.
 #[derive(Serialize, ToSchema)]
 pub struct LegacyDelivery {
     /// Must equal `ingest.api_key` when that is set.
@@ -77,7 +77,7 @@ pub struct LegacyDelivery {
     #[schema(example = "form_submission")]
     pub event: String,
     /// The payload; may carry `id` (the event id) and `ts` (when it happened).
-    /// Without an id, one is derived from the seed receiver's `uniq_key`.
+    /// Without an id, one is derived from the legacy Node receiver's `uniq_key`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }

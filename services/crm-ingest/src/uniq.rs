@@ -1,6 +1,6 @@
-//! Ids for legacy deliveries that carry none (the seed's own Node sender).
+//! Ids for legacy deliveries that carry none (the legacy Node app's own Node sender).
 //!
-//! The seed's receiver collapsed duplicates with a `uniq_key` column:
+//! The legacy Node app's receiver collapsed duplicates with a `uniq_key` column:
 //! `page_view|content_id|contact_id|<UTC day>` and
 //! `form_submission|form_id|contact_id-or-email|<UTC minute>`. (It never
 //! sent `content_published`; for one without an id the key is the content,
@@ -8,7 +8,7 @@
 //! to an earlier checksum does not.) We derive the
 //! event id from that same key, so its retries (which re-sign the same body)
 //! and repeats within the bucket publish the same id and collapse exactly as
-//! they did in the seed — in the stream's duplicate window and, after it, in
+//! they did in the legacy app — in the stream's duplicate window and, after it, in
 //! every consumer's `processed_events`.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 /// Domain separation, so no other hashed string can produce the same id.
 const NAMESPACE: &str = "hookline/crm-ingest/seed-uniq-key/v1\n";
 
-/// The seed receiver's `uniq_key`, byte for byte (its buckets are not zero
+/// The legacy Node receiver's `uniq_key`, byte for byte (its buckets are not zero
 /// padded: `2025-10-13`, but `2025-1-5-7-8`).
 pub fn seed_uniq_key(data: &EventData, at: DateTime<Utc>) -> String {
     let day = format!("{}-{}-{}", at.year(), at.month(), at.day());

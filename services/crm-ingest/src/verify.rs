@@ -39,7 +39,7 @@ pub struct Keys {
 
 impl Keys {
     /// Derives the keys of `ingest.*`. Empty entries are ignored (an empty
-    /// `WEBHOOK_SHARED_SECRET=` in a seed `.env` means "not set"), and so is
+    /// `WEBHOOK_SHARED_SECRET=` in a legacy `.env` means "not set"), and so is
     /// an empty API key.
     pub fn from_config(config: &IngestConfig) -> Result<Self, KeyError> {
         let mut standard = Vec::new();
@@ -125,7 +125,7 @@ impl Keys {
         )
     }
 
-    /// Verifies the seed's `X-Timestamp` / `X-Signature` over the raw body.
+    /// Verifies the legacy Node app's `X-Timestamp` / `X-Signature` over the raw body.
     pub fn verify_legacy(
         &self,
         headers: &DeliveryHeaders<'_>,
@@ -210,7 +210,7 @@ impl<'a> DeliveryHeaders<'a> {
     }
 
     /// Standard Webhooks when a `webhook-signature` header is present; the
-    /// seed's scheme otherwise (its deliveries may carry `webhook-id` too).
+    /// legacy Node app's scheme otherwise (its deliveries may carry `webhook-id` too).
     pub fn is_standard(&self) -> bool {
         self.webhook_signature.is_some()
     }

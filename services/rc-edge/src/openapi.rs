@@ -80,7 +80,7 @@ pub struct PageViewRequest {
     pub gdpr: Option<bool>,
 }
 
-/// A form submission: the seed's body.
+/// A form submission: the legacy Node app's body.
 #[derive(Serialize, ToSchema)]
 pub struct FormSubmissionRequest {
     /// Required.

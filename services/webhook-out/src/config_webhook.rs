@@ -1,5 +1,5 @@
-//! The webhook described by `crm_webhook.*` (the seed's `CRM_WEBHOOK_URL`,
-//! `CRM_SHARED_SECRET`, `CRM_WEBHOOK_KEY`), so the seed's one-CRM set-up
+//! The webhook described by `crm_webhook.*` (the legacy Node app's `CRM_WEBHOOK_URL`,
+//! `CRM_SHARED_SECRET`, `CRM_WEBHOOK_KEY`), so the legacy Node app's one-CRM set-up
 //! needs no API call.
 //!
 //! It is upserted on a unique index at every start-up: created once however

@@ -1,5 +1,5 @@
 //! Configuration: built-in defaults, then `hookline.toml` (or `--config`), then
-//! the seed's variable names, then `HOOKLINE__SECTION__KEY`.
+//! the legacy Node app's variable names, then `HOOKLINE__SECTION__KEY`.
 //!
 //! Every section derives `Default` with the documented defaults, so a test can
 //! build a `Config` in code and a user needs no file at all. A bad value stops
@@ -58,7 +58,7 @@ pub struct Config {
     pub dedupe: DedupeConfig,
     /// webhook-out.
     pub webhook_out: WebhookOutConfig,
-    /// The webhook created from config at start-up (the seed's one-CRM setup).
+    /// The webhook created from config at start-up (the legacy Node app's one-CRM setup).
     pub crm_webhook: CrmWebhookConfig,
     /// crm-ingest.
     pub ingest: IngestConfig,
@@ -92,7 +92,7 @@ const LIST_KEYS: &[&str] = &[
     "actions.backoff",
 ];
 
-/// The seed's variable names and the key each one sets.
+/// The legacy Node app's variable names and the key each one sets.
 pub const SEED_ALIASES: &[(&str, &str)] = &[
     ("CRM_WEBHOOK_URL", "crm_webhook.url"),
     ("CRM_WEBHOOK_KEY", "crm_webhook.api_key"),
@@ -332,7 +332,7 @@ fn invalid(key: &'static str, message: &str) -> ConfigError {
     }
 }
 
-/// The seed's `.env` names as a configuration source, below `HOOKLINE__…`.
+/// The legacy Node app's `.env` names as a configuration source, below `HOOKLINE__…`.
 #[derive(Clone, Debug)]
 struct SeedAliases(Map<String, Value>);
 

@@ -20,7 +20,7 @@ pub const MIN_SECRET_BYTES: usize = 16;
 /// Bytes in a `webhook_out.encryption_keys` entry once decoded (AES-256).
 const ENCRYPTION_KEY_BYTES: usize = 32;
 
-/// Prefix of a Standard Webhooks secret; anything else is a seed-style plain
+/// Prefix of a Standard Webhooks secret; anything else is a legacy-style plain
 /// secret, which only the `rc-legacy` profile uses.
 const STANDARD_PREFIX: &str = "whsec_";
 
@@ -159,7 +159,7 @@ impl Config {
     /// the legacy profile is in use.
     ///
     /// The legacy profile is in use when any secret is a plain string (not
-    /// `whsec_…`): that is the seed's shared secret, whose senders always put
+    /// `whsec_…`): that is the legacy Node app's shared secret, whose senders always put
     /// an `api_key` in the body, so the key must be configured too. With
     /// `whsec_` secrets only, the API key is optional, but when set it must
     /// be as long as any other secret.

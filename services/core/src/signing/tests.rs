@@ -165,13 +165,13 @@ fn bad_secrets_are_refused() {
 
 #[test]
 fn legacy_matches_the_seed_node_code() {
-    // Computed with the seed's signPayload: createHmac("sha256", secret)
+    // Computed with the legacy Node app's signPayload: createHmac("sha256", secret)
     // .update(`${ts}.${body}`).digest("base64").
     let secret = Secret::legacy("super-long-random-shared-secret").unwrap();
     let secrets = std::slice::from_ref(&secret);
     let body = br#"{"api_key":"k","event":"page_view","data":{}}"#;
     let sig = legacy::sign(&secret, 1700000000, body);
-    // From node: the seed's signPayload("super-long-random-shared-secret", body, 1700000000).
+    // From node: the legacy Node app's signPayload("super-long-random-shared-secret", body, 1700000000).
     let expected = "HARfck0tIpUl/Uyrtv92Ej8RsYxl2AD/2LdbBj1RItE=";
     assert_eq!(sig, expected);
     let ok = legacy::verify(

@@ -55,7 +55,7 @@ async fn rc_legacy_delivery_from_webhook_out_is_published_once() {
     stack.stop().await;
 }
 
-/// Byte for byte what the seed's `postWebhook` sends: `JSON.stringify` of
+/// Byte for byte what the legacy Node app's `postWebhook` sends: `JSON.stringify` of
 /// `{api_key, event, data}` with `data.ts` and no id, signed with the plain
 /// shared secret, no `webhook-id`.
 fn seed_page_view(ts: &str) -> String {
@@ -78,7 +78,7 @@ async fn seed_node_sender_is_accepted_and_its_repeats_collapse() {
         .post(&legacy_headers(PLAIN, now(), view.as_bytes()), view.clone())
         .await
         .assert_ok();
-    // The seed's retry re-signs the same body; a later view the same UTC day
+    // The legacy Node app's retry re-signs the same body; a later view the same UTC day
     // is the same uniq_key: both collapse onto the first id.
     stack
         .post(&legacy_headers(PLAIN, now() - 1, view.as_bytes()), view)

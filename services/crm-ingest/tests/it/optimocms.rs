@@ -227,7 +227,7 @@ async fn unknown_types_are_kept_on_the_optimocms_route() {
 #[tokio::test]
 async fn unknown_types_are_kept_on_the_resources_centre_route() {
     let stack = stack().await;
-    // rc-legacy / seed shape: the API key is checked, then left out.
+    // rc-legacy shape: the API key is checked, then left out.
     let body = json!({"api_key": API_KEY, "event": "order.created",
         "data": {"id": "ord_1", "orderId": "o1", "totalCents": 1299}})
     .to_string();

@@ -227,7 +227,7 @@ pub fn standard_headers(secret: &str, id: &str, ts: i64, body: &[u8]) -> Vec<(St
     ]
 }
 
-/// The seed's headers signed with `secret` (the string as-is).
+/// The legacy Node app's headers signed with `secret` (the string as-is).
 pub fn legacy_headers(secret: &str, ts: i64, body: &[u8]) -> Vec<(String, String)> {
     vec![
         h("X-Timestamp", ts.to_string()),

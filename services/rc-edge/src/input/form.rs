@@ -1,4 +1,4 @@
-//! Form submissions: the seed's body, `form_id` required.
+//! Form submissions: the legacy Node app's body, `form_id` required.
 
 use super::{
     Fields, MAX_CHECKSUM, MAX_EMAIL, MAX_FIELD_NAME, MAX_FIELD_VALUE, MAX_FIELDS, MAX_SHORT,
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 /// Validates a form submission; also returns the `gdpr` flag.
 pub fn form_submission(obj: &Map<String, Value>) -> Result<(FormSubmission, bool), ApiError> {
     let f = Fields(obj);
-    // First, so a body without it gets exactly the seed's answer.
+    // First, so a body without it gets exactly the legacy Node app's answer.
     let form_id = f.required_id("form_id")?;
     let content_type = match f.text("content_type", MAX_SHORT)? {
         Some(s) => Some(content_type(&s)?),

@@ -2,7 +2,7 @@
 //!
 //! Everything is read from a `serde_json` object by hand rather than through
 //! `#[derive(Deserialize)]`, so each refusal names the field and the rule it
-//! broke, and the accepted shapes can be a little forgiving where the seed's
+//! broke, and the accepted shapes can be a little forgiving where the legacy Node app's
 //! site is (numeric ids from SQLite rows, checkbox booleans in form fields).
 //! Nothing here can panic or produce anything but a 4xx.
 //!
@@ -85,7 +85,7 @@ impl Fields<'_> {
         }
     }
 
-    /// An optional id: a string or a whole number (the seed's SQLite row ids).
+    /// An optional id: a string or a whole number (the legacy Node app's SQLite row ids).
     pub fn id(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -97,7 +97,7 @@ impl Fields<'_> {
         }
     }
 
-    /// A required id: missing → `"<name> required"`, like the seed.
+    /// A required id: missing → `"<name> required"`, like the legacy Node app.
     pub fn required_id(&self, name: &str) -> Result<String, ApiError> {
         self.id(name)?
             .ok_or_else(|| ApiError::bad_request(format!("{name} required")))

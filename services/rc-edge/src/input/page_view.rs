@@ -15,7 +15,7 @@ pub struct PageViewInput {
 }
 
 /// Validates a page view. `base_url` (`edge.public_base_url`) builds the page
-/// URL when the client sends none, as the seed did; UTM parameters not sent
+/// URL when the client sends none, as the legacy Node app did; UTM parameters not sent
 /// as fields are read from the URL's query string.
 pub fn page_view(obj: &Map<String, Value>, base_url: &str) -> Result<PageViewInput, ApiError> {
     let f = Fields(obj);

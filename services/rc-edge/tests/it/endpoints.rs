@@ -194,7 +194,7 @@ async fn every_bad_input_is_a_4xx_naming_the_problem_and_stores_nothing() {
     )
     .await;
 
-    // The seed's exact answer.
+    // The legacy Node app's exact answer.
     let (status, body) = edge
         .post(form, json!({"email": "a@b.c", "fields": {"x": "y"}}))
         .await;

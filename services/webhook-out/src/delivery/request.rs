@@ -25,10 +25,10 @@ pub struct Signed {
 /// The event type name of the test ping.
 pub const PING: &str = "ping";
 
-/// The seed's body: `{"api_key","event","data"}` with `data` = the event's
+/// The legacy Node app's body: `{"api_key","event","data"}` with `data` = the event's
 /// fields, then `id` and `ts`. Serialised through structs, so the key order is
-/// the seed's and fixed; compact, so a receiver that parses and re-serialises
-/// (the seed's `JSON.stringify(req.body)`) gets the same bytes.
+/// the legacy Node app's and fixed; compact, so a receiver that parses and re-serialises
+/// (the legacy Node app's `JSON.stringify(req.body)`) gets the same bytes.
 #[derive(Serialize)]
 struct LegacyBody<'a, T: Serialize> {
     api_key: Option<&'a str>,
@@ -108,7 +108,7 @@ pub fn sign(
             headers.push((signing::WEBHOOK_SIGNATURE, sig));
         }
         Profile::RcLegacy => {
-            // One X-Signature only (the seed's receiver compares one value):
+            // One X-Signature only (the legacy Node app's receiver compares one value):
             // the current secret. Receivers rotate by accepting both.
             let sig = signing::legacy::sign(&Secret::legacy(&webhook.secret)?, ts, &body);
             headers.push((signing::X_TIMESTAMP, ts.to_string()));

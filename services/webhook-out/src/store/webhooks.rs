@@ -21,7 +21,7 @@ pub enum Profile {
     /// `webhook-signature`; the body is the event envelope.
     #[serde(rename = "standard")]
     Standard,
-    /// The seed's scheme: body `{api_key, event, data}`, `X-Timestamp`,
+    /// The legacy Node app's scheme: body `{api_key, event, data}`, `X-Timestamp`,
     /// `X-Signature` keyed with the secret string as-is.
     #[serde(rename = "rc-legacy")]
     RcLegacy,

@@ -29,7 +29,7 @@ async fn config_webhook_is_created_once() {
     assert_eq!(full["secret"], "seed-secret-0123456789");
     assert_eq!(full["api_key"], "seed-key-0123456789");
 
-    // It delivers with the seed's scheme.
+    // It delivers with the legacy Node app's scheme.
     let event = page_view("c1");
     stack.publish(&event).await;
     let hit = rx.wait_for(1, 20).await.remove(0);
