@@ -19,6 +19,17 @@ use std::time::Duration;
 
 const HEALTH_SYNC_KEY: &str = "e2e-health-sync-key-NEVER-LOGGED";
 
+/// A process the test started beside the stack, killed however the test
+/// ends (a failed assertion included).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -153,40 +164,44 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
         ),
         ("HOOKLINE__ACTIONS__POLL_INTERVAL".into(), "200ms".into()),
     ]);
-    let mut actions = std::process::Command::new(hookline_bin())
-        .arg("actions")
-        .env_clear()
-        .envs(env)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("hookline actions starts");
+    let actions = Reaped(
+        std::process::Command::new(hookline_bin())
+            .arg("actions")
+            .env_clear()
+            .envs(env)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("hookline actions starts"),
+    );
     // The nightly reconcile beside it, running at once: its gauges.
     let reconcile_port = free_port();
-    let mut reconcile = std::process::Command::new(hookline_bin())
-        .args([
-            "reconcile",
-            "--every",
-            "1h",
-            "--since",
-            "1h",
-            "--settle",
-            "0s",
-        ])
-        .env_clear()
-        .envs(stack.env(Service::Consumer("event-store")))
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env(
-            "HOOKLINE__OPS__LISTEN",
-            format!("127.0.0.1:{reconcile_port}"),
-        )
-        .env("HOOKLINE__RECONCILE__RC_URL", stack.url(Service::Edge))
-        .env("HOOKLINE__RECONCILE__API_KEY", HEALTH_SYNC_KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("hookline reconcile starts");
+    let reconcile = Reaped(
+        std::process::Command::new(hookline_bin())
+            .args([
+                "reconcile",
+                "--every",
+                "1h",
+                "--since",
+                "1h",
+                "--settle",
+                "0s",
+            ])
+            .env_clear()
+            .envs(stack.env(Service::Consumer("event-store")))
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "HOOKLINE__OPS__LISTEN",
+                format!("127.0.0.1:{reconcile_port}"),
+            )
+            .env("HOOKLINE__RECONCILE__RC_URL", stack.url(Service::Edge))
+            .env("HOOKLINE__RECONCILE__API_KEY", HEALTH_SYNC_KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("hookline reconcile starts"),
+    );
     let extra_ops = [
         format!("http://127.0.0.1:{actions_port}"),
         format!("http://127.0.0.1:{reconcile_port}"),
@@ -283,10 +298,7 @@ async fn every_dashboard_and_alert_expression_reads_exported_metrics() {
         .filter(|n| !n.ends_with("_seconds_bucket") || n.contains("_duration_"))
         .collect();
     assert!(odd.is_empty(), "histograms off the naming rule: {odd:?}");
-    for child in [&mut actions, &mut reconcile] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop((actions, reconcile));
     let varz = varz_fields().await;
 
     let mut missing = Vec::new();
