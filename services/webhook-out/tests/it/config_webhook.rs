@@ -22,7 +22,7 @@ async fn config_webhook_is_created_once() {
     );
     assert_eq!(
         w["events"],
-        serde_json::json!(["page_view", "form_submission"])
+        serde_json::json!(["page_view", "form_submission", "content_published"])
     );
     let id = w["id"].as_str().unwrap().to_string();
     let full = stack.secret(&id).await;
