@@ -48,9 +48,13 @@ pub const SETTING_UP: &str = "dedupe";
 /// The durable consumer's name (inside the prefixed RC_RAW stream).
 pub const CONSUMER_NAME: &str = "dedupe";
 
-/// Batches judged at once: while one batch waits for its PubAcks, the next
-/// is already being claimed.
-const BATCHES_IN_FLIGHT: usize = 4;
+/// Batches judged at once: one, so batches are judged in stream order. A
+/// content announcement compares with the latest checksum the one before it
+/// wrote (a revert right after a change must see the change); with batches
+/// judged side by side a later batch could overtake an earlier one, keep a
+/// repeat instead of the first copy, or drop a revert. Within a batch,
+/// visitor events are still judged concurrently.
+const BATCHES_IN_FLIGHT: usize = 1;
 
 /// How long a delivered message may stay unacknowledged before redelivery.
 const ACK_WAIT: Duration = Duration::from_secs(30);
