@@ -43,3 +43,20 @@ pub use other_event::OtherEvent;
 pub use shutdown::Shutdown;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+/// An error and its causes on one line (`outer: cause: root`), for logs and
+/// answers that must say why without losing the chain; a cause whose text
+/// the outer one already repeats is not repeated.
+pub fn error_text(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
+}

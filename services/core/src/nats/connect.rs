@@ -75,7 +75,7 @@ impl Plan {
     /// The fix an operator must make when `err` is a refusal, or `None`
     /// when the server may simply not be reachable yet.
     pub(crate) fn refusal(&self, err: &ConnectError, config: &NatsConfig) -> Option<ConfigError> {
-        let text = error_text(err);
+        let text = crate::error_text(err);
         let invalid = |key: &'static str, message: String| ConfigError::Invalid { key, message };
         match err.kind() {
             ConnectErrorKind::AuthorizationViolation | ConnectErrorKind::Authentication => {
@@ -150,21 +150,6 @@ fn tls_refusal(text: &str, config: &NatsConfig) -> Option<ConfigError> {
         );
     }
     None
-}
-
-/// The error and its causes on one line.
-fn error_text(err: &ConnectError) -> String {
-    let mut text = err.to_string();
-    let mut cause = std::error::Error::source(err);
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cause = c.source();
-    }
-    text
 }
 
 fn with_tls(

@@ -9,7 +9,7 @@ use super::webhooks::load;
 use super::{ApiError, AppState};
 use crate::delivery::{request, send};
 use crate::store::attempts;
-use crate::trace::find::{Window, by_msg_id, minted_at};
+use crate::trace::find::{Search, Window, locate, minted_at};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,8 +17,8 @@ use chrono::{Duration, Utc};
 use hookline_core::Event;
 use hookline_core::names::RC_EVENTS;
 
-/// How long after its mint time an event may have reached `RC_EVENTS`.
-const WINDOW: i64 = 60;
+/// How far out of id order a message can sit in `RC_EVENTS`.
+const ORDER_SLACK: i64 = 1;
 
 /// Delivers one event of `RC_EVENTS` to this webhook now, once.
 #[utoipa::path(post, path = "/v1/webhooks/{id}/resend/{event_id}", tag = "deliveries",
@@ -37,21 +37,24 @@ pub async fn resend(
             "{event_id:?} is not a hookline event id (evt_ followed by a UUIDv7)"
         ))
     })?;
-    let from = minted - Duration::seconds(2);
+    // dedupe forwards in id order, however far it lags: see `trace::find`.
     let window = Window {
-        from,
-        until: from + Duration::seconds(WINDOW),
+        from: minted - Duration::seconds(ORDER_SLACK),
+        until: minted + Duration::seconds(ORDER_SLACK),
     };
     let names = &ctx.nats.names;
-    let found = by_msg_id(
+    let found = locate(
         &ctx.nats.js,
         &names.stream(RC_EVENTS),
         names.subject("rc.events.>"),
-        window,
+        Search::IdOrder(window),
         &event_id,
     )
     .await
-    .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("RC_EVENTS: {e}")))?
+    .map_err(|e| {
+        let why = hookline_core::error_text(&e);
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("RC_EVENTS: {why}"))
+    })?
     .ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -13,15 +13,16 @@
 
 pub mod find;
 mod rc;
+mod stages;
 
 use crate::api::AttemptOut;
 use async_nats::jetstream;
 use chrono::{DateTime, Duration, Utc};
-use find::{Found, Window, by_msg_id, minted_at};
+use find::{Found, minted_at};
 use futures::TryStreamExt;
 use hookline_core::dlq_admin::{self, Entry, Filter};
 use hookline_core::event::{Event, RawEvent};
-use hookline_core::names::{CRM_EVENTS, Names, RC_EVENTS, RC_RAW};
+use hookline_core::names::{CRM_EVENTS, Names};
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -138,57 +139,27 @@ pub struct ConsumerState {
     pub processed_at: Option<DateTime<Utc>>,
 }
 
-/// How long after its mint time an event can reach each stream and still be
-/// found (later ones are reported as not there yet).
-const RAW_SLACK: i64 = 10;
-const HOP_SLACK: i64 = 60;
-
 /// Traces `id`.
 pub async fn trace(src: &Sources<'_>, id: &str) -> Result<Trace, TraceError> {
     let minted = minted_at(id).ok_or_else(|| TraceError::NotAnEventId(id.to_string()))?;
     let mut blind = Vec::new();
-    let before = minted - Duration::seconds(2);
-    let raw = look(src, id, (RC_RAW, "rc.raw.>"), before, RAW_SLACK, &mut blind).await;
-    let from = raw.as_ref().map_or(before, |r| r.at - Duration::seconds(1));
-    let forwarded = look(
-        src,
-        id,
-        (RC_EVENTS, "rc.events.>"),
-        from,
-        HOP_SLACK,
-        &mut blind,
-    )
-    .await;
-    let dead_letters = dead_letters(src, id, before, &mut blind).await;
+    let raw = stages::edge(src, id, minted, &mut blind).await;
+    let (mut rc_blind, mut dlq_blind, mut crm_blind) = (Vec::new(), Vec::new(), Vec::new());
+    let (forwarded, dead_letters, consumers) = tokio::join!(
+        stages::forwarded(src, id, minted, raw.as_ref(), &mut rc_blind),
+        dead_letters(src, id, minted - Duration::seconds(2), &mut dlq_blind),
+        consumers(src, id, &mut crm_blind),
+    );
+    blind.extend(rc_blind.into_iter().chain(dlq_blind));
     let kind = kind_of(raw.as_ref(), forwarded.as_ref());
     let dedupe = rc::dedupe(src.js, src.names, id, raw.as_ref(), forwarded.is_some()).await;
     // Duplicates and bots never reach a webhook: no subscriber waits for them.
     let expected = kind
         .as_deref()
         .filter(|_| matches!(dedupe.verdict.as_str(), "unique" | "pending"));
-    let deliveries = match &src.rc {
-        Ok(pool) => rc::deliveries(pool, id, expected, minted, &dead_letters)
-            .await
-            .unwrap_or_else(|e| {
-                blind.push(format!("deliveries (rc database): {e}"));
-                Vec::new()
-            }),
-        Err(e) => {
-            blind.push(format!("deliveries: cannot see the RC side: {e}"));
-            Vec::new()
-        }
-    };
-    // The CRM copy is published when a delivery succeeds: look from there.
-    let crm_from = deliveries
-        .iter()
-        .flat_map(|d| &d.attempts)
-        .filter(|a| a.success)
-        .map(|a| a.attempted_at - Duration::seconds(2))
-        .min()
-        .unwrap_or(before);
-    let crm = (CRM_EVENTS, "crm.events.>");
-    let ingested = look(src, id, crm, crm_from, HOP_SLACK, &mut blind).await;
-    let consumers = consumers(src, id, &mut blind).await;
+    let deliveries = deliveries(src, id, expected, minted, &dead_letters, &mut blind).await;
+    let ingested = stages::ingested(src, id, minted, &deliveries, &mut blind).await;
+    blind.extend(crm_blind);
     let kind = kind.or_else(|| ingested.as_ref().and_then(|f| event_kind(&f.payload)));
     let found_anything = raw.is_some()
         || forwarded.is_some()
@@ -216,26 +187,25 @@ pub async fn trace(src: &Sources<'_>, id: &str) -> Result<Trace, TraceError> {
     })
 }
 
-/// Searches one stream (`(base name, unprefixed filter)`) from `from` for
-/// `slack` seconds; a stream it cannot read is a blind spot.
-async fn look(
+/// Each subscribed webhook's deliveries, from the attempt log.
+async fn deliveries(
     src: &Sources<'_>,
     id: &str,
-    (base, filter): (&str, &str),
-    from: DateTime<Utc>,
-    slack: i64,
+    expected: Option<&str>,
+    minted: DateTime<Utc>,
+    dead_letters: &[Entry],
     blind: &mut Vec<String>,
-) -> Option<Found> {
-    let window = Window {
-        from,
-        until: from + Duration::seconds(slack),
-    };
-    let stream = src.names.stream(base);
-    match by_msg_id(src.js, &stream, src.names.subject(filter), window, id).await {
-        Ok(found) => found,
+) -> Vec<Delivery> {
+    match &src.rc {
+        Ok(pool) => rc::deliveries(pool, id, expected, minted, dead_letters)
+            .await
+            .unwrap_or_else(|e| {
+                blind.push(format!("deliveries (rc database): {e}"));
+                Vec::new()
+            }),
         Err(e) => {
-            blind.push(format!("{base}: {e}"));
-            None
+            blind.push(format!("deliveries: cannot see the RC side: {e}"));
+            Vec::new()
         }
     }
 }

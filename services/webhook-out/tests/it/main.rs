@@ -5,6 +5,7 @@ mod config_webhook;
 mod delivery;
 mod disable;
 mod encryption;
+mod find;
 mod harness;
 mod ops_events;
 mod replay;
