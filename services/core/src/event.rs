@@ -84,7 +84,9 @@ impl From<EventId> for String {
     }
 }
 
-fn crockford(mut v: u128) -> String {
+/// `v` in Crockford base32, 26 characters, most significant first (so ids
+/// minted from UUIDv7s sort by time). Shared by every id hookline mints.
+pub(crate) fn crockford(mut v: u128) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let mut out = [0u8; 26];
     for slot in out.iter_mut().rev() {

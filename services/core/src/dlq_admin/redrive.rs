@@ -15,6 +15,7 @@
 //! `processed_events`, and webhook receivers dedupe by `webhook-id`.
 
 use super::{DlqError, Entry, Side, check_consumer, fetch};
+use crate::WebhookId;
 use crate::dlq;
 use crate::names::Names;
 use crate::publish::{self, Outgoing};
@@ -50,7 +51,7 @@ pub struct Redriven {
 
 /// Who a webhook dead letter may go back to: the webhooks that still exist.
 /// `None` when the caller cannot tell (no `rc` database configured).
-pub type KnownWebhooks = Option<HashSet<String>>;
+pub type KnownWebhooks = Option<HashSet<WebhookId>>;
 
 /// The subject a dead letter goes back to, or why it cannot.
 pub fn target(
@@ -281,7 +282,7 @@ mod tests {
         );
         let elsewhere = entry(Side::Rc, "dedupe", Some("Q.rc.raw.page_view"));
         assert!(target(&n, Side::Rc, &elsewhere, &none).is_err());
-        let gone: KnownWebhooks = Some(HashSet::from(["wh_B".to_string()]));
+        let gone: KnownWebhooks = Some(HashSet::from([WebhookId::parse("wh_B").unwrap()]));
         assert!(target(&n, Side::Rc, &wh, &gone).is_err());
         assert!(target(&n, Side::Rc, &entry(Side::Rc, "other", None), &none).is_err());
     }

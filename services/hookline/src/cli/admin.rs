@@ -4,7 +4,7 @@
 
 use super::client::{Client, Conn, print, s, send_once};
 use clap::Subcommand;
-use hookline_core::Config;
+use hookline_core::{Config, WebhookId};
 use serde_json::{Value, json};
 
 pub use super::history::{DeliveriesArgs, ReplayArgs, deliveries, replay};
@@ -51,14 +51,14 @@ pub enum WebhooksCmd {
         #[command(flatten)]
         conn: Conn,
         /// Webhook id (wh_…).
-        id: String,
+        id: WebhookId,
     },
     /// Change a webhook.
     Update {
         #[command(flatten)]
         conn: Conn,
         /// Webhook id (wh_…).
-        id: String,
+        id: WebhookId,
         /// New target URL.
         #[arg(long)]
         target: Option<String>,
@@ -86,14 +86,14 @@ pub enum WebhooksCmd {
         #[command(flatten)]
         conn: Conn,
         /// Webhook id (wh_…).
-        id: String,
+        id: WebhookId,
     },
     /// Show a webhook's signing secret, previous secret and API key.
     Secret {
         #[command(flatten)]
         conn: Conn,
         /// Webhook id (wh_…).
-        id: String,
+        id: WebhookId,
     },
     /// Re-encrypt every stored secret under the first key of
     /// webhook_out.encryption_keys (directly in rc.database_url), so an
@@ -104,21 +104,21 @@ pub enum WebhooksCmd {
         #[command(flatten)]
         conn: Conn,
         /// Webhook id (wh_…).
-        id: String,
+        id: WebhookId,
     },
     /// Send a signed test ping now and show the result.
     Test {
         #[command(flatten)]
         conn: Conn,
         /// Webhook id (wh_…).
-        id: String,
+        id: WebhookId,
     },
     /// Deliver one event of RC_EVENTS to one webhook now, once.
     Resend {
         #[command(flatten)]
         conn: Conn,
         /// Webhook id (wh_…).
-        id: String,
+        id: WebhookId,
         /// Event id (evt_…).
         event_id: String,
     },

@@ -21,6 +21,7 @@ use find::{Found, Window, by_msg_id, minted_at};
 use futures::TryStreamExt;
 use hookline_core::dlq_admin::{self, Entry, Filter};
 use hookline_core::event::{Event, RawEvent};
+use hookline_core::WebhookId;
 use hookline_core::names::{CRM_EVENTS, Names, RC_EVENTS, RC_RAW};
 use serde::Serialize;
 use sqlx::PgPool;
@@ -113,7 +114,8 @@ pub struct Dedupe {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Delivery {
     /// Webhook id.
-    pub webhook: String,
+    #[schema(value_type = String)]
+    pub webhook: WebhookId,
     /// `delivered`, `retrying`, `dead` or `pending`.
     pub status: String,
     /// Every attempt, oldest first.

@@ -87,7 +87,10 @@ async fn columns_hold_no_plaintext_and_only_the_secret_route_shows_it() {
 
     // Debug of the in-memory row hides them too.
     let keys = Keyring::from_config(&config.webhook_out.encryption_keys).unwrap();
-    let row = webhooks::get(&pool, &keys, &id).await.unwrap().unwrap();
+    let row = webhooks::get(&pool, &keys, &id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let debug = format!("{row:?}");
     assert!(debug.contains(&id) && !debug.contains(&new) && !debug.contains(api_key));
     pool.close().await;
