@@ -31,7 +31,13 @@ const STALL: Duration = Duration::from_secs(10);
 pub enum ReadError {
     /// NATS did not answer or refused.
     #[error("reading RC_EVENTS: {0}")]
-    Nats(String),
+    Nats(#[source] async_nats::Error),
+    /// The ordered consumer ended before the pending messages arrived.
+    #[error("reading RC_EVENTS: the consumer ended early")]
+    Ended,
+    /// Messages were pending but none came within [`STALL`].
+    #[error("reading RC_EVENTS: no message within 10 s although some are pending")]
+    Stalled,
     /// The range starts before the oldest message the stream may still
     /// hold: its answer would be incomplete.
     #[error("the range starts before RC_EVENTS' retention")]
@@ -41,8 +47,8 @@ pub enum ReadError {
     },
 }
 
-fn nats(e: impl std::fmt::Display) -> ReadError {
-    ReadError::Nats(e.to_string())
+fn nats(e: impl Into<async_nats::Error>) -> ReadError {
+    ReadError::Nats(e.into())
 }
 
 fn nanos(t: DateTime<Utc>) -> i128 {
@@ -83,8 +89,8 @@ pub async fn buckets(
         let msg = match tokio::time::timeout(STALL, messages.next()).await {
             Ok(Some(Ok(m))) => m,
             Ok(Some(Err(e))) => return Err(nats(e)),
-            Ok(None) => return Err(nats("the consumer ended early")),
-            Err(_) => return Err(nats("no message within 10 s although some are pending")),
+            Ok(None) => return Err(ReadError::Ended),
+            Err(_) => return Err(ReadError::Stalled),
         };
         let meta = msg.info().map_err(nats)?;
         if meta.published.unix_timestamp_nanos() > until {

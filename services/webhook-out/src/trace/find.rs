@@ -13,6 +13,25 @@ use std::time::{Duration, Instant};
 
 pub use hookline_core::mint::minted_at;
 
+/// Why a stream could not be searched to the end of the window (the trace
+/// reports the stream as a blind spot).
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    /// NATS refused or failed.
+    #[error(transparent)]
+    Nats(async_nats::Error),
+    /// The time budget ran out before the window's end.
+    #[error(
+        "search stopped after {BUDGET:?} before the end of the window; \
+         the event may be there: try again"
+    )]
+    OutOfTime,
+}
+
+fn nats(e: impl Into<async_nats::Error>) -> FindError {
+    FindError::Nats(e.into())
+}
+
 /// Where a message was found.
 #[derive(Clone, Debug)]
 pub struct Found {
@@ -55,19 +74,13 @@ pub async fn by_msg_id(
     filter: String,
     window: Window,
     msg_id: &str,
-) -> Result<Option<Found>, String> {
-    let mut stream = js.get_stream(stream).await.map_err(|e| e.to_string())?;
-    let state = stream
-        .info()
-        .await
-        .map_err(|e| e.to_string())?
-        .state
-        .clone();
+) -> Result<Option<Found>, FindError> {
+    let mut stream = js.get_stream(stream).await.map_err(nats)?;
+    let state = stream.info().await.map_err(nats)?.state.clone();
     if state.messages == 0 || state.last_timestamp.unix_timestamp_nanos() < nanos(window.from) {
         return Ok(None);
     }
-    let start_time =
-        async_nats::datetime::from_nanos(nanos(window.from)).map_err(|e| e.to_string())?;
+    let start_time = async_nats::datetime::from_nanos(nanos(window.from)).map_err(nats)?;
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
             filter_subject: filter,
@@ -76,8 +89,8 @@ pub async fn by_msg_id(
             ..Default::default()
         })
         .await
-        .map_err(|e| e.to_string())?;
-    let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
+        .map_err(nats)?;
+    let mut messages = consumer.messages().await.map_err(nats)?;
     let started = Instant::now();
     let until = nanos(window.until);
     let mut hit = None;
@@ -85,7 +98,7 @@ pub async fn by_msg_id(
     while started.elapsed() < BUDGET {
         let msg = match tokio::time::timeout(IDLE, messages.next()).await {
             Ok(Some(Ok(m))) => m,
-            Ok(Some(Err(e))) => return Err(e.to_string()),
+            Ok(Some(Err(e))) => return Err(nats(e)),
             Ok(None) | Err(_) => {
                 searched_to_the_end = true;
                 break;
@@ -112,16 +125,10 @@ pub async fn by_msg_id(
         return if searched_to_the_end {
             Ok(None)
         } else {
-            Err(format!(
-                "search stopped after {BUDGET:?} before the end of the window; \
-                 the event may be there: try again"
-            ))
+            Err(FindError::OutOfTime)
         };
     };
-    let raw = stream
-        .get_raw_message(seq)
-        .await
-        .map_err(|e| e.to_string())?;
+    let raw = stream.get_raw_message(seq).await.map_err(nats)?;
     Ok(Some(Found {
         seq,
         at: DateTime::from_timestamp_nanos(raw.time.unix_timestamp_nanos() as i64),
