@@ -109,20 +109,11 @@ impl Stack {
 
     /// Every event on RC_EVENTS, in order, as raw JSON.
     pub async fn forwarded(&self) -> Vec<serde_json::Value> {
-        let mut stream = self
-            .nats
-            .js
-            .get_stream(self.config.names().stream(RC_EVENTS))
+        hookline_core::testing::stored(&self.nats, RC_EVENTS)
             .await
-            .unwrap();
-        let last = stream.info().await.unwrap().state.last_sequence;
-        let mut out = Vec::new();
-        for seq in 1..=last {
-            if let Ok(m) = stream.get_raw_message(seq).await {
-                out.push(serde_json::from_slice(&m.payload).unwrap());
-            }
-        }
-        out
+            .iter()
+            .map(|m| serde_json::from_slice(&m.payload).unwrap())
+            .collect()
     }
 
     /// How many messages RC_EVENTS holds.
