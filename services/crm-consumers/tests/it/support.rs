@@ -224,18 +224,10 @@ pub fn form(
         id: EventId::new(),
         occurred_at: at(0),
         data: EventData::FormSubmission(FormSubmission {
-            form_id: form_id.into(),
             content_type,
             content_id: content_type.map(|_| "c1".to_string()),
             slug: content_type.map(|_| "c1-slug".to_string()),
-            contact_id: contact_id.map(Into::into),
-            email: email.map(Into::into),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            content_checksum: None,
-            site_id: None,
+            ..FormSubmission::new(form_id, contact_id, email, fields)
         }),
     }
 }

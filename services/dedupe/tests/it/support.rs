@@ -11,7 +11,6 @@ use hookline_core::nats::Nats;
 use hookline_core::ops::Readiness;
 use hookline_core::publish::{Outgoing, publish_batch};
 use hookline_core::{Config, Shutdown, testing};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub struct Stack {
@@ -186,20 +185,9 @@ pub fn view(content_id: &str, contact: Option<&str>, fingerprint: Option<&str>) 
 /// A form submission now.
 pub fn form(contact: Option<&str>, email: Option<&str>, fields: &[(&str, &str)]) -> RawEvent {
     RawEvent {
-        event: Event::new(EventData::FormSubmission(FormSubmission {
-            form_id: "frm_demo".into(),
-            content_type: None,
-            content_id: None,
-            slug: None,
-            contact_id: contact.map(Into::into),
-            email: email.map(Into::into),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            content_checksum: None,
-            site_id: None,
-        })),
+        event: Event::new(EventData::FormSubmission(FormSubmission::new(
+            "frm_demo", contact, email, fields,
+        ))),
         visitor: Visitor::default(),
     }
 }
