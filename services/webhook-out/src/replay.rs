@@ -11,10 +11,10 @@
 
 use crate::delivery::{Ctx, request};
 use crate::store::{Webhook, replays};
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use hookline_core::names::RC_EVENTS;
+use hookline_core::nats::by_time::headers_from;
 use std::time::Duration;
 
 /// Why a replay could not be started.
@@ -72,17 +72,10 @@ pub async fn scan(
         return Ok(window);
     }
     let end_seq = state.last_sequence;
-    let start_time = async_nats::datetime::from_nanos(since_ns).map_err(nats_err)?;
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: ctx.nats.names.subject("rc.events.>"),
-            headers_only: true,
-            deliver_policy: DeliverPolicy::ByStartTime { start_time },
-            ..Default::default()
-        })
+    let filter = ctx.nats.names.subject("rc.events.>");
+    let mut messages = headers_from(&stream, filter, since_ns)
         .await
         .map_err(nats_err)?;
-    let mut messages = consumer.messages().await.map_err(nats_err)?;
     loop {
         let msg = match tokio::time::timeout(SCAN_IDLE, messages.next()).await {
             Ok(Some(Ok(m))) => m,

@@ -9,13 +9,13 @@
 //! `RC_EVENTS` (dedupe stopped for over an hour) is not counted, and
 //! reconcile reports it as one the RC does not know.
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::stream::{Info, Stream};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use hookline_core::Names;
 use hookline_core::health_sync::{Buckets, TYPES};
 use hookline_core::names::RC_EVENTS;
+use hookline_core::nats::by_time::headers_from;
 use std::time::Duration;
 
 /// Clock difference allowed between the edge and the NATS server.
@@ -69,17 +69,10 @@ pub async fn buckets(
     if info.state.messages == 0 || info.state.last_timestamp.unix_timestamp_nanos() < nanos(start) {
         return Ok(out);
     }
-    let start_time = async_nats::datetime::from_nanos(nanos(start)).map_err(nats)?;
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: names.subject("rc.events.>"),
-            headers_only: true,
-            deliver_policy: DeliverPolicy::ByStartTime { start_time },
-            ..Default::default()
-        })
+    let filter = names.subject("rc.events.>");
+    let mut messages = headers_from(&stream, filter, nanos(start))
         .await
         .map_err(nats)?;
-    let mut messages = consumer.messages().await.map_err(nats)?;
     let until = nanos(to + LATE);
     let subjects: Vec<_> = TYPES
         .iter()

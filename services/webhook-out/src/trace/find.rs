@@ -6,9 +6,10 @@
 //! before the moment it can have been published, up to a bounded window
 //! after it: the cost is the traffic of that window, never the stream.
 
-use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
+use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use hookline_core::nats::by_time::headers_from;
 use std::time::{Duration, Instant};
 
 pub use hookline_core::mint::minted_at;
@@ -80,17 +81,9 @@ pub async fn by_msg_id(
     if state.messages == 0 || state.last_timestamp.unix_timestamp_nanos() < nanos(window.from) {
         return Ok(None);
     }
-    let start_time = async_nats::datetime::from_nanos(nanos(window.from)).map_err(nats)?;
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: filter,
-            headers_only: true,
-            deliver_policy: DeliverPolicy::ByStartTime { start_time },
-            ..Default::default()
-        })
+    let mut messages = headers_from(&stream, filter, nanos(window.from))
         .await
         .map_err(nats)?;
-    let mut messages = consumer.messages().await.map_err(nats)?;
     let started = Instant::now();
     let until = nanos(window.until);
     let mut hit = None;
