@@ -16,16 +16,7 @@ const OPTIMO_SECRET: &str = "whsec_k7x9m2p4q8r1t5w3";
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0";
 
 async fn to_edge(stack: &Stack, path: &str, body: Value) -> String {
-    let resp = stack
-        .http()
-        .post(format!("{}{path}", stack.url(Service::Edge)))
-        .header("user-agent", BROWSER)
-        .json(&body)
-        .send()
-        .await
-        .expect("edge answers");
-    assert_eq!(resp.status().as_u16(), 202);
-    let v: Value = resp.json().await.expect("JSON");
+    let v = stack.accepted(path, BROWSER, body).await;
     v["id"].as_str().expect("event id").to_string()
 }
 

@@ -18,13 +18,19 @@ async fn sslmode_require_encrypts_the_session() {
     let pool = db::connect(&url, Schema::Crm, 2)
         .await
         .expect("TLS to the local Postgres");
+    assert_encrypted_then_clean_up(pool, &config).await;
+}
+
+/// Checks that the pool's session runs over TLS, then drops the test's
+/// databases.
+async fn assert_encrypted_then_clean_up(pool: sqlx::PgPool, config: &hookline_core::Config) {
     let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
         .fetch_one(&pool)
         .await
         .unwrap();
     assert!(ssl, "the session is not encrypted");
     pool.close().await;
-    testing::cleanup(&config).await;
+    testing::cleanup(config).await;
 }
 
 /// The certificate Debian's Postgres serves (its own CA, trusted here).
@@ -44,13 +50,7 @@ async fn sslmode_verify_full_checks_the_certificate_and_host() {
     let pool = db::connect(&url, Schema::Rc, 1)
         .await
         .expect("verified TLS to the local Postgres as localhost");
-    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert!(ssl, "the session is not encrypted");
-    pool.close().await;
-    testing::cleanup(&config).await;
+    assert_encrypted_then_clean_up(pool, &config).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,21 @@ fn reconcile(stack: &Stack, webhook: &str, args: &[&str]) -> (i32, Value, String
     (out.status.code().unwrap_or(-1), value, stderr)
 }
 
+/// Runs `hookline reconcile` over the last hour and checks that RC and CRM
+/// agree: exit 0, nothing missing, nothing extra.
+fn assert_in_step(stack: &Stack, webhook: &str) {
+    let (code, v, err) = reconcile(
+        stack,
+        webhook,
+        &["--since", "1h", "--settle", "0s", "--json"],
+    );
+    assert_eq!(code, 0, "{v} {err}");
+    assert!(
+        ids(&v, "missing").is_empty() && ids(&v, "extra").is_empty(),
+        "{v}"
+    );
+}
+
 fn ids(v: &Value, key: &str) -> BTreeSet<String> {
     v[key]
         .as_array()
@@ -48,16 +63,7 @@ fn ids(v: &Value, key: &str) -> BTreeSet<String> {
 }
 
 async fn send(stack: &Stack, path: &str, body: Value) -> String {
-    let resp = stack
-        .http()
-        .post(format!("{}{path}", stack.url(Service::Edge)))
-        .header("user-agent", BROWSER)
-        .json(&body)
-        .send()
-        .await
-        .expect("edge answers");
-    assert_eq!(resp.status(), 202);
-    let v: Value = resp.json().await.unwrap();
+    let v = stack.accepted(path, BROWSER, body).await;
     assert!(v.get("bot").is_none(), "{v}");
     v["id"].as_str().expect("id").to_string()
 }
@@ -123,16 +129,7 @@ async fn reconcile_finds_exactly_the_deleted_events_and_repair_restores_them_onc
     let before = effects(&stack, &crm).await;
 
     // Nothing differs yet.
-    let (code, v, err) = reconcile(
-        &stack,
-        &webhook,
-        &["--since", "1h", "--settle", "0s", "--json"],
-    );
-    assert_eq!(code, 0, "{v} {err}");
-    assert!(
-        ids(&v, "missing").is_empty() && ids(&v, "extra").is_empty(),
-        "{v}"
-    );
+    assert_in_step(&stack, &webhook);
 
     // Delete K: three page views and one form.
     let deleted: Vec<String> = [1, 7, 12, 17].iter().map(|i| sent[*i].clone()).collect();
@@ -181,16 +178,7 @@ async fn reconcile_finds_exactly_the_deleted_events_and_repair_restores_them_onc
         "scores, touches, tasks unchanged"
     );
 
-    let (code, v, err) = reconcile(
-        &stack,
-        &webhook,
-        &["--since", "1h", "--settle", "0s", "--json"],
-    );
-    assert_eq!(code, 0, "{v} {err}");
-    assert!(
-        ids(&v, "missing").is_empty() && ids(&v, "extra").is_empty(),
-        "{v}"
-    );
+    assert_in_step(&stack, &webhook);
 
     // The CRM has one the RC does not know: reported as extra, not missing.
     sqlx::query(

@@ -6,7 +6,7 @@
 //! `cargo build -p hookline && cargo test -p hookline-e2e --test secrets_at_rest`.
 
 use hookline_core::testing::random_encryption_key;
-use hookline_e2e::stack::{ADMIN_TOKEN, API_KEY, SHARED_SECRET};
+use hookline_e2e::stack::{API_KEY, SHARED_SECRET};
 use hookline_e2e::{Service, Stack, hookline_bin};
 use serde_json::Value;
 use std::process::Command;
@@ -16,33 +16,17 @@ const STOP: Duration = Duration::from_secs(30);
 
 /// `GET /v1/webhooks` then `/secret` of the only webhook (the config one).
 async fn config_secret(stack: &Stack) -> Value {
-    let admin = stack.url(Service::WebhookOut);
-    let list: Value = stack
-        .http()
-        .get(format!("{admin}/v1/webhooks"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json");
+    let (_, list) = stack
+        .admin(reqwest::Method::GET, "/v1/webhooks", None)
+        .await;
     let text = list.to_string();
     assert!(
         !text.contains(SHARED_SECRET) && !text.contains(API_KEY),
         "{text}"
     );
     let id = list["data"][0]["id"].as_str().expect("config webhook");
-    stack
-        .http()
-        .get(format!("{admin}/v1/webhooks/{id}/secret"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json")
+    let path = format!("/v1/webhooks/{id}/secret");
+    stack.admin(reqwest::Method::GET, &path, None).await.1
 }
 
 /// Runs `hookline <args>` with webhook-out's environment; it must end

@@ -166,17 +166,30 @@ impl Stack {
             "slug": format!("resource-{content_id}"),
             "contact_id": contact,
         });
+        self.accepted("/api/page-view", ua, body).await["id"]
+            .as_str()
+            .expect("event id")
+            .to_string()
+    }
+
+    /// POSTs `body` to the edge's `path` with user agent `ua`, checks the
+    /// `202`, and returns the answer (`{"status":"ok","id":…}`).
+    pub async fn accepted(
+        &self,
+        path: &str,
+        ua: &str,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
         let resp = self
             .http()
-            .post(format!("{}/api/page-view", self.url(Service::Edge)))
+            .post(format!("{}{path}", self.url(Service::Edge)))
             .header("user-agent", ua)
             .json(&body)
             .send()
             .await
             .expect("edge answers");
         assert_eq!(resp.status().as_u16(), 202);
-        let v: serde_json::Value = resp.json().await.expect("JSON");
-        v["id"].as_str().expect("event id").to_string()
+        resp.json().await.expect("JSON")
     }
 
     /// One counter or gauge of a process's `/metrics`, summed over the

@@ -43,6 +43,24 @@ async fn receiver(fail_first: usize) -> (String, Received) {
     (url, received)
 }
 
+/// A fresh environment with Ada (`c-42`) as a scored contact and one
+/// `sdr_task` for her carrying `payload`; returns it and the task id.
+async fn hot_lead(payload: Value) -> (Env, i64) {
+    let env = Env::new().await;
+    seed_contact(&env).await;
+    let id = env.task("sdr_task", "sdr-hot-lead", "c-42", payload).await;
+    (env, id)
+}
+
+/// Waits until task `id` is sent; returns every request the receiver got.
+async fn sent(env: &Env, id: i64, received: &Received) -> Vec<(HeaderMap, Bytes)> {
+    wait_for("the task sent", Duration::from_secs(120), || async {
+        (env.state(id).await.0 == "sent").then_some(())
+    })
+    .await;
+    received.lock().expect("not poisoned").clone()
+}
+
 async fn seed_contact(env: &Env) {
     sqlx::query(
         "INSERT INTO contacts (contact_key, contact_id, email, first_name, last_name, company) \
@@ -106,24 +124,11 @@ fn assert_matches_schema(body: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sdr_hand_off_is_a_verified_webhook_with_contact_score_and_touches() {
-    let mut env = Env::new().await;
-    seed_contact(&env).await;
-    let id = env
-        .task(
-            "sdr_task",
-            "sdr-hot-lead",
-            "c-42",
-            json!({"contact_id": "c-42", "score": 52, "threshold": 50}),
-        )
-        .await;
+    let (mut env, id) = hot_lead(json!({"contact_id": "c-42", "score": 52, "threshold": 50})).await;
     let (url, received) = receiver(0).await;
     let secret = Secret::generate();
     env.start(&sdr_env(&url, &secret));
-    wait_for("the task sent", Duration::from_secs(120), || async {
-        (env.state(id).await.0 == "sent").then_some(())
-    })
-    .await;
-    let all = received.lock().expect("not poisoned").clone();
+    let all = sent(&env, id, &received).await;
     assert_eq!(all.len(), 1, "{}", env.logs());
     assert_eq!(all[0].0["webhook-id"], format!("task_{id}").as_str());
     let body = verified(&secret, &all[0]);
@@ -161,26 +166,13 @@ async fn the_sdr_hand_off_is_a_verified_webhook_with_contact_score_and_touches()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_receiver_gets_the_same_webhook_id_again_and_slack_bodies_name_the_lead() {
-    let mut env = Env::new().await;
-    seed_contact(&env).await;
-    let id = env
-        .task(
-            "sdr_task",
-            "sdr-hot-lead",
-            "c-42",
-            json!({"contact_id": "c-42"}),
-        )
-        .await;
+    let (mut env, id) = hot_lead(json!({"contact_id": "c-42"})).await;
     let (url, received) = receiver(1).await;
     let secret = Secret::generate();
     let mut vars = sdr_env(&url, &secret);
     vars.push(("HOOKLINE__ACTIONS__SDR_SLACK", "true".into()));
     env.start(&vars);
-    wait_for("the task sent", Duration::from_secs(120), || async {
-        (env.state(id).await.0 == "sent").then_some(())
-    })
-    .await;
-    let all = received.lock().expect("not poisoned").clone();
+    let all = sent(&env, id, &received).await;
     assert_eq!(all.len(), 2, "one 503, one 200\n{}", env.logs());
     assert_eq!(all[0].0["webhook-id"], all[1].0["webhook-id"]);
     let body = verified(&secret, &all[1]);

@@ -84,7 +84,9 @@ impl From<EventId> for String {
     }
 }
 
-fn crockford(mut v: u128) -> String {
+/// `v` in Crockford base32, 26 characters, most significant first (so ids
+/// minted from UUIDv7s sort by time). Shared by every id hookline mints.
+pub(crate) fn crockford(mut v: u128) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let mut out = [0u8; 26];
     for slot in out.iter_mut().rev() {
@@ -234,6 +236,32 @@ pub struct FormSubmission {
     /// The sender's site (OptimoCMS `siteId`), apart from the fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_id: Option<String>,
+}
+
+impl FormSubmission {
+    /// Form `form_id` submitted outside any content page, by `contact_id`
+    /// and `email` when known, with `fields` as given.
+    pub fn new(
+        form_id: &str,
+        contact_id: Option<&str>,
+        email: Option<&str>,
+        fields: &[(&str, &str)],
+    ) -> Self {
+        Self {
+            form_id: form_id.to_string(),
+            content_type: None,
+            content_id: None,
+            slug: None,
+            contact_id: contact_id.map(str::to_string),
+            email: email.map(str::to_string),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            content_checksum: None,
+            site_id: None,
+        }
+    }
 }
 
 /// An event's payload, tagged by its type.

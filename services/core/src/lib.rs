@@ -35,12 +35,14 @@ pub mod startup;
 pub mod telemetry;
 pub mod traceparent;
 pub mod web_url;
+pub mod webhook_id;
 
 pub use config::Config;
 pub use event::{Event, EventData, EventId, EventType};
 pub use names::Names;
 pub use other_event::OtherEvent;
 pub use shutdown::Shutdown;
+pub use webhook_id::WebhookId;
 #[cfg(feature = "testing")]
 pub mod testing;
 

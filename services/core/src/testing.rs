@@ -54,3 +54,23 @@ pub async fn cleanup(config: &Config) {
         }
     }
 }
+
+/// Every message `base` (an unprefixed stream name) holds, oldest first;
+/// none when the stream does not exist. For tests that check what a service
+/// published.
+pub async fn stored(nats: &Nats, base: &str) -> Vec<async_nats::jetstream::message::StreamMessage> {
+    let Ok(mut stream) = nats.js.get_stream(nats.names.stream(base)).await else {
+        return Vec::new();
+    };
+    let state = stream.info().await.expect("stream info").state.clone();
+    let mut out = Vec::new();
+    if state.messages == 0 {
+        return out;
+    }
+    for seq in state.first_sequence..=state.last_sequence {
+        if let Ok(m) = stream.get_raw_message(seq).await {
+            out.push(m);
+        }
+    }
+    out
+}

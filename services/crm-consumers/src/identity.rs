@@ -131,20 +131,9 @@ mod tests {
     use hookline_core::EventData;
 
     fn form(contact_id: Option<&str>, email: Option<&str>, fields: &[(&str, &str)]) -> Event {
-        Event::new(EventData::FormSubmission(FormSubmission {
-            form_id: "frm_1".into(),
-            content_type: None,
-            content_id: None,
-            slug: None,
-            contact_id: contact_id.map(Into::into),
-            email: email.map(Into::into),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            content_checksum: None,
-            site_id: None,
-        }))
+        Event::new(EventData::FormSubmission(FormSubmission::new(
+            "frm_1", contact_id, email, fields,
+        )))
     }
 
     #[test]

@@ -123,20 +123,7 @@ mod tests {
     use super::*;
 
     fn form(contact: Option<&str>, email: Option<&str>, fields: &[(&str, &str)]) -> FormSubmission {
-        FormSubmission {
-            form_id: "frm_1".into(),
-            content_type: None,
-            content_id: None,
-            slug: None,
-            contact_id: contact.map(str::to_string),
-            email: email.map(str::to_string),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            content_checksum: None,
-            site_id: None,
-        }
+        FormSubmission::new("frm_1", contact, email, fields)
     }
 
     #[test]

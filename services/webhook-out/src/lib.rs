@@ -117,6 +117,12 @@ async fn prepare_webhooks(
 
 /// Runs the service on an already-bound listener (tests and `hookline all`
 /// bind port 0).
+///
+/// Lifecycle: settings are checked before anything is touched (no secret, no
+/// service); probes are answered while NATS and Postgres are set up; then
+/// the supervisor, retention and the admin API run until `shutdown`; the
+/// attempt writer stops last, so the deliveries that finished while draining
+/// are still logged.
 pub async fn run_with_listener(
     config: Config,
     listener: TcpListener,
@@ -132,20 +138,8 @@ pub async fn run_with_listener(
     let admin_token: Arc<str> = Arc::from(wo.admin_token.as_deref().unwrap_or_default().trim());
     let keys = Arc::new(store::Keyring::from_config(&wo.encryption_keys)?);
     let ops = ops_events::OpsEvents::from_config(wo)?;
-    // Until NATS and Postgres are set up, probes get answers (`/readyz`
-    // 503), not silence.
     let readiness = Readiness::new();
-    let setup = async {
-        let nats = Nats::connect_and_declare(&config).await?;
-        let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
-        prepare_webhooks(&pool, &keys, &config).await?;
-        Ok::<_, Error>((nats, pool))
-    };
-    let (nats, pool) = startup::answer_while(&listener, &readiness, setup).await?;
-    readiness.add_nats(&nats);
-    readiness.add_pool("postgres", &pool);
-
-    let policy = Arc::new(ssrf::Policy::for_api(wo));
+    let (nats, pool) = set_up(&config, &listener, &readiness, &keys).await?;
     let writer_stop = Shutdown::new();
     let (writer, writer_task) = store::AttemptWriter::spawn(
         pool.clone(),
@@ -153,15 +147,65 @@ pub async fn run_with_listener(
         ops.clone(),
         writer_stop.clone(),
     );
-    let ctx = Arc::new(Ctx {
-        pool: pool.clone(),
+    let ctx = context(&config, nats, pool, keys, ops, writer)?;
+    let background = spawn_background(&ctx, wo.attempt_retention, &readiness, &shutdown);
+    let state = api::AppState {
+        ctx,
+        admin_token,
+        crm: crm_pool(&config),
+    };
+    let app = api::router(state, readiness);
+    tracing::info!(addr = ?listener.local_addr().ok(), "webhook-out listening");
+    let served = ops::serve_on(listener, app, shutdown.clone()).await;
+    for task in background {
+        let _ = task.await;
+    }
+    writer_stop.trigger();
+    let _ = writer_task.await;
+    served?;
+    Ok(())
+}
+
+/// Connects NATS (declaring streams) and Postgres and prepares the
+/// `webhooks` table; until then probes get answers (`/readyz` 503), not
+/// silence. Readiness then watches both.
+async fn set_up(
+    config: &Config,
+    listener: &TcpListener,
+    readiness: &Readiness,
+    keys: &store::Keyring,
+) -> Result<(Nats, sqlx::PgPool), Error> {
+    let setup = async {
+        let nats = Nats::connect_and_declare(config).await?;
+        let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
+        prepare_webhooks(&pool, keys, config).await?;
+        Ok::<_, Error>((nats, pool))
+    };
+    let (nats, pool) = startup::answer_while(listener, readiness, setup).await?;
+    readiness.add_nats(&nats);
+    readiness.add_pool("postgres", &pool);
+    Ok((nats, pool))
+}
+
+/// What every delivery and admin call shares: two HTTP clients (the API's
+/// targets behind the SSRF guard, the configured webhook's without it) and
+/// the settings of `webhook_out.*`.
+fn context(
+    config: &Config,
+    nats: Nats,
+    pool: sqlx::PgPool,
+    keys: Arc<store::Keyring>,
+    ops: Option<Arc<ops_events::OpsEvents>>,
+    writer: store::AttemptWriter,
+) -> Result<Arc<Ctx>, Error> {
+    let wo = &config.webhook_out;
+    let policy = Arc::new(ssrf::Policy::for_api(wo));
+    let open = Arc::new(ssrf::Policy::open());
+    Ok(Arc::new(Ctx {
+        pool,
         nats,
         http: send::client(wo.connect_timeout, wo.request_timeout, policy.clone())?,
-        http_config: send::client(
-            wo.connect_timeout,
-            wo.request_timeout,
-            Arc::new(ssrf::Policy::open()),
-        )?,
+        http_config: send::client(wo.connect_timeout, wo.request_timeout, open)?,
         writer,
         ops,
         schedule: wo.retry_schedule.clone(),
@@ -170,40 +214,35 @@ pub async fn run_with_listener(
         policy,
         keys,
         config_url: config.crm_webhook.url.clone(),
-        site_id: config.webhook_out.site_id.clone(),
+        site_id: wo.site_id.clone(),
         grace: config.ops.shutdown_grace,
         poke: tokio::sync::Notify::new(),
         sync_started: Default::default(),
         sync_done: tokio::sync::watch::channel(0).0,
-    });
+    }))
+}
+
+/// Starts the supervisor and attempt retention (attempts older than
+/// `keep_attempts` go; both end with `shutdown`,
+/// and are awaited before the writer stops), and marks readiness draining
+/// when `shutdown` fires.
+fn spawn_background(
+    ctx: &Arc<Ctx>,
+    keep_attempts: Duration,
+    readiness: &Readiness,
+    shutdown: &Shutdown,
+) -> [tokio::task::JoinHandle<()>; 2] {
     let supervisor = tokio::spawn(supervisor::run(ctx.clone(), shutdown.clone()));
     let retention = tokio::spawn(store::attempts::retention_loop(
-        pool.clone(),
-        wo.attempt_retention,
+        ctx.pool.clone(),
+        keep_attempts,
         RETENTION_EVERY,
         shutdown.clone(),
     ));
-    {
-        let (readiness, shutdown) = (readiness.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            shutdown.wait().await;
-            readiness.set_draining();
-        });
-    }
-    let app = api::router(
-        api::AppState {
-            ctx: ctx.clone(),
-            admin_token,
-            crm: crm_pool(&config),
-        },
-        readiness,
-    );
-    tracing::info!(addr = ?listener.local_addr().ok(), "webhook-out listening");
-    let served = ops::serve_on(listener, app, shutdown.clone()).await;
-    let _ = supervisor.await;
-    let _ = retention.await;
-    writer_stop.trigger();
-    let _ = writer_task.await;
-    served?;
-    Ok(())
+    let (readiness, shutdown) = (readiness.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        shutdown.wait().await;
+        readiness.set_draining();
+    });
+    [supervisor, retention]
 }

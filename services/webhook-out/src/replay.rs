@@ -11,10 +11,10 @@
 
 use crate::delivery::{Ctx, request};
 use crate::store::{Webhook, replays};
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use hookline_core::names::RC_EVENTS;
+use hookline_core::nats::by_time::headers_from;
 use std::time::Duration;
 
 /// Why a replay could not be started.
@@ -22,10 +22,14 @@ use std::time::Duration;
 pub enum ReplayError {
     /// NATS did not answer.
     #[error("NATS: {0}")]
-    Nats(String),
+    Nats(#[source] async_nats::Error),
     /// Postgres did not answer.
     #[error("Postgres: {0}")]
     Db(#[from] sqlx::Error),
+}
+
+fn nats_err(e: impl Into<async_nats::Error>) -> ReplayError {
+    ReplayError::Nats(e.into())
 }
 
 /// Longest wait for the next message of the scan.
@@ -54,14 +58,13 @@ pub async fn scan(
     until: Option<DateTime<Utc>>,
     types: &[String],
 ) -> Result<Window, ReplayError> {
-    let nats_err = |e: &dyn std::fmt::Display| ReplayError::Nats(e.to_string());
     let mut stream = ctx
         .nats
         .js
         .get_stream(ctx.nats.names.stream(RC_EVENTS))
         .await
-        .map_err(|e| nats_err(&e))?;
-    let state = stream.info().await.map_err(|e| nats_err(&e))?.state.clone();
+        .map_err(nats_err)?;
+    let state = stream.info().await.map_err(nats_err)?.state.clone();
     let since_ns = since.timestamp_nanos_opt().unwrap_or(i64::MIN) as i128;
     let until_ns = until.and_then(|u| u.timestamp_nanos_opt()).map(i128::from);
     let mut window = Window::default();
@@ -69,21 +72,14 @@ pub async fn scan(
         return Ok(window);
     }
     let end_seq = state.last_sequence;
-    let start_time = async_nats::datetime::from_nanos(since_ns).map_err(|e| nats_err(&e))?;
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: ctx.nats.names.subject("rc.events.>"),
-            headers_only: true,
-            deliver_policy: DeliverPolicy::ByStartTime { start_time },
-            ..Default::default()
-        })
+    let filter = ctx.nats.names.subject("rc.events.>");
+    let mut messages = headers_from(&stream, filter, since_ns)
         .await
-        .map_err(|e| nats_err(&e))?;
-    let mut messages = consumer.messages().await.map_err(|e| nats_err(&e))?;
+        .map_err(nats_err)?;
     loop {
         let msg = match tokio::time::timeout(SCAN_IDLE, messages.next()).await {
             Ok(Some(Ok(m))) => m,
-            Ok(Some(Err(e))) => return Err(nats_err(&e)),
+            Ok(Some(Err(e))) => return Err(nats_err(e)),
             Ok(None) | Err(_) => break,
         };
         let Ok(info) = msg.info() else { break };

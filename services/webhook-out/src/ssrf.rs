@@ -23,7 +23,16 @@ use std::sync::Arc;
 /// Why a target URL is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    /// Not an absolute http(s) URL.
+    /// Not a URL at all.
+    #[error("invalid URL: {shown:?}: {source}")]
+    Parse {
+        /// The URL as given, credentials hidden.
+        shown: String,
+        /// What the parser said.
+        #[source]
+        source: url::ParseError,
+    },
+    /// A URL, but not an absolute http(s) one.
     #[error("invalid URL: {0}")]
     Invalid(String),
     /// The host does not resolve.
@@ -156,8 +165,10 @@ impl Policy {
 pub fn parse_url(raw: &str) -> Result<url::Url, UrlError> {
     // Errors show the URL with any credentials in it hidden.
     let shown = crate::redact::url(raw);
-    let url =
-        url::Url::parse(raw.trim()).map_err(|e| UrlError::Invalid(format!("{shown:?}: {e}")))?;
+    let url = url::Url::parse(raw.trim()).map_err(|source| UrlError::Parse {
+        shown: shown.clone(),
+        source,
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(UrlError::Invalid(format!(
             "{shown:?}: scheme must be http or https"

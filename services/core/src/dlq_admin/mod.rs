@@ -88,11 +88,11 @@ pub enum DlqError {
     Selection(String),
     /// NATS refused or failed.
     #[error("NATS: {0}")]
-    Nats(String),
+    Nats(#[source] async_nats::Error),
 }
 
-fn nats_err(e: impl std::fmt::Display) -> DlqError {
-    DlqError::Nats(e.to_string())
+fn nats_err(e: impl Into<async_nats::Error>) -> DlqError {
+    DlqError::Nats(e.into())
 }
 
 /// One dead letter, as operators see it.

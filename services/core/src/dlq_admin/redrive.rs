@@ -15,6 +15,7 @@
 //! `processed_events`, and webhook receivers dedupe by `webhook-id`.
 
 use super::{DlqError, Entry, Side, check_consumer, fetch};
+use crate::WebhookId;
 use crate::dlq;
 use crate::names::Names;
 use crate::publish::{self, Outgoing};
@@ -50,7 +51,24 @@ pub struct Redriven {
 
 /// Who a webhook dead letter may go back to: the webhooks that still exist.
 /// `None` when the caller cannot tell (no `rc` database configured).
-pub type KnownWebhooks = Option<HashSet<String>>;
+pub type KnownWebhooks = Option<HashSet<WebhookId>>;
+
+/// Why one entry cannot go back (it stays where it is).
+#[derive(Debug, thiserror::Error)]
+pub enum NoTarget {
+    /// The consumer header cannot be a subject token.
+    #[error(transparent)]
+    Consumer(#[from] DlqError),
+    /// A dedupe entry without its `RC_RAW` subject (or another stack's).
+    #[error("the entry does not say which RC_RAW subject it came from")]
+    NoRawSubject,
+    /// The webhook was deleted since.
+    #[error("webhook {0} no longer exists; purge the entry instead")]
+    WebhookGone(String),
+    /// An `RC_DLQ` entry of neither dedupe nor a webhook.
+    #[error("{0:?} is neither dedupe nor a webhook id")]
+    UnknownReader(String),
+}
 
 /// The subject a dead letter goes back to, or why it cannot.
 pub fn target(
@@ -58,24 +76,22 @@ pub fn target(
     side: Side,
     entry: &Entry,
     known: &KnownWebhooks,
-) -> Result<String, String> {
+) -> Result<String, NoTarget> {
     let consumer = entry.consumer.as_str();
-    check_consumer(consumer).map_err(|e| e.to_string())?;
+    check_consumer(consumer)?;
     match side {
         Side::Rc if consumer == dlq::DEDUPE_CONSUMER => {
             let raw_root = names.subject("rc.raw.");
             match &entry.source_subject {
                 Some(s) if s.starts_with(&raw_root) => Ok(s.clone()),
-                _ => Err("the entry does not say which RC_RAW subject it came from".into()),
+                _ => Err(NoTarget::NoRawSubject),
             }
         }
         Side::Rc if consumer.starts_with("wh_") => match known {
-            Some(ids) if !ids.contains(consumer) => Err(format!(
-                "webhook {consumer} no longer exists; purge the entry instead"
-            )),
+            Some(ids) if !ids.contains(consumer) => Err(NoTarget::WebhookGone(consumer.into())),
             _ => Ok(names.subject(&format!("{RC_REDRIVE}{consumer}"))),
         },
-        Side::Rc => Err(format!("{consumer:?} is neither dedupe nor a webhook id")),
+        Side::Rc => Err(NoTarget::UnknownReader(consumer.into())),
         Side::Crm => Ok(names.subject(&format!("{CRM_REDRIVE}{consumer}"))),
     }
 }
@@ -137,7 +153,7 @@ async fn one(
     let subject = match target(names, side, &entry, known) {
         Ok(s) => s,
         Err(e) => {
-            result.error = Some(e);
+            result.error = Some(e.to_string());
             return Ok(result);
         }
     };
@@ -162,9 +178,9 @@ async fn one(
         result.error = Some(format!("not redriven (the entry stays): {e}"));
         return Ok(result);
     }
-    let deleted = match js.get_stream(&stream_name).await {
-        Ok(stream) => stream.delete_message(seq).await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let deleted: Result<_, async_nats::Error> = match js.get_stream(&stream_name).await {
+        Ok(stream) => stream.delete_message(seq).await.map_err(Into::into),
+        Err(e) => Err(e.into()),
     };
     match deleted {
         Ok(_) => {
@@ -281,7 +297,7 @@ mod tests {
         );
         let elsewhere = entry(Side::Rc, "dedupe", Some("Q.rc.raw.page_view"));
         assert!(target(&n, Side::Rc, &elsewhere, &none).is_err());
-        let gone: KnownWebhooks = Some(HashSet::from(["wh_B".to_string()]));
+        let gone: KnownWebhooks = Some(HashSet::from([WebhookId::parse("wh_B").unwrap()]));
         assert!(target(&n, Side::Rc, &wh, &gone).is_err());
         assert!(target(&n, Side::Rc, &entry(Side::Rc, "other", None), &none).is_err());
     }

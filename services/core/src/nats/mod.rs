@@ -4,6 +4,7 @@
 //! start-up and running them twice changes nothing. Everything is named
 //! through [`Names`], so `nats.prefix` isolates a stack.
 
+pub mod by_time;
 mod connect;
 mod declare;
 pub mod permissions;

@@ -73,116 +73,152 @@ pub struct Permissions {
     pub subscribe: Vec<String>,
 }
 
+/// The JetStream API subject root.
+const API: &str = "$JS.API";
+
 /// The permissions of `role` under `names`.
 pub fn permissions(names: &Names, role: &str) -> Permissions {
-    let api = "$JS.API";
-    let stream = |base: &str| names.stream(base);
-    let subject = |base: &str| names.subject(base);
-    let buckets: Vec<String> = names.buckets().iter().map(|b| format!("KV_{b}")).collect();
-    // Durables a role creates and pulls from, and acknowledges.
-    let durables = |stream: &str, consumer: &str| {
-        vec![
-            format!("{api}.CONSUMER.CREATE.{stream}.{consumer}"),
-            format!("{api}.CONSUMER.CREATE.{stream}.{consumer}.>"),
-            format!("{api}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}"),
-            format!("{api}.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
-            format!("$JS.ACK.{stream}.{consumer}.>"),
-        ]
-    };
-    let mut publish: Vec<String> = Vec::new();
-    match role {
-        "edge" => {
-            publish.push(subject("rc.raw.>"));
-            // `GET /api/health-sync` reads RC_EVENTS by start time with
-            // ephemeral ordered consumers: creating, pulling and removing
-            // those, never a durable, never a publish to the stream.
-            let events = stream(names::RC_EVENTS);
-            publish.push(format!("{api}.CONSUMER.CREATE.{events}"));
-            publish.push(format!("{api}.CONSUMER.CREATE.{events}.>"));
-            publish.push(format!("{api}.CONSUMER.MSG.NEXT.{events}.*"));
-            publish.push(format!("{api}.CONSUMER.DELETE.{events}.*"));
-        }
-        "dedupe" => {
-            publish.push(subject("rc.events.>"));
-            for (kind, kv) in EventType::ALL.iter().zip(&buckets) {
-                publish.push(format!("$KV.{}.>", names.dedupe_bucket(*kind)));
-                publish.push(format!("{api}.DIRECT.GET.{kv}.>"));
-                publish.push(format!("{api}.STREAM.MSG.GET.{kv}"));
-            }
-            publish.extend(durables(&stream(names::RC_RAW), "dedupe"));
-            // Raw messages it cannot read go to its own dead-letter subject.
-            publish.push(subject("rc.dlq.dedupe"));
-        }
-        "webhook-out" => {
-            publish.push(subject("rc.dlq.>"));
-            let events = stream(names::RC_EVENTS);
-            // One durable per webhook (created and deleted with it) and the
-            // ordered consumers of replays.
-            publish.push(format!("{api}.CONSUMER.CREATE.{events}"));
-            publish.extend(durables(&events, "*"));
-            publish.push(format!("{api}.CONSUMER.DELETE.{events}.*"));
-            // Its janitor lists the durables to remove those of deleted webhooks.
-            publish.push(format!("{api}.CONSUMER.NAMES.{events}"));
-            // Event traces and resends (`/v1/events/{id}`, `…/resend/…`)
-            // read the streams by start time; reading only. Redriving and
-            // purging dead letters republish or delete: `hookline dlq` as
-            // `admin` does that.
-            for base in [
-                names::RC_RAW,
-                names::CRM_EVENTS,
-                names::RC_DLQ,
-                names::CRM_DLQ,
-            ] {
-                let s = stream(base);
-                publish.push(format!("{api}.CONSUMER.CREATE.{s}"));
-                publish.push(format!("{api}.CONSUMER.CREATE.{s}.>"));
-                publish.push(format!("{api}.CONSUMER.MSG.NEXT.{s}.*"));
-                publish.push(format!("{api}.CONSUMER.DELETE.{s}.*"));
-            }
-            for base in [
-                names::RC_RAW,
-                names::RC_EVENTS,
-                names::CRM_EVENTS,
-                names::RC_DLQ,
-                names::CRM_DLQ,
-            ] {
-                publish.push(format!("{api}.STREAM.MSG.GET.{}", stream(base)));
-            }
-        }
-        "ingest" => {
-            publish.push(subject("crm.events.>"));
-            // The form fingerprints: create a key, read its first event id.
-            let bucket = names.crm_form_bucket();
-            publish.push(format!("$KV.{bucket}.>"));
-            publish.push(format!("{api}.DIRECT.GET.KV_{bucket}.>"));
-            publish.push(format!("{api}.STREAM.MSG.GET.KV_{bucket}"));
-        }
-        "consumers" => {
-            publish.push(subject("crm.dlq.>"));
-            publish.extend(durables(&stream(names::CRM_EVENTS), "*"));
-        }
-        "admin" => publish.push(format!("{api}.>")),
+    let mut publish = match role {
+        "edge" => edge(names),
+        "dedupe" => dedupe(names),
+        "webhook-out" => webhook_out(names),
+        "ingest" => ingest(names),
+        "consumers" => consumers(names),
+        "admin" => vec![format!("{API}.>")],
         other => panic!("unknown NATS role {other:?}"),
-    }
+    };
     if role != "admin" {
-        let streams = [
-            names::RC_RAW,
-            names::RC_EVENTS,
-            names::RC_DLQ,
-            names::CRM_EVENTS,
-            names::CRM_DLQ,
-        ]
-        .map(stream);
-        for s in streams.iter().chain(&buckets) {
-            publish.push(format!("{api}.STREAM.INFO.{s}"));
-            publish.push(format!("{api}.CONSUMER.LIST.{s}"));
-            publish.push(format!("{api}.CONSUMER.INFO.{s}.*"));
-        }
+        publish.extend(inspect(names));
     }
     Permissions {
         publish,
         subscribe: vec![format!("{}.>", inbox_prefix(&user_name(names, role)))],
     }
+}
+
+/// Durables a role creates and pulls from, and acknowledges.
+fn durables(stream: &str, consumer: &str) -> Vec<String> {
+    vec![
+        format!("{API}.CONSUMER.CREATE.{stream}.{consumer}"),
+        format!("{API}.CONSUMER.CREATE.{stream}.{consumer}.>"),
+        format!("{API}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}"),
+        format!("{API}.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
+        format!("$JS.ACK.{stream}.{consumer}.>"),
+    ]
+}
+
+/// Reading a stream by start time through ephemeral ordered consumers:
+/// creating, pulling and removing those, never a durable, never a publish
+/// to the stream.
+fn ephemeral_reader(stream: &str) -> [String; 4] {
+    [
+        format!("{API}.CONSUMER.CREATE.{stream}"),
+        format!("{API}.CONSUMER.CREATE.{stream}.>"),
+        format!("{API}.CONSUMER.MSG.NEXT.{stream}.*"),
+        format!("{API}.CONSUMER.DELETE.{stream}.*"),
+    ]
+}
+
+/// `edge`: publishes raw events; `GET /api/health-sync` reads `RC_EVENTS`.
+fn edge(names: &Names) -> Vec<String> {
+    let mut publish = vec![names.subject("rc.raw.>")];
+    publish.extend(ephemeral_reader(&names.stream(names::RC_EVENTS)));
+    publish
+}
+
+/// `dedupe`: its durable on `RC_RAW`, the dedupe buckets, `RC_EVENTS`.
+fn dedupe(names: &Names) -> Vec<String> {
+    let mut publish = vec![names.subject("rc.events.>")];
+    for (kind, kv) in EventType::ALL.iter().zip(kv_streams(names)) {
+        publish.push(format!("$KV.{}.>", names.dedupe_bucket(*kind)));
+        publish.push(format!("{API}.DIRECT.GET.{kv}.>"));
+        publish.push(format!("{API}.STREAM.MSG.GET.{kv}"));
+    }
+    publish.extend(durables(&names.stream(names::RC_RAW), "dedupe"));
+    // Raw messages it cannot read go to its own dead-letter subject.
+    publish.push(names.subject("rc.dlq.dedupe"));
+    publish
+}
+
+/// `webhook-out`: one durable per webhook, dead letters, and reading (never
+/// writing) the other streams for traces and resends.
+fn webhook_out(names: &Names) -> Vec<String> {
+    let mut publish = vec![names.subject("rc.dlq.>")];
+    let events = names.stream(names::RC_EVENTS);
+    // One durable per webhook (created and deleted with it) and the
+    // ordered consumers of replays.
+    publish.push(format!("{API}.CONSUMER.CREATE.{events}"));
+    publish.extend(durables(&events, "*"));
+    publish.push(format!("{API}.CONSUMER.DELETE.{events}.*"));
+    // Its janitor lists the durables to remove those of deleted webhooks.
+    publish.push(format!("{API}.CONSUMER.NAMES.{events}"));
+    // Event traces and resends (`/v1/events/{id}`, `…/resend/…`) read the
+    // streams by start time; reading only. Redriving and purging dead
+    // letters republish or delete: `hookline dlq` as `admin` does that.
+    let read = [
+        names::RC_RAW,
+        names::CRM_EVENTS,
+        names::RC_DLQ,
+        names::CRM_DLQ,
+    ];
+    for base in read {
+        publish.extend(ephemeral_reader(&names.stream(base)));
+    }
+    for base in [
+        names::RC_RAW,
+        names::RC_EVENTS,
+        names::CRM_EVENTS,
+        names::RC_DLQ,
+        names::CRM_DLQ,
+    ] {
+        publish.push(format!("{API}.STREAM.MSG.GET.{}", names.stream(base)));
+    }
+    publish
+}
+
+/// `ingest`: `CRM_EVENTS` and the form fingerprints (create a key, read its
+/// first event id).
+fn ingest(names: &Names) -> Vec<String> {
+    let bucket = names.crm_form_bucket();
+    vec![
+        names.subject("crm.events.>"),
+        format!("$KV.{bucket}.>"),
+        format!("{API}.DIRECT.GET.KV_{bucket}.>"),
+        format!("{API}.STREAM.MSG.GET.KV_{bucket}"),
+    ]
+}
+
+/// `consumers`: their durables on `CRM_EVENTS` and their dead letters.
+fn consumers(names: &Names) -> Vec<String> {
+    let mut publish = vec![names.subject("crm.dlq.>")];
+    publish.extend(durables(&names.stream(names::CRM_EVENTS), "*"));
+    publish
+}
+
+/// The streams behind the stack's KV buckets (`KV_<bucket>`).
+fn kv_streams(names: &Names) -> Vec<String> {
+    names.buckets().iter().map(|b| format!("KV_{b}")).collect()
+}
+
+/// Stream and consumer info of every stream and bucket of the stack, which
+/// every service but `admin` (who holds the whole API) reads: declaration
+/// compares before it creates, and every service exports lag figures.
+fn inspect(names: &Names) -> Vec<String> {
+    let streams = [
+        names::RC_RAW,
+        names::RC_EVENTS,
+        names::RC_DLQ,
+        names::CRM_EVENTS,
+        names::CRM_DLQ,
+    ]
+    .map(|base| names.stream(base));
+    let mut publish = Vec::new();
+    for s in streams.iter().chain(&kv_streams(names)) {
+        publish.push(format!("{API}.STREAM.INFO.{s}"));
+        publish.push(format!("{API}.CONSUMER.LIST.{s}"));
+        publish.push(format!("{API}.CONSUMER.INFO.{s}.*"));
+    }
+    publish
 }
 
 /// The `accounts { … }` block of a nats-server config: one account,

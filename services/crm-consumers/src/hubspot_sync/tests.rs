@@ -2,20 +2,9 @@ use super::*;
 use hookline_core::event::FormSubmission;
 
 fn form(form_id: &str, email: Option<&str>, fields: &[(&str, &str)]) -> Event {
-    Event::new(EventData::FormSubmission(FormSubmission {
-        form_id: form_id.into(),
-        content_type: None,
-        content_id: None,
-        slug: None,
-        contact_id: None,
-        email: email.map(str::to_string),
-        fields: fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        content_checksum: None,
-        site_id: None,
-    }))
+    Event::new(EventData::FormSubmission(FormSubmission::new(
+        form_id, None, email, fields,
+    )))
 }
 
 #[test]

@@ -89,23 +89,7 @@ impl Stack {
 
     /// Every message in CRM_DLQ, in order.
     pub async fn dead_letters(&self) -> Vec<async_nats::jetstream::message::StreamMessage> {
-        let mut stream = self
-            .nats
-            .js
-            .get_stream(self.nats.names.stream(names::CRM_DLQ))
-            .await
-            .expect("CRM_DLQ exists");
-        let state = stream.info().await.expect("info").state.clone();
-        let mut out = Vec::new();
-        if state.messages == 0 {
-            return out;
-        }
-        for seq in state.first_sequence..=state.last_sequence {
-            if let Ok(m) = stream.get_raw_message(seq).await {
-                out.push(m);
-            }
-        }
-        out
+        hookline_core::testing::stored(&self.nats, names::CRM_DLQ).await
     }
 
     /// Pending and ack-pending of a durable: (0, 0) once all is settled;
@@ -240,18 +224,10 @@ pub fn form(
         id: EventId::new(),
         occurred_at: at(0),
         data: EventData::FormSubmission(FormSubmission {
-            form_id: form_id.into(),
             content_type,
             content_id: content_type.map(|_| "c1".to_string()),
             slug: content_type.map(|_| "c1-slug".to_string()),
-            contact_id: contact_id.map(Into::into),
-            email: email.map(Into::into),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            content_checksum: None,
-            site_id: None,
+            ..FormSubmission::new(form_id, contact_id, email, fields)
         }),
     }
 }

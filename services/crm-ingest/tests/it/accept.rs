@@ -9,13 +9,7 @@ async fn standard_delivery_is_published_once_with_its_id() {
     let stack = Stack::start(|_| {}).await;
     let id = "evt_01JC8Q6W0V7Y3Z4X5A6B7C8D9E";
     let body = standard_form(id);
-    stack
-        .post(
-            &standard_headers(WHSEC, id, now(), body.as_bytes()),
-            body.clone(),
-        )
-        .await
-        .assert_ok();
+    stack.post_standard(id, &body).await.assert_ok();
 
     let ev = stack.only_event().await;
     assert_eq!(ev.id.as_str(), id);
@@ -130,13 +124,7 @@ async fn duplicate_id_is_ok_twice_and_published_once() {
     let id = "evt_01JC8Q6W0V7Y3Z4X5A6B7C8DAA";
     let body = standard_form(id);
     for _ in 0..2 {
-        stack
-            .post(
-                &standard_headers(WHSEC, id, now(), body.as_bytes()),
-                body.clone(),
-            )
-            .await
-            .assert_ok();
+        stack.post_standard(id, &body).await.assert_ok();
     }
     // The same id through the other profile is the same event too.
     let legacy = legacy_page_view(API_KEY, id);

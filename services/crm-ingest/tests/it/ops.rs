@@ -99,10 +99,7 @@ async fn nats_that_cannot_take_the_event_is_503_and_the_retry_succeeds() {
     let id = "evt_unavailable";
     let body = standard_form(id);
     stack
-        .post(
-            &standard_headers(WHSEC, id, now(), body.as_bytes()),
-            body.clone(),
-        )
+        .post_standard(id, &body)
         .await
         .assert_error(503, "Event stream unavailable, retry later");
 

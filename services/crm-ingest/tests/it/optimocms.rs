@@ -22,6 +22,11 @@ fn ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
+/// OptimoCMS headers signing `body` now with [`OPTIMO`].
+fn signed(body: &str) -> Vec<(String, String)> {
+    optimocms_headers(OPTIMO, ms(), body.as_bytes())
+}
+
 fn form_body(id: &str) -> String {
     json!({
         "id": id, "type": "form.submitted", "created_at": "2026-05-26T14:00:00.000Z",
@@ -42,13 +47,7 @@ fn assert_refused(answer: &Answer, status: u16, error: &str) {
 async fn signed_form_is_published_as_a_form_submission() {
     let stack = stack().await;
     let body = form_body("evt_optimo_1");
-    let answer = stack
-        .post_to(
-            ROUTE,
-            &optimocms_headers(OPTIMO, ms(), body.as_bytes()),
-            body.clone(),
-        )
-        .await;
+    let answer = stack.post_to(ROUTE, &signed(&body), body.clone()).await;
     assert_eq!(
         (answer.status, answer.body),
         (200, json!({"received": true}))
@@ -132,13 +131,7 @@ async fn forged_stale_and_future_deliveries_are_401() {
 async fn without_optimocms_secrets_every_delivery_is_refused() {
     let stack = Stack::start(|_| {}).await;
     let body = form_body("evt_optimo_4");
-    let answer = stack
-        .post_to(
-            ROUTE,
-            &optimocms_headers(OPTIMO, ms(), body.as_bytes()),
-            body,
-        )
-        .await;
+    let answer = stack.post_to(ROUTE, &signed(&body), body.clone()).await;
     assert_refused(&answer, 401, "Invalid signature");
     assert_eq!(stack.count().await, 0);
     stack.stop().await;
@@ -161,13 +154,7 @@ async fn bad_bodies_are_400_naming_the_problem() {
             "Malformed event type \"a b\" (expected 1 to 64 printable ASCII characters without spaces)",
         ),
     ] {
-        let answer = stack
-            .post_to(
-                ROUTE,
-                &optimocms_headers(OPTIMO, ms(), body.as_bytes()),
-                body,
-            )
-            .await;
+        let answer = stack.post_to(ROUTE, &signed(&body), body.clone()).await;
         assert_refused(&answer, 400, error);
     }
     assert_eq!(stack.count().await, 0);

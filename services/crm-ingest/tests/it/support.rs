@@ -117,6 +117,13 @@ impl Stack {
         self.post_to(crm_ingest::ROUTE, headers, body).await
     }
 
+    /// POSTs `body` as a Standard Webhooks delivery of event `id`, signed
+    /// now with [`WHSEC`].
+    pub async fn post_standard(&self, id: &str, body: &str) -> Answer {
+        let headers = standard_headers(WHSEC, id, now(), body.as_bytes());
+        self.post(&headers, body.to_string()).await
+    }
+
     /// POSTs `body` with `headers` to `route`.
     pub async fn post_to(
         &self,
@@ -163,20 +170,7 @@ impl Stack {
 
     /// Every message in CRM_EVENTS, in order.
     pub async fn messages(&self) -> Vec<StreamMessage> {
-        let stream = self
-            .nats
-            .js
-            .get_stream(self.config.names().stream(CRM_EVENTS))
-            .await
-            .unwrap();
-        let last = stream.get_info().await.unwrap().state.last_sequence;
-        let mut out = Vec::new();
-        for seq in 1..=last {
-            if let Ok(m) = stream.get_raw_message(seq).await {
-                out.push(m);
-            }
-        }
-        out
+        hookline_core::testing::stored(&self.nats, CRM_EVENTS).await
     }
 
     /// The one message in CRM_EVENTS, decoded, checking subject and msg id.

@@ -1,6 +1,5 @@
 use super::*;
 use hookline_core::event::{ContentType, Event, FormSubmission, PageView, Visitor};
-use std::collections::BTreeMap;
 
 fn view(content_id: &str, contact: Option<&str>, fp: Option<&str>) -> RawEvent {
     RawEvent {
@@ -26,20 +25,9 @@ fn view(content_id: &str, contact: Option<&str>, fp: Option<&str>) -> RawEvent {
 
 fn form(contact: Option<&str>, email: Option<&str>, fields: &[(&str, &str)]) -> RawEvent {
     RawEvent {
-        event: Event::new(EventData::FormSubmission(FormSubmission {
-            form_id: "frm".into(),
-            content_type: None,
-            content_id: None,
-            slug: None,
-            contact_id: contact.map(Into::into),
-            email: email.map(Into::into),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            content_checksum: None,
-            site_id: None,
-        })),
+        event: Event::new(EventData::FormSubmission(FormSubmission::new(
+            "frm", contact, email, fields,
+        ))),
         visitor: Visitor::default(),
     }
 }

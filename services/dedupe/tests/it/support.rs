@@ -11,7 +11,6 @@ use hookline_core::nats::Nats;
 use hookline_core::ops::Readiness;
 use hookline_core::publish::{Outgoing, publish_batch};
 use hookline_core::{Config, Shutdown, testing};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 pub struct Stack {
@@ -109,20 +108,11 @@ impl Stack {
 
     /// Every event on RC_EVENTS, in order, as raw JSON.
     pub async fn forwarded(&self) -> Vec<serde_json::Value> {
-        let mut stream = self
-            .nats
-            .js
-            .get_stream(self.config.names().stream(RC_EVENTS))
+        hookline_core::testing::stored(&self.nats, RC_EVENTS)
             .await
-            .unwrap();
-        let last = stream.info().await.unwrap().state.last_sequence;
-        let mut out = Vec::new();
-        for seq in 1..=last {
-            if let Ok(m) = stream.get_raw_message(seq).await {
-                out.push(serde_json::from_slice(&m.payload).unwrap());
-            }
-        }
-        out
+            .iter()
+            .map(|m| serde_json::from_slice(&m.payload).unwrap())
+            .collect()
     }
 
     /// How many messages RC_EVENTS holds.
@@ -195,20 +185,9 @@ pub fn view(content_id: &str, contact: Option<&str>, fingerprint: Option<&str>) 
 /// A form submission now.
 pub fn form(contact: Option<&str>, email: Option<&str>, fields: &[(&str, &str)]) -> RawEvent {
     RawEvent {
-        event: Event::new(EventData::FormSubmission(FormSubmission {
-            form_id: "frm_demo".into(),
-            content_type: None,
-            content_id: None,
-            slug: None,
-            contact_id: contact.map(Into::into),
-            email: email.map(Into::into),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<BTreeMap<_, _>>(),
-            content_checksum: None,
-            site_id: None,
-        })),
+        event: Event::new(EventData::FormSubmission(FormSubmission::new(
+            "frm_demo", contact, email, fields,
+        ))),
         visitor: Visitor::default(),
     }
 }

@@ -4,7 +4,7 @@
 use super::client::{Client, Conn, print, s};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use hookline_core::Config;
+use hookline_core::{Config, WebhookId};
 use serde_json::json;
 
 /// `hookline deliveries <id>`.
@@ -13,7 +13,7 @@ pub struct DeliveriesArgs {
     #[command(flatten)]
     conn: Conn,
     /// Webhook id (wh_…).
-    id: String,
+    id: WebhookId,
     /// `success`, `failure` or `exhausted`.
     #[arg(long)]
     status: Option<String>,
@@ -34,7 +34,7 @@ pub struct ReplayArgs {
     #[command(flatten)]
     conn: Conn,
     /// Webhook id (wh_…).
-    id: String,
+    id: WebhookId,
     /// Start: RFC 3339 (2026-10-13T07:00:00Z) or an age (2h, 30m).
     #[arg(long)]
     since: String,

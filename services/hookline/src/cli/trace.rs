@@ -8,7 +8,7 @@ use hookline_core::{Config, db};
 use sqlx::PgPool;
 use std::fmt::Write;
 use std::time::Duration;
-use webhook_out::trace::{self, Sources, Trace};
+use webhook_out::trace::{self, Sources, Trace, Unreachable};
 
 /// Arguments of `hookline trace`.
 #[derive(Args, Debug)]
@@ -20,13 +20,17 @@ pub struct TraceArgs {
     json: bool,
 }
 
-async fn pool(url: &str, key: &str) -> Result<PgPool, String> {
+async fn pool(url: &str, key: &'static str) -> Result<PgPool, Unreachable> {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(3))
         .connect(url)
         .await
-        .map_err(|e| format!("{key} {} unreachable: {e}", db::redact(url)))
+        .map_err(|source| Unreachable::Connect {
+            key,
+            url: db::redact(url),
+            source,
+        })
 }
 
 /// Runs `hookline trace`.
@@ -37,8 +41,8 @@ pub async fn run(config: &Config, args: TraceArgs) -> anyhow::Result<()> {
     let src = Sources {
         js: &nats.js,
         names: &nats.names,
-        rc: rc.as_ref().map_err(Clone::clone),
-        crm: crm.as_ref().map_err(Clone::clone),
+        rc: rc.as_ref(),
+        crm: crm.as_ref(),
     };
     let t = trace::trace(&src, &args.event_id).await?;
     if args.json {

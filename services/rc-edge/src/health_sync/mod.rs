@@ -196,7 +196,7 @@ impl IntoResponse for Refusal {
                 });
                 (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
             }
-            Refusal::Read(ReadError::Nats(error)) => {
+            Refusal::Read(error) => {
                 tracing::warn!(%error, "health-sync could not read RC_EVENTS");
                 ApiError {
                     status: StatusCode::SERVICE_UNAVAILABLE,

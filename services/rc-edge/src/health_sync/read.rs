@@ -9,13 +9,13 @@
 //! `RC_EVENTS` (dedupe stopped for over an hour) is not counted, and
 //! reconcile reports it as one the RC does not know.
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::stream::{Info, Stream};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 use hookline_core::Names;
 use hookline_core::health_sync::{Buckets, TYPES};
 use hookline_core::names::RC_EVENTS;
+use hookline_core::nats::by_time::headers_from;
 use std::time::Duration;
 
 /// Clock difference allowed between the edge and the NATS server.
@@ -31,7 +31,13 @@ const STALL: Duration = Duration::from_secs(10);
 pub enum ReadError {
     /// NATS did not answer or refused.
     #[error("reading RC_EVENTS: {0}")]
-    Nats(String),
+    Nats(#[source] async_nats::Error),
+    /// The ordered consumer ended before the pending messages arrived.
+    #[error("reading RC_EVENTS: the consumer ended early")]
+    Ended,
+    /// Messages were pending but none came within [`STALL`].
+    #[error("reading RC_EVENTS: no message within 10 s although some are pending")]
+    Stalled,
     /// The range starts before the oldest message the stream may still
     /// hold: its answer would be incomplete.
     #[error("the range starts before RC_EVENTS' retention")]
@@ -41,8 +47,8 @@ pub enum ReadError {
     },
 }
 
-fn nats(e: impl std::fmt::Display) -> ReadError {
-    ReadError::Nats(e.to_string())
+fn nats(e: impl Into<async_nats::Error>) -> ReadError {
+    ReadError::Nats(e.into())
 }
 
 fn nanos(t: DateTime<Utc>) -> i128 {
@@ -63,17 +69,10 @@ pub async fn buckets(
     if info.state.messages == 0 || info.state.last_timestamp.unix_timestamp_nanos() < nanos(start) {
         return Ok(out);
     }
-    let start_time = async_nats::datetime::from_nanos(nanos(start)).map_err(nats)?;
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: names.subject("rc.events.>"),
-            headers_only: true,
-            deliver_policy: DeliverPolicy::ByStartTime { start_time },
-            ..Default::default()
-        })
+    let filter = names.subject("rc.events.>");
+    let mut messages = headers_from(&stream, filter, nanos(start))
         .await
         .map_err(nats)?;
-    let mut messages = consumer.messages().await.map_err(nats)?;
     let until = nanos(to + LATE);
     let subjects: Vec<_> = TYPES
         .iter()
@@ -83,8 +82,8 @@ pub async fn buckets(
         let msg = match tokio::time::timeout(STALL, messages.next()).await {
             Ok(Some(Ok(m))) => m,
             Ok(Some(Err(e))) => return Err(nats(e)),
-            Ok(None) => return Err(nats("the consumer ended early")),
-            Err(_) => return Err(nats("no message within 10 s although some are pending")),
+            Ok(None) => return Err(ReadError::Ended),
+            Err(_) => return Err(ReadError::Stalled),
         };
         let meta = msg.info().map_err(nats)?;
         if meta.published.unix_timestamp_nanos() > until {

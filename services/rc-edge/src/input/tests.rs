@@ -3,6 +3,10 @@ use hookline_core::event::ContentType;
 use proptest::prelude::*;
 use serde_json::json;
 
+#[path = "../../tests/it/arb_json.rs"]
+mod arb_json;
+use arb_json::arb_json;
+
 const BASE: &str = "https://rc.example";
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -162,45 +166,6 @@ fn bodies_that_are_not_objects() {
         msg(json_object(b"[1]")),
         "request body must be a JSON object"
     );
-}
-
-fn arb_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|n| json!(n)),
-        "\\PC{0,40}".prop_map(Value::String),
-        prop_oneof![
-            Just("event"),
-            Just("resource"),
-            Just("news"),
-            Just("1"),
-            Just("")
-        ]
-        .prop_map(|s| Value::String(s.into())),
-    ];
-    leaf.prop_recursive(3, 32, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("content_type".to_string()),
-                    Just("content_id".to_string()),
-                    Just("slug".to_string()),
-                    Just("form_id".to_string()),
-                    Just("fields".to_string()),
-                    Just("gdpr".to_string()),
-                    Just("url".to_string()),
-                    Just("email".to_string()),
-                    "\\PC{0,12}",
-                ],
-                inner,
-                0..8
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
 }
 
 proptest! {

@@ -1,40 +1,9 @@
 //! Arbitrary bodies over real HTTP: never a 5xx, never a dropped connection.
 
+use crate::arb_json::arb_json;
 use crate::support::{Edge, config};
 use proptest::prelude::*;
-use serde_json::{Value, json};
-
-fn arb_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|n| json!(n)),
-        "\\PC{0,30}".prop_map(Value::String),
-        prop_oneof![Just("event"), Just("news"), Just("resource"), Just("1")]
-            .prop_map(|s| Value::String(s.into())),
-    ];
-    leaf.prop_recursive(3, 24, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map(
-                prop_oneof![
-                    Just("content_type".to_string()),
-                    Just("content_id".to_string()),
-                    Just("slug".to_string()),
-                    Just("form_id".to_string()),
-                    Just("fields".to_string()),
-                    Just("gdpr".to_string()),
-                    Just("contact_id".to_string()),
-                    "\\PC{0,10}",
-                ],
-                inner,
-                0..7
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
+use serde_json::Value;
 
 #[test]
 fn arbitrary_json_bodies_never_get_a_5xx() {

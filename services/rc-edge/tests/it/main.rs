@@ -1,6 +1,7 @@
 //! rc-edge against the real NATS: every endpoint, every refusal, 503 when
 //! NATS cannot take an event, privacy of the visitor block, rate limit, CORS.
 
+mod arb_json;
 mod content;
 mod endpoints;
 mod fuzz;

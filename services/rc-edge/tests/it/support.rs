@@ -102,24 +102,15 @@ impl Edge {
 
     /// Every raw event on RC_RAW, in order, with its `Nats-Msg-Id`.
     pub async fn raw_events(&self) -> Vec<(String, RawEvent, String)> {
-        let mut stream = self
-            .nats
-            .js
-            .get_stream(self.config.names().stream(RC_RAW))
-            .await
-            .unwrap();
-        let last = stream.info().await.unwrap().state.last_sequence;
         let mut out = Vec::new();
-        for seq in 1..=last {
-            if let Ok(m) = stream.get_raw_message(seq).await {
-                let msg_id = m
-                    .headers
-                    .get("Nats-Msg-Id")
-                    .map(|v| v.as_str().to_string())
-                    .unwrap_or_default();
-                let text = String::from_utf8(m.payload.to_vec()).unwrap();
-                out.push((msg_id, serde_json::from_str(&text).unwrap(), text));
-            }
+        for m in hookline_core::testing::stored(&self.nats, RC_RAW).await {
+            let msg_id = m
+                .headers
+                .get("Nats-Msg-Id")
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_default();
+            let text = String::from_utf8(m.payload.to_vec()).unwrap();
+            out.push((msg_id, serde_json::from_str(&text).unwrap(), text));
         }
         out
     }

@@ -5,8 +5,8 @@ use super::{ApiError, AppState};
 use crate::delivery::send::Outcome;
 use crate::delivery::{Ctx, request, send};
 use crate::replay;
-use crate::store::AttemptRow;
 use crate::store::attempts::{self, StatusFilter};
+use crate::store::{AttemptRow, WebhookId};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -175,7 +175,7 @@ pub async fn test(
 /// `event_id`, and the answer the admin API gives about it.
 pub(super) async fn record_once(
     ctx: &Ctx,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     event_id: String,
     event: &str,
     attempt: i32,
@@ -185,7 +185,7 @@ pub(super) async fn record_once(
     ctx.writer
         .record(AttemptRow {
             id: 0,
-            webhook_id: webhook_id.to_string(),
+            webhook_id: webhook_id.clone(),
             event_id: event_id.clone(),
             event: event.to_string(),
             attempt,

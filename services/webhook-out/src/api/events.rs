@@ -1,7 +1,7 @@
 //! `GET /v1/events/{id}`: one event's journey (see [`crate::trace`]).
 
 use super::{ApiError, AppState};
-use crate::trace::{self, Sources, Trace, TraceError};
+use crate::trace::{self, Sources, Trace, TraceError, Unreachable};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -26,14 +26,12 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<Trace>, ApiError> {
     let nats = &state.ctx.nats;
+    let bad_crm_url = Unreachable::BadUrl("crm.database_url");
     let src = Sources {
         js: &nats.js,
         names: &nats.names,
         rc: Ok(&state.ctx.pool),
-        crm: state
-            .crm
-            .as_ref()
-            .ok_or_else(|| "crm.database_url is not a valid URL".to_string()),
+        crm: state.crm.as_ref().ok_or(&bad_crm_url),
     };
     Ok(Json(trace::trace(&src, &id).await?))
 }

@@ -7,6 +7,7 @@ use super::{ApiError, AppState, webhooks::load};
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
+use hookline_core::WebhookId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -14,7 +15,8 @@ use utoipa::ToSchema;
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct SecretOut {
     /// `wh_…`.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WebhookId,
     /// Current signing secret.
     pub secret: String,
     /// The secret before the last rotation, while it still signs.

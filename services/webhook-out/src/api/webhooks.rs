@@ -3,7 +3,7 @@
 use super::{ApiError, AppState};
 use crate::delivery::consumer_name;
 use crate::ssrf;
-use crate::store::{self, NewWebhook, Profile, Webhook, WebhookPatch, webhooks};
+use crate::store::{NewWebhook, Profile, Webhook, WebhookId, WebhookPatch, webhooks};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -76,7 +76,8 @@ crate::redacted_debug!(UpdateWebhook { url, events, profile, description, active
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct WebhookOut {
     /// `wh_…`.
-    pub id: String,
+    #[schema(value_type = String)]
+    pub id: WebhookId,
     /// Target URL.
     pub url: String,
     /// Event types delivered.
@@ -213,20 +214,17 @@ fn check_secret(secret: &str, profile: Profile) -> Result<(), ApiError> {
     }
 }
 
-fn check_id(id: &str) -> Result<(), ApiError> {
-    if store::is_webhook_id(id) {
-        Ok(())
-    } else {
-        Err(ApiError::no_webhook(id))
-    }
+/// The webhook id of a path, or 404: a malformed id names no webhook.
+pub(super) fn webhook_id(id: &str) -> Result<WebhookId, ApiError> {
+    WebhookId::parse(id).map_err(|_| ApiError::no_webhook(id))
 }
 
 /// Loads a webhook or answers 404.
 pub(super) async fn load(state: &AppState, id: &str) -> Result<Webhook, ApiError> {
-    check_id(id)?;
-    webhooks::get(&state.ctx.pool, &state.ctx.keys, id)
+    let id = webhook_id(id)?;
+    webhooks::get(&state.ctx.pool, &state.ctx.keys, &id)
         .await?
-        .ok_or_else(|| ApiError::no_webhook(id))
+        .ok_or_else(|| ApiError::no_webhook(id.as_str()))
 }
 
 /// Creates a webhook.
@@ -296,7 +294,7 @@ pub async fn update(
     Path(id): Path<String>,
     body: super::ObjectBody<UpdateWebhook>,
 ) -> Result<Json<WebhookOut>, ApiError> {
-    check_id(&id)?;
+    let id = webhook_id(&id)?;
     let super::ObjectBody(body) = body;
     let patch = WebhookPatch {
         url: match &body.url {
@@ -311,7 +309,7 @@ pub async fn update(
     };
     let w = webhooks::update(&state.ctx.pool, &state.ctx.keys, &id, &patch)
         .await?
-        .ok_or_else(|| ApiError::no_webhook(&id))?;
+        .ok_or_else(|| ApiError::no_webhook(id.as_str()))?;
     state.ctx.apply_now().await;
     Ok(Json(WebhookOut::from(w, false)))
 }
@@ -324,9 +322,9 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    check_id(&id)?;
+    let id = webhook_id(&id)?;
     if !webhooks::delete(&state.ctx.pool, &id).await? {
-        return Err(ApiError::no_webhook(&id));
+        return Err(ApiError::no_webhook(id.as_str()));
     }
     tracing::info!(webhook = %id, "webhook deleted");
     state.ctx.apply_now().await;
@@ -353,7 +351,7 @@ pub async fn rotate_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookOut>, ApiError> {
-    check_id(&id)?;
+    let id = webhook_id(&id)?;
     let keep_until = Utc::now() + ROTATION_OVERLAP;
     let w = webhooks::rotate_secret(
         &state.ctx.pool,
@@ -363,7 +361,7 @@ pub async fn rotate_secret(
         keep_until,
     )
     .await?
-    .ok_or_else(|| ApiError::no_webhook(&id))?;
+    .ok_or_else(|| ApiError::no_webhook(id.as_str()))?;
     tracing::info!(webhook = %id, "secret rotated");
     state.ctx.apply_now().await;
     Ok(Json(WebhookOut::from(w, true)))

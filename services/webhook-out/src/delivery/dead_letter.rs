@@ -3,7 +3,7 @@
 //! source message terminated (see [`hookline_core::consume::dead_letter`]).
 
 use super::Ctx;
-use crate::store::attempts;
+use crate::store::{WebhookId, attempts};
 use async_nats::jetstream::Message;
 use chrono::Utc;
 use hookline_core::consume;
@@ -20,7 +20,7 @@ const RETRY: Duration = Duration::from_secs(5);
 /// dead letter is stored, nak'ed to try again if not. Whether it was stored.
 pub(super) async fn dead_letter(
     ctx: &Ctx,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     failure: Failure<'_>,
     msg: &Message,
 ) -> bool {
@@ -35,7 +35,7 @@ pub(super) async fn dead_letter(
         None => None,
     };
     let letter = DeadLetter {
-        subject: ctx.nats.names.rc_dlq_subject(webhook_id),
+        subject: ctx.nats.names.rc_dlq_subject(webhook_id.as_str()),
         consumer: webhook_id.to_string(),
         error: failure.error.to_string(),
         attempts: failure.attempts,

@@ -16,7 +16,7 @@ pub mod supervisor;
 pub mod worker;
 
 use crate::ssrf::Policy;
-use crate::store::{AttemptWriter, Webhook};
+use crate::store::{AttemptWriter, Webhook, WebhookId};
 use hookline_core::nats::Nats;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -140,16 +140,15 @@ pub fn describe_metrics() {
 }
 
 /// The durable consumer of a webhook.
-pub fn consumer_name(webhook_id: &str) -> String {
+pub fn consumer_name(webhook_id: &WebhookId) -> String {
     format!("webhook-out-{webhook_id}")
 }
 
 /// The webhook id in a consumer name of ours (`webhook-out-<id>` or
 /// `webhook-out-<id>-replay-<n>`), if it is one.
-pub fn webhook_of_consumer(name: &str) -> Option<&str> {
+pub fn webhook_of_consumer(name: &str) -> Option<WebhookId> {
     let rest = name.strip_prefix("webhook-out-")?;
-    let id = rest.split('-').next()?;
-    crate::store::is_webhook_id(id).then_some(id)
+    WebhookId::parse(rest.split('-').next()?).ok()
 }
 
 #[cfg(test)]
@@ -158,12 +157,10 @@ mod tests {
 
     #[test]
     fn consumer_names_round_trip() {
-        assert_eq!(consumer_name("wh_ABC"), "webhook-out-wh_ABC");
-        assert_eq!(webhook_of_consumer("webhook-out-wh_ABC"), Some("wh_ABC"));
-        assert_eq!(
-            webhook_of_consumer("webhook-out-wh_ABC-replay-7"),
-            Some("wh_ABC")
-        );
+        let id = WebhookId::parse("wh_ABC").unwrap();
+        assert_eq!(consumer_name(&id), "webhook-out-wh_ABC");
+        assert_eq!(webhook_of_consumer("webhook-out-wh_ABC"), Some(id.clone()));
+        assert_eq!(webhook_of_consumer("webhook-out-wh_ABC-replay-7"), Some(id));
         assert_eq!(webhook_of_consumer("dedupe"), None);
     }
 }

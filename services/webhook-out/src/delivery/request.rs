@@ -201,7 +201,7 @@ pub fn for_event(
 /// A signed ping with id `id` (for `POST /v1/webhooks/{id}/test`).
 pub fn for_ping(webhook: &Webhook, id: &str, now: DateTime<Utc>) -> Result<Signed, SignatureError> {
     let data = PingData {
-        webhook_id: &webhook.id,
+        webhook_id: webhook.id.as_str(),
         message: "hookline test delivery",
     };
     let body = match webhook.profile() {
@@ -238,7 +238,7 @@ mod tests {
 
     fn webhook(profile: Profile) -> Webhook {
         Webhook {
-            id: "wh_1".into(),
+            id: "wh_1".parse().unwrap(),
             url: "http://x.example/".into(),
             events: vec!["page_view".into()],
             profile: profile.as_str().into(),

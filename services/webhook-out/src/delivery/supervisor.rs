@@ -14,7 +14,7 @@
 use super::worker::{self, Source};
 use super::{Ctx, consumer_name, webhook_of_consumer};
 use crate::store::replays::{self, Replay};
-use crate::store::{Webhook, webhooks};
+use crate::store::{Webhook, WebhookId, webhooks};
 use async_nats::jetstream::consumer::DeliverPolicy;
 use futures::TryStreamExt;
 use hookline_core::Shutdown;
@@ -201,7 +201,7 @@ async fn janitor(ctx: &Ctx) -> Result<(), Box<dyn std::error::Error + Send + Syn
     // Read the tables after listing consumers: a consumer is only ever
     // created after its row exists, so a live one is never mistaken for an
     // orphan.
-    let ids: HashSet<String> = webhooks::list(&ctx.pool, &ctx.keys)
+    let ids: HashSet<WebhookId> = webhooks::list(&ctx.pool, &ctx.keys)
         .await?
         .into_iter()
         .map(|w| w.id)
@@ -212,9 +212,9 @@ async fn janitor(ctx: &Ctx) -> Result<(), Box<dyn std::error::Error + Send + Syn
         .map(Replay::consumer_name)
         .collect();
     for name in ours {
-        let id = webhook_of_consumer(name).unwrap_or_default();
         let is_replay = name.contains("-replay-");
-        let orphan = !ids.contains(id) || (is_replay && !open.contains(name.as_str()));
+        let orphan = !webhook_of_consumer(name).is_some_and(|id| ids.contains(&id))
+            || (is_replay && !open.contains(name.as_str()));
         if orphan {
             tracing::info!(consumer = %name, "deleting orphaned consumer");
             let _ = stream.delete_consumer(name).await;

@@ -10,7 +10,7 @@
 
 use super::dead_letter::{Failure, dead_letter};
 use super::{Ctx, request, retry, send};
-use crate::store::{AttemptRow, Webhook, webhooks};
+use crate::store::{AttemptRow, Webhook, WebhookId, webhooks};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::{AckKind, Message};
 use chrono::{DateTime, Utc};
@@ -143,8 +143,8 @@ async fn declare(
 }
 
 /// Settles one message of a webhook.
-async fn settle(msg: &Message, kind: AckKind, webhook_id: &str) {
-    consume::settle(msg, kind, webhook_id).await;
+async fn settle(msg: &Message, kind: AckKind, webhook_id: &WebhookId) {
+    consume::settle(msg, kind, webhook_id.as_str()).await;
 }
 
 /// What a worker does with one message before any attempt.
@@ -167,7 +167,7 @@ fn route(worker: &Worker, webhook: &Webhook, msg: &Message, seq: u64) -> Route {
     // A redriven dead letter is for the one webhook that gave up on it: the
     // others (and replays) pass it by.
     let wanted = match rc_redrive_target(names, &msg.subject) {
-        Some(target) => target == webhook.id && replay.is_none(),
+        Some(target) => webhook.id == *target && replay.is_none(),
         None => {
             let kind = request::subject_type(names.unprefixed(&msg.subject));
             let in_window = match replay {
@@ -293,7 +293,7 @@ async fn attempt_delivery(
     signed
         .headers
         .push((traceparent::HEADER, hop.traceparent()));
-    let gauge = metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.clone());
+    let gauge = metrics::gauge!("hookline_webhook_in_flight", "webhook" => webhook.id.to_string());
     gauge.increment(1.0);
     let (http, policy) = ctx.route(webhook);
     let outcome = send::send(http, &webhook.url, &signed, policy)
@@ -358,7 +358,7 @@ async fn disable_gone(worker: &Worker, webhook: &Webhook) {
     ctx.poke.notify_one();
 }
 
-fn record_metrics(webhook_id: &str, outcome: &send::Outcome, exhausted: bool) {
+fn record_metrics(webhook_id: &WebhookId, outcome: &send::Outcome, exhausted: bool) {
     let label = webhook_id.to_string();
     let result = if outcome.success() {
         "success"

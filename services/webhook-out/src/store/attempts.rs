@@ -10,6 +10,7 @@
 use super::webhooks;
 use crate::ops_events::OpsEvents;
 use chrono::{DateTime, Utc};
+use hookline_core::WebhookId;
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,7 +23,7 @@ pub struct AttemptRow {
     /// Cursor (0 until inserted).
     pub id: i64,
     /// The webhook.
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     /// The event delivered.
     pub event_id: String,
     /// Its type (`page_view`, `form_submission`, `ping`).
@@ -248,7 +249,7 @@ pub enum StatusFilter {
 /// same as page 1.
 pub async fn page(
     pool: &PgPool,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     status: Option<StatusFilter>,
     before: Option<i64>,
     limit: i64,
@@ -277,7 +278,7 @@ pub async fn page(
 /// it (the `(event_id, webhook_id)` index makes this one lookup).
 pub async fn first_failure(
     pool: &PgPool,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     event_id: &str,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     sqlx::query_scalar(

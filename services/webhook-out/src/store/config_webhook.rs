@@ -40,7 +40,7 @@ pub async fn upsert_config(
          ON CONFLICT (source) WHERE source = 'config' DO NOTHING RETURNING {COLUMNS}"
     );
     let inserted: Option<Webhook> = sqlx::query_as(&sql)
-        .bind(super::new_webhook_id())
+        .bind(hookline_core::WebhookId::new())
         .bind(&cfg.url)
         .bind(&cfg.events)
         .bind(keys.seal("secret", &cfg.secret))

@@ -1,6 +1,7 @@
 //! The `webhook_replays` table: replays still being delivered.
 
 use chrono::{DateTime, Utc};
+use hookline_core::WebhookId;
 use sqlx::PgPool;
 
 /// One replay.
@@ -9,7 +10,7 @@ pub struct Replay {
     /// Row id (part of its consumer's name).
     pub id: i64,
     /// The webhook.
-    pub webhook_id: String,
+    pub webhook_id: WebhookId,
     /// First `RC_EVENTS` sequence in the window.
     pub start_seq: i64,
     /// Last `RC_EVENTS` sequence in the window.
@@ -34,7 +35,7 @@ const COLUMNS: &str = "id, webhook_id, start_seq, end_seq, event_types, replayed
 /// Records a replay.
 pub async fn insert(
     pool: &PgPool,
-    webhook_id: &str,
+    webhook_id: &WebhookId,
     start_seq: u64,
     end_seq: u64,
     event_types: &[String],

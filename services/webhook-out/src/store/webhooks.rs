@@ -10,6 +10,7 @@
 pub use super::config_webhook::{ConfigWebhook, upsert_config};
 use super::keyring::Keyring;
 use chrono::{DateTime, Utc};
+use hookline_core::WebhookId;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -58,7 +59,7 @@ impl Profile {
 #[derive(Clone, sqlx::FromRow)]
 pub struct Webhook {
     /// `wh_…`.
-    pub id: String,
+    pub id: WebhookId,
     /// Target URL.
     pub url: String,
     /// Event types delivered (`page_view`, `form_submission`).
@@ -198,7 +199,7 @@ pub async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6, $7, true) RETURNING {COLUMNS}"
     );
     let row = sqlx::query_as(&sql)
-        .bind(super::new_webhook_id())
+        .bind(WebhookId::new())
         .bind(&new.url)
         .bind(&new.events)
         .bind(new.profile.as_str())
@@ -211,7 +212,11 @@ pub async fn insert(
 }
 
 /// One webhook.
-pub async fn get(pool: &PgPool, keys: &Keyring, id: &str) -> Result<Option<Webhook>, sqlx::Error> {
+pub async fn get(
+    pool: &PgPool,
+    keys: &Keyring,
+    id: &WebhookId,
+) -> Result<Option<Webhook>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1");
     let row = sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?;
     row.map(|w| unseal(keys, w)).transpose()
@@ -229,7 +234,7 @@ pub async fn list(pool: &PgPool, keys: &Keyring) -> Result<Vec<Webhook>, sqlx::E
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Subscription {
     /// `wh_…`.
-    pub id: String,
+    pub id: WebhookId,
     /// Event types it receives.
     pub events: Vec<String>,
     /// Whether it is delivered to.
@@ -253,7 +258,7 @@ pub async fn subscriptions(pool: &PgPool) -> Result<Vec<Subscription>, sqlx::Err
 }
 
 /// The ids of every webhook (active or not).
-pub async fn ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
+pub async fn ids(pool: &PgPool) -> Result<Vec<WebhookId>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM webhooks")
         .fetch_all(pool)
         .await
@@ -263,7 +268,7 @@ pub async fn ids(pool: &PgPool) -> Result<Vec<String>, sqlx::Error> {
 pub async fn update(
     pool: &PgPool,
     keys: &Keyring,
-    id: &str,
+    id: &WebhookId,
     patch: &WebhookPatch,
 ) -> Result<Option<Webhook>, sqlx::Error> {
     // Re-enabling starts a fresh failure count so the disable-after clock
@@ -300,7 +305,7 @@ pub async fn update(
 }
 
 /// Deletes a webhook; whether it existed.
-pub async fn delete(pool: &PgPool, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn delete(pool: &PgPool, id: &WebhookId) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("DELETE FROM webhooks WHERE id = $1")
         .bind(id)
         .execute(pool)
@@ -314,7 +319,7 @@ pub async fn delete(pool: &PgPool, id: &str) -> Result<bool, sqlx::Error> {
 pub async fn rotate_secret(
     pool: &PgPool,
     keys: &Keyring,
-    id: &str,
+    id: &WebhookId,
     secret: &str,
     keep_until: DateTime<Utc>,
 ) -> Result<Option<Webhook>, sqlx::Error> {
@@ -346,7 +351,7 @@ pub async fn rotate_secret(
 }
 
 /// Disables a webhook (410 Gone, failing too long); whether it was active.
-pub async fn disable(pool: &PgPool, id: &str, reason: &str) -> Result<bool, sqlx::Error> {
+pub async fn disable(pool: &PgPool, id: &WebhookId, reason: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE webhooks SET active = false, disabled_reason = $2, updated_at = now() \
          WHERE id = $1 AND active",
@@ -359,13 +364,14 @@ pub async fn disable(pool: &PgPool, id: &str, reason: &str) -> Result<bool, sqlx
 }
 
 /// Rows of webhooks failing without a success since before `cutoff` are
-/// disabled; returns their ids.
+/// disabled; returns their ids. `ids` are webhook ids as text (the attempt
+/// writer collects them so from its batch).
 pub async fn disable_failing_since(
     pool: &PgPool,
     ids: &[String],
     cutoff: DateTime<Utc>,
     reason: &str,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<WebhookId>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE webhooks SET active = false, disabled_reason = $3, updated_at = now() \
          WHERE id = ANY($1) AND active AND failing_since < $2 RETURNING id",

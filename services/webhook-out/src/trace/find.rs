@@ -16,9 +16,10 @@
 //!
 //! Either way the cost is the traffic of a short window, never the stream.
 
-use async_nats::jetstream::{self, consumer::DeliverPolicy, consumer::pull};
+use async_nats::jetstream::{self, consumer::DeliverPolicy};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use hookline_core::nats::by_time::headers;
 use std::time::{Duration, Instant};
 
 pub use hookline_core::mint::minted_at;
@@ -68,10 +69,7 @@ pub enum FindError {
     Get(#[from] jetstream::stream::RawMessageError),
     /// The reading consumer could not be made.
     #[error("cannot read the stream's headers")]
-    Consumer(#[from] jetstream::stream::ConsumerError),
-    /// Reading the headers failed.
-    #[error("cannot read the stream's headers")]
-    Read(#[from] jetstream::consumer::StreamError),
+    Read(#[source] async_nats::Error),
     /// A message failed on the way.
     #[error("cannot read the stream's headers")]
     Message(#[from] jetstream::consumer::pull::OrderedError),
@@ -227,15 +225,9 @@ async fn scan(
     stop: Stop,
     msg_id: &str,
 ) -> Result<Option<u64>, FindError> {
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject,
-            headers_only: true,
-            deliver_policy,
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = consumer.messages().await?;
+    let mut messages = headers(stream, filter_subject, deliver_policy)
+        .await
+        .map_err(FindError::Read)?;
     let started = Instant::now();
     while started.elapsed() < BUDGET {
         let msg = match tokio::time::timeout(IDLE, messages.next()).await {

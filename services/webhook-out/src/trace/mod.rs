@@ -20,6 +20,7 @@ use async_nats::jetstream;
 use chrono::{DateTime, Duration, Utc};
 use find::{Found, minted_at};
 use futures::TryStreamExt;
+use hookline_core::WebhookId;
 use hookline_core::dlq_admin::{self, Entry, Filter};
 use hookline_core::event::{Event, RawEvent};
 use hookline_core::names::{CRM_EVENTS, Names};
@@ -40,6 +41,26 @@ pub enum TraceError {
     NotFound(String),
 }
 
+/// Why one database of a trace cannot be read (the trace shows the other
+/// half and names this one in `blind_spots`).
+#[derive(Debug, thiserror::Error)]
+pub enum Unreachable {
+    /// The configured URL does not parse.
+    #[error("{0} is not a valid URL")]
+    BadUrl(&'static str),
+    /// Connecting failed.
+    #[error("{key} {url} unreachable: {source}")]
+    Connect {
+        /// The config key of the URL.
+        key: &'static str,
+        /// The URL, password redacted.
+        url: String,
+        /// Why.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
 /// What a trace reads from.
 pub struct Sources<'a> {
     /// JetStream.
@@ -47,9 +68,9 @@ pub struct Sources<'a> {
     /// This stack's names.
     pub names: &'a Names,
     /// The `rc` database (attempt log), when reachable.
-    pub rc: Result<&'a PgPool, String>,
+    pub rc: Result<&'a PgPool, &'a Unreachable>,
     /// The `crm` database (`processed_events`), when reachable.
-    pub crm: Result<&'a PgPool, String>,
+    pub crm: Result<&'a PgPool, &'a Unreachable>,
 }
 
 /// One event's journey.
@@ -114,7 +135,8 @@ pub struct Dedupe {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Delivery {
     /// Webhook id.
-    pub webhook: String,
+    #[schema(value_type = String)]
+    pub webhook: WebhookId,
     /// `delivered`, `retrying`, `dead` or `pending`.
     pub status: String,
     /// Every attempt, oldest first.
@@ -248,14 +270,10 @@ async fn dead_letters(
 async fn consumers(src: &Sources<'_>, id: &str, blind: &mut Vec<String>) -> Vec<ConsumerState> {
     // Durable consumers only: traces and listings leave short-lived
     // ephemeral ones behind for a few seconds.
-    let infos: Result<Vec<_>, String> = match src.js.get_stream(src.names.stream(CRM_EVENTS)).await
-    {
-        Ok(stream) => stream
-            .consumers()
-            .try_collect()
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let stream = src.js.get_stream(src.names.stream(CRM_EVENTS)).await;
+    let infos: Result<Vec<_>, async_nats::Error> = match stream {
+        Ok(stream) => stream.consumers().try_collect().await.map_err(Into::into),
+        Err(e) => Err(e.into()),
     };
     let names: Vec<String> = match infos {
         Ok(infos) => infos

@@ -3,7 +3,7 @@
 use super::{Dedupe, Delivery, find::Found};
 use crate::api::AttemptOut;
 use crate::store::attempts::{self, AttemptRow};
-use crate::store::webhooks;
+use crate::store::{WebhookId, webhooks};
 use async_nats::jetstream::{self, consumer::pull, kv};
 use chrono::{DateTime, Utc};
 use dedupe::key::{Class, classify};
@@ -151,7 +151,7 @@ pub async fn deliveries(
     dead: &[Entry],
 ) -> Result<Vec<Delivery>, sqlx::Error> {
     let rows = attempts::for_event(pool, id).await?;
-    let mut by_webhook: BTreeMap<String, Vec<AttemptRow>> = BTreeMap::new();
+    let mut by_webhook: BTreeMap<WebhookId, Vec<AttemptRow>> = BTreeMap::new();
     let subscribers = match kind {
         Some(_) => webhooks::subscriptions(pool).await?,
         None => Vec::new(),

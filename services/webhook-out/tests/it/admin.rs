@@ -245,14 +245,7 @@ async fn private_targets_refused_without_opt_in() {
         ("http://[::ffff:0:a00:1]/", "SIIT"),
         ("http://localhost:9/", "loopback"),
     ] {
-        let (s, v) = stack
-            .call(
-                Method::POST,
-                "/v1/webhooks",
-                Some(standard(url, &["page_view"])),
-            )
-            .await;
-        assert_eq!(s, 422, "{url}: {v}");
+        let v = stack.refused_target(url).await;
         let msg = v["message"].as_str().unwrap();
         assert!(
             msg.contains(kind) && msg.contains("allowed_networks"),
@@ -288,8 +281,7 @@ async fn private_targets_refused_without_opt_in() {
     assert_eq!(page["data"][0]["success"], false);
     assert_eq!(rx.count(), 0, "the receiver must not be contacted");
     pool.close().await;
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]
@@ -297,10 +289,7 @@ async fn deliveries_page_with_a_keyset_cursor() {
     let config = config();
     let stack = Stack::start(config.clone()).await;
     let rx = Receiver::ok().await;
-    let id = stack.create(standard(&rx.url, &["page_view"])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = stack.create_id(standard(&rx.url, &["page_view"])).await;
     let pool = sqlx::PgPool::connect(&config.rc.database_url)
         .await
         .unwrap();
@@ -373,6 +362,5 @@ async fn deliveries_page_with_a_keyset_cursor() {
     assert_eq!(s, 400);
 
     pool.close().await;
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }

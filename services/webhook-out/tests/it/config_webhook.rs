@@ -54,7 +54,7 @@ async fn config_webhook_is_created_once() {
         webhook_out::store::Keyring::from_config(&config.webhook_out.encryption_keys).unwrap();
     let runs = (0..4).map(|_| webhook_out::ensure_config_webhook(&pool, &keys, &config));
     for r in futures::future::join_all(runs).await {
-        assert_eq!(r.unwrap().unwrap().id, id);
+        assert_eq!(r.unwrap().unwrap().id.as_str(), id);
     }
     let (_, list) = stack.call(Method::GET, "/v1/webhooks", None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);

@@ -31,8 +31,7 @@ fn verify_standard(hit: &Hit, secrets: &[&str]) {
 
 #[tokio::test]
 async fn standard_profile_is_signed_and_filtered_by_type() {
-    let config = config();
-    let stack = Stack::start(config.clone()).await;
+    let stack = Stack::start(config()).await;
     let rx = Receiver::ok().await;
     let w = stack.create(standard(&rx.url, &["page_view"])).await;
     let (id, secret) = (w["id"].as_str().unwrap(), w["secret"].as_str().unwrap());
@@ -82,14 +81,12 @@ async fn standard_profile_is_signed_and_filtered_by_type() {
     assert_eq!(hits[1].json()["type"], "ping");
     verify_standard(&hits[1], &[secret]);
 
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]
 async fn rc_legacy_body_is_byte_exact_and_verifies() {
-    let config = config();
-    let stack = Stack::start(config.clone()).await;
+    let stack = Stack::start(config()).await;
     let rx = Receiver::ok().await;
     stack
         .create(json!({
@@ -119,14 +116,12 @@ async fn rc_legacy_body_is_byte_exact_and_verifies() {
         300,
     )
     .unwrap();
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]
 async fn retries_until_the_first_2xx() {
-    let config = config();
-    let stack = Stack::start(config.clone()).await;
+    let stack = Stack::start(config()).await;
     // 500, then 503 with Retry-After, then 200.
     let rx = Receiver::with(
         |n| match n {
@@ -137,10 +132,7 @@ async fn retries_until_the_first_2xx() {
         false,
     )
     .await;
-    let id = stack.create(standard(&rx.url, &["page_view"])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = stack.create_id(standard(&rx.url, &["page_view"])).await;
     let event = page_view("c1");
     stack.publish(&event).await;
     let hits = rx.wait_for(3, 30).await;
@@ -182,19 +174,14 @@ async fn retries_until_the_first_2xx() {
     assert_eq!(rx.count(), 3);
     let w = stack.webhook(&id).await;
     assert_eq!(w["fail_count"], 0, "a success resets the failure count");
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]
 async fn exhausted_events_go_to_the_dlq() {
-    let config = config();
-    let stack = Stack::start(config.clone()).await;
+    let stack = Stack::start(config()).await;
     let rx = Receiver::with(|_| (500, vec![]), false).await;
-    let id = stack.create(standard(&rx.url, &["page_view"])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = stack.create_id(standard(&rx.url, &["page_view"])).await;
     let event = page_view("c1");
     stack.publish(&event).await;
     // 1 try + 2 retries.
@@ -236,8 +223,7 @@ async fn exhausted_events_go_to_the_dlq() {
     let w = stack.webhook(&id).await;
     assert_eq!(w["fail_count"], 3);
     assert!(w["failing_since"].is_string());
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]
@@ -268,26 +254,17 @@ async fn a_stuck_endpoint_does_not_delay_another() {
         stuck.count()
     );
     stuck.release();
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]
 async fn rotation_signs_with_both_secrets() {
-    let config = config();
-    let stack = Stack::start(config.clone()).await;
+    let stack = Stack::start(config()).await;
     let rx = Receiver::ok().await;
     let w = stack.create(standard(&rx.url, &["page_view"])).await;
     let id = w["id"].as_str().unwrap();
     let old = w["secret"].as_str().unwrap().to_string();
-    let (s, rotated) = stack
-        .call(
-            Method::POST,
-            &format!("/v1/webhooks/{id}/rotate-secret"),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200, "{rotated}");
+    let rotated = stack.rotate(id).await;
     let new = rotated["secret"].as_str().unwrap().to_string();
     assert_ne!(new, old);
     assert!(rotated["previous_secret_expires_at"].is_string());
@@ -298,8 +275,7 @@ async fn rotation_signs_with_both_secrets() {
         2
     );
     verify_standard(&hit, &[&old, &new]);
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]

@@ -5,13 +5,9 @@ use crate::harness::*;
 
 #[tokio::test]
 async fn gone_disables_the_webhook() {
-    let config = config();
-    let stack = Stack::start(config.clone()).await;
+    let stack = Stack::start(config()).await;
     let rx = Receiver::with(|_| (410, vec![]), false).await;
-    let id = stack.create(standard(&rx.url, &["page_view"])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = stack.create_id(standard(&rx.url, &["page_view"])).await;
     stack.publish(&page_view("c1")).await;
     let w = eventually("the webhook disabled", 20, || async {
         let w = stack.webhook(&id).await;
@@ -22,8 +18,7 @@ async fn gone_disables_the_webhook() {
     stack.publish(&page_view("c2")).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(rx.count(), 1, "nothing more goes to a disabled webhook");
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]
@@ -33,10 +28,7 @@ async fn failing_for_too_long_disables() {
     config.webhook_out.retry_schedule = vec![std::time::Duration::from_millis(200); 5];
     let stack = Stack::start(config.clone()).await;
     let rx = Receiver::with(|_| (500, vec![]), false).await;
-    let id = stack.create(standard(&rx.url, &["page_view"])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = stack.create_id(standard(&rx.url, &["page_view"])).await;
     stack.publish(&page_view("c1")).await;
     let w = eventually("the webhook disabled", 30, || async {
         let w = stack.webhook(&id).await;
@@ -49,6 +41,5 @@ async fn failing_for_too_long_disables() {
             .unwrap()
             .contains("without a success")
     );
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }

@@ -35,14 +35,7 @@ async fn columns_hold_no_plaintext_and_only_the_secret_route_shows_it() {
         .await;
     assert_eq!(created["secret"], plain, "create shows the secret once");
     let id = created["id"].as_str().unwrap().to_string();
-    let (s, rotated) = stack
-        .call(
-            Method::POST,
-            &format!("/v1/webhooks/{id}/rotate-secret"),
-            None,
-        )
-        .await;
-    assert_eq!(s, 200, "{rotated}");
+    let rotated = stack.rotate(&id).await;
     let new = rotated["secret"].as_str().unwrap().to_string();
 
     let pool = PgPool::connect(&config.rc.database_url).await.unwrap();
@@ -87,12 +80,14 @@ async fn columns_hold_no_plaintext_and_only_the_secret_route_shows_it() {
 
     // Debug of the in-memory row hides them too.
     let keys = Keyring::from_config(&config.webhook_out.encryption_keys).unwrap();
-    let row = webhooks::get(&pool, &keys, &id).await.unwrap().unwrap();
+    let row = webhooks::get(&pool, &keys, &id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let debug = format!("{row:?}");
     assert!(debug.contains(&id) && !debug.contains(&new) && !debug.contains(api_key));
     pool.close().await;
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]

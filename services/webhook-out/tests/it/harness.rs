@@ -50,6 +50,7 @@ pub struct Stack {
     pub nats: Nats,
     shutdown: Shutdown,
     task: tokio::task::JoinHandle<Result<(), webhook_out::Error>>,
+    config: Config,
 }
 
 impl Stack {
@@ -80,12 +81,45 @@ impl Stack {
             nats,
             shutdown,
             task,
+            config,
         }
     }
 
     pub async fn stop(self) {
         self.shutdown.trigger();
         self.task.await.unwrap().unwrap();
+    }
+
+    /// Creates a webhook; returns its id.
+    pub async fn create_id(&self, body: Value) -> String {
+        let w = self.create(body).await;
+        w["id"].as_str().expect("webhook id").to_string()
+    }
+
+    /// Rotates a webhook's secret; asserts the 200 and returns the answer.
+    pub async fn rotate(&self, id: &str) -> Value {
+        let path = format!("/v1/webhooks/{id}/rotate-secret");
+        let (s, rotated) = self.call(reqwest::Method::POST, &path, None).await;
+        assert_eq!(s, 200, "{rotated}");
+        rotated
+    }
+
+    /// Tries to create a page-view webhook for `url`; asserts the 422 that
+    /// refuses the target and returns the answer.
+    pub async fn refused_target(&self, url: &str) -> Value {
+        let body = standard(url, &["page_view"]);
+        let (s, v) = self
+            .call(reqwest::Method::POST, "/v1/webhooks", Some(body))
+            .await;
+        assert_eq!(s, 422, "{url}: {v}");
+        v
+    }
+
+    /// Stops the service, then drops the test's databases and streams.
+    pub async fn finish(self) {
+        let config = self.config.clone();
+        self.stop().await;
+        hookline_core::testing::cleanup(&config).await;
     }
 
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

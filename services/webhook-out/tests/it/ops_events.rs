@@ -20,14 +20,10 @@ async fn disable_and_dead_letters_reach_the_ops_webhook_signed() {
     let stack = Stack::start(config.clone()).await;
     let gone = Receiver::with(|_| (410, vec![]), false).await;
     let failing = Receiver::with(|_| (500, vec![]), false).await;
-    let gone_id = stack.create(standard(&gone.url, &["page_view"])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let failing_id = stack.create(standard(&failing.url, &["page_view"])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let gone_id = stack.create_id(standard(&gone.url, &["page_view"])).await;
+    let failing_id = stack
+        .create_id(standard(&failing.url, &["page_view"]))
+        .await;
     let event = page_view("c-ops");
     stack.publish(&event).await;
 
@@ -59,8 +55,7 @@ async fn disable_and_dead_letters_reach_the_ops_webhook_signed() {
     assert_eq!(data["event_id"], event.id.as_str());
     assert_eq!(data["attempts"], 3);
     assert_eq!(data["last_status"], 500);
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }
 
 #[tokio::test]

@@ -8,8 +8,7 @@ use std::collections::HashSet;
 
 #[tokio::test]
 async fn replay_redelivers_the_window_by_type() {
-    let config = config();
-    let stack = Stack::start(config.clone()).await;
+    let stack = Stack::start(config()).await;
     let rx = Receiver::ok().await;
     let id = stack
         .create(standard(&rx.url, &["page_view", "form_submission"]))
@@ -89,6 +88,5 @@ async fn replay_redelivers_the_window_by_type() {
         )
         .await;
     assert_eq!(s, 404);
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }

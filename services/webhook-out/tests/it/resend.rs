@@ -7,14 +7,10 @@ use reqwest::Method;
 
 #[tokio::test]
 async fn resend_delivers_one_event_to_one_webhook_now() {
-    let config = config();
-    let stack = Stack::start(config.clone()).await;
+    let stack = Stack::start(config()).await;
     let rx = Receiver::ok().await;
     let other = Receiver::ok().await;
-    let id = stack.create(standard(&rx.url, &["page_view"])).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = stack.create_id(standard(&rx.url, &["page_view"])).await;
     stack.create(standard(&other.url, &["page_view"])).await;
     let event = page_view("c-resend");
     stack.publish(&event).await;
@@ -49,6 +45,5 @@ async fn resend_delivers_one_event_to_one_webhook_now() {
         event.id
     );
     assert_eq!(stack.call(Method::POST, &no_webhook, None).await.0, 404);
-    stack.stop().await;
-    hookline_core::testing::cleanup(&config).await;
+    stack.finish().await;
 }

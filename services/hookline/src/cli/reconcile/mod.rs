@@ -21,9 +21,10 @@ use anyhow::{Context, bail};
 use chrono::{TimeDelta, Utc};
 use clap::Args;
 use compare::{Rc, Report};
-use hookline_core::Config;
+use hookline_core::config::ConfigError;
 use hookline_core::config::parse_duration;
 use hookline_core::db::{self, Schema};
+use hookline_core::{Config, WebhookId};
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -60,7 +61,7 @@ pub struct ReconcileArgs {
 struct Reconciler {
     rc: Rc,
     pool: PgPool,
-    admin: Option<(Client, String)>,
+    admin: Option<(Client, WebhookId)>,
     since: TimeDelta,
     settle: TimeDelta,
     wait: Duration,
@@ -70,16 +71,7 @@ struct Reconciler {
 pub async fn run(args: ReconcileArgs, config: &Config) -> anyhow::Result<()> {
     config.require_reconcile_secrets()?;
     let admin = if args.repair {
-        let Some(webhook) = config.reconcile.webhook_id.clone() else {
-            return Err(hookline_core::config::ConfigError::Invalid {
-                key: "reconcile.webhook_id",
-                message: "is missing: --repair resends through the webhook that delivers \
-                          to this CRM (wh_…)"
-                    .into(),
-            }
-            .into());
-        };
-        Some((Client::new(&args.conn, config)?, webhook))
+        Some((Client::new(&args.conn, config)?, repair_webhook(config)?))
     } else {
         None
     };
@@ -143,6 +135,21 @@ impl Report {
             .as_ref()
             .map_or(self.missing.len(), Vec::len)
     }
+}
+
+/// The webhook `--repair` resends through: `reconcile.webhook_id`, which
+/// must be set and be a webhook id.
+fn repair_webhook(config: &Config) -> Result<WebhookId, ConfigError> {
+    let invalid = |message: &str| ConfigError::Invalid {
+        key: "reconcile.webhook_id",
+        message: message.into(),
+    };
+    let Some(id) = config.reconcile.webhook_id.as_deref() else {
+        return Err(invalid(
+            "is missing: --repair resends through the webhook that delivers to this CRM (wh_…)",
+        ));
+    };
+    WebhookId::parse(id).map_err(|_| invalid("must be a webhook id (wh_…)"))
 }
 
 fn print(report: &Report, json: bool) -> anyhow::Result<()> {

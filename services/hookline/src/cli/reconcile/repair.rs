@@ -8,12 +8,17 @@
 
 use super::super::client::Client;
 use anyhow::Context;
+use hookline_core::WebhookId;
 use sqlx::PgPool;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// Resends `ids` through `webhook`; returns those the CRM accepted.
-pub async fn resend(client: &Client, webhook: &str, ids: &[String]) -> anyhow::Result<Vec<String>> {
+pub async fn resend(
+    client: &Client,
+    webhook: &WebhookId,
+    ids: &[String],
+) -> anyhow::Result<Vec<String>> {
     let mut sent = Vec::new();
     for id in ids {
         let path = format!("/v1/webhooks/{webhook}/resend/{id}");
