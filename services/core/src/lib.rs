@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod consume;
+pub mod consumer_metrics;
 pub mod content;
 pub mod db;
 pub mod dlq;
@@ -27,7 +28,6 @@ pub mod optimocms;
 pub mod other_event;
 pub mod otlp;
 pub mod publish;
-pub mod runner;
 pub mod schemas;
 pub mod shutdown;
 pub mod signing;

@@ -1,7 +1,7 @@
 //! A consumer of `order.created`, an event type hookline keeps but does not
 //! model (docs/adding-a-consumer.md, "Events hookline does not model").
 use async_trait::async_trait;
-use hookline_core::runner::{Consumer, HandlerError};
+use crm_consumers::runner::{Consumer, HandlerError};
 use hookline_core::{Event, EventType, OtherEvent};
 use sqlx::PgConnection;
 

@@ -11,7 +11,7 @@
 //! Postgres.
 
 use async_trait::async_trait;
-use hookline_core::runner::{Consumer, HandlerError};
+use crm_consumers::runner::{Consumer, HandlerError};
 use hookline_core::{Event, EventData, EventType};
 use sqlx::PgConnection;
 

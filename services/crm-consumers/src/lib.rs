@@ -1,7 +1,7 @@
 //! The CRM consumers: `event-store`, `engagement-score`, `automation` and,
 //! when `hubspot.access_token` is set, `hubspot-sync`.
 //!
-//! Each is one file implementing [`hookline_core::runner::Consumer`]; the
+//! Each is one file implementing [`runner::Consumer`]; the
 //! shared runner does the rest (durable consumer, batching, exactly-once
 //! effects, retries, `CRM_DLQ`, metrics). To add one, write the file and add
 //! one line to [`registered`] — `docs/adding-a-consumer.md` walks through it.
@@ -15,12 +15,13 @@ pub mod engagement_score;
 pub mod event_store;
 pub mod hubspot_sync;
 pub mod identity;
+pub mod runner;
 pub mod scoring;
 
 use hookline_core::db::{self, DbError, Schema};
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
-use hookline_core::runner::{Consumer, Runner, RunnerError};
+use crate::runner::{Consumer, Runner, RunnerError};
 use hookline_core::{Config, Shutdown, telemetry};
 use std::sync::Arc;
 

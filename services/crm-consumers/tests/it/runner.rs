@@ -6,7 +6,7 @@ use hookline_core::dlq::{
     ATTEMPTS as HEADER_DELIVERIES, CONSUMER, ERROR as HEADER_ERROR, EVENT_ID as HEADER_EVENT_ID,
 };
 use hookline_core::event::ContentType;
-use hookline_core::runner::Consumer;
+use crm_consumers::runner::Consumer;
 use hookline_core::{Event, EventType};
 use std::collections::HashSet;
 use std::sync::Arc;

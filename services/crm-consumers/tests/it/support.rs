@@ -9,7 +9,7 @@ use hookline_core::event::{ContentType, FormSubmission, PageView};
 use hookline_core::names;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{self, Outgoing};
-use hookline_core::runner::{Consumer, Runner};
+use crm_consumers::runner::{Consumer, Runner};
 use hookline_core::{
     Event, EventData, EventId, EventType, OtherEvent, Shutdown, telemetry, testing,
 };
@@ -145,7 +145,7 @@ impl Stack {
 /// A running runner.
 pub struct Running {
     pub shutdown: Shutdown,
-    handle: JoinHandle<Result<(), hookline_core::runner::RunnerError>>,
+    handle: JoinHandle<Result<(), crm_consumers::runner::RunnerError>>,
 }
 
 impl Running {
@@ -160,7 +160,7 @@ impl Running {
     }
 
     /// Waits for a runner that is expected to end by itself.
-    pub async fn join(self) -> Result<(), hookline_core::runner::RunnerError> {
+    pub async fn join(self) -> Result<(), crm_consumers::runner::RunnerError> {
         tokio::time::timeout(Duration::from_secs(15), self.handle)
             .await
             .expect("the runner returns")
