@@ -54,7 +54,7 @@ impl Consumer for Orders {
     }
 }
 
-/// The table it writes (in-tree, a migration in services/core/migrations/crm/).
+/// The table it writes (in-tree, a migration in services/crm-consumers/migrations/).
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS orders (\
     order_id TEXT PRIMARY KEY, email TEXT, total_cents BIGINT NOT NULL, event_id TEXT NOT NULL)";
 

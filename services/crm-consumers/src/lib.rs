@@ -16,9 +16,10 @@ pub mod event_store;
 pub mod hubspot_sync;
 pub mod identity;
 pub mod runner;
+pub mod schema;
 pub mod scoring;
 
-use hookline_core::db::{self, DbError, Schema};
+use hookline_core::db::{self, DbError};
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
 use crate::runner::{Consumer, Runner, RunnerError};
@@ -190,7 +191,7 @@ pub async fn work_with(
     let connections = u32::try_from(consumers.len())
         .unwrap_or(u32::MAX)
         .saturating_add(2);
-    let pool = db::connect(&config.crm.database_url, Schema::Crm, connections).await?;
+    let pool = db::connect(&config.crm.database_url, schema::SCHEMA, connections).await?;
     let names: Vec<&str> = consumers.iter().map(|c| c.name()).collect();
     tracing::info!(consumers = ?names, "CRM consumers starting");
     let prepared = Runner::new(&nats, pool.clone(), &config)

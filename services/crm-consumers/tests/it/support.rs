@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, Duration as Minutes, TimeZone, Utc};
 use hookline_core::config::Config;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 use hookline_core::event::{ContentType, FormSubmission, PageView};
 use hookline_core::names;
 use hookline_core::nats::Nats;
@@ -38,7 +38,7 @@ impl Stack {
         config.ops.shutdown_grace = Duration::from_secs(5);
         tweak(&mut config);
         let nats = Nats::connect_and_declare(&config).await.expect("NATS up");
-        let pool = db::connect(&config.crm.database_url, Schema::Crm, 4)
+        let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, 4)
             .await
             .expect("Postgres up");
         Self { config, nats, pool }
