@@ -166,7 +166,12 @@ impl Worker {
             kinds.push(SDR_TASK.to_string());
         }
         let connections = u32::try_from(actions.batch_size).unwrap_or(16).clamp(2, 16) + 1;
-        let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, connections).await?;
+        let pool = db::connect(
+            &config.crm.database_url,
+            crm_consumers::schema::SCHEMA,
+            connections,
+        )
+        .await?;
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
         let id = format!(
             "{}@{host}/{:08x}",

@@ -1,11 +1,11 @@
 //! Stream, bucket and database set-up against the real local NATS and Postgres.
 
 use hookline_core::db::{self, Schema};
-use sqlx::migrate::Migrator;
 use hookline_core::event::EventType;
 use hookline_core::names;
 use hookline_core::nats::{self, Nats};
 use hookline_core::testing;
+use sqlx::migrate::Migrator;
 use std::time::Duration;
 
 /// A migration set of core's own (`tests/migrations`), on the CRM URL of an
@@ -90,12 +90,7 @@ async fn databases_are_created_and_migrated_once() {
     rc.close().await;
     pool.close().await;
     testing::cleanup(&config).await;
-    let gone = db::connect(
-        &config.crm.database_url.replace("_crm", "_nope"),
-        PROBE,
-        1,
-    )
-    .await;
+    let gone = db::connect(&config.crm.database_url.replace("_crm", "_nope"), PROBE, 1).await;
     // connect creates databases, so create-then-drop proves the clean-up path works.
     assert!(gone.is_ok());
     db::drop_database(&config.crm.database_url.replace("_crm", "_nope"))

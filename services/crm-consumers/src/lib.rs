@@ -19,10 +19,10 @@ pub mod runner;
 pub mod schema;
 pub mod scoring;
 
+use crate::runner::{Consumer, Runner, RunnerError};
 use hookline_core::db::{self, DbError};
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
-use crate::runner::{Consumer, Runner, RunnerError};
 use hookline_core::{Config, Shutdown, telemetry};
 use std::sync::Arc;
 

@@ -12,9 +12,9 @@
 
 use super::{Automation, ScoreView, event_payload, matches, threshold_payload};
 use crate::identity::{self, Contact};
+use crate::runner::HandlerError;
 use crate::scoring;
 use hookline_core::Event;
-use crate::runner::HandlerError;
 use serde_json::Value;
 use sqlx::PgConnection;
 use sqlx::types::Json;

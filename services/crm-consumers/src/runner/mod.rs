@@ -37,15 +37,15 @@ mod process;
 pub mod settle;
 mod worker;
 
-pub use hookline_core::dlq::MAX_DELIVER_MARGIN;
 pub use consumer::{Consumer, HandlerError};
+pub use hookline_core::dlq::MAX_DELIVER_MARGIN;
 
+use async_nats::jetstream;
 use hookline_core::config::Config;
 use hookline_core::consume::Retries;
 use hookline_core::names::Names;
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::shutdown::Shutdown;
-use async_nats::jetstream;
 use sqlx::PgPool;
 use std::collections::HashSet;
 use std::sync::Arc;

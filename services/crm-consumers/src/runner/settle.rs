@@ -3,12 +3,12 @@
 
 use super::metrics as m;
 use super::{Settings, Shared};
-use hookline_core::consume;
-use hookline_core::dlq::{self, DeadLetter};
-use hookline_core::names;
 use async_nats::jetstream::{self, AckKind};
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
+use hookline_core::consume;
+use hookline_core::dlq::{self, DeadLetter};
+use hookline_core::names;
 use std::time::Duration;
 
 /// A received message and what the runner knows about it.

@@ -4,13 +4,13 @@ use super::consumer::Consumer;
 use super::process::process;
 use super::settle::Delivery;
 use super::{RunnerError, Settings, Shared};
+use async_nats::jetstream::Message;
+use async_nats::jetstream::consumer::pull;
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
 use hookline_core::consume::{self, Pull};
 use hookline_core::names;
 use hookline_core::nats::{self, Existing};
 use hookline_core::shutdown::Shutdown;
-use async_nats::jetstream::Message;
-use async_nats::jetstream::consumer::pull;
-use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,13 +3,13 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as Minutes, TimeZone, Utc};
+use crm_consumers::runner::{Consumer, Runner};
 use hookline_core::config::Config;
 use hookline_core::db;
 use hookline_core::event::{ContentType, FormSubmission, PageView};
 use hookline_core::names;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{self, Outgoing};
-use crm_consumers::runner::{Consumer, Runner};
 use hookline_core::{
     Event, EventData, EventId, EventType, OtherEvent, Shutdown, telemetry, testing,
 };
