@@ -35,6 +35,7 @@ pub mod startup;
 pub mod telemetry;
 pub mod traceparent;
 pub mod web_url;
+pub mod wire;
 
 pub use config::Config;
 pub use event::{Event, EventData, EventId, EventType};
