@@ -1,21 +1,12 @@
 use super::*;
-use crate::event::{ContentType, PageView};
+use crate::event::PageView;
 use serde_json::{Value, json};
 
 fn page_view() -> PageView {
-    PageView {
-        content_type: ContentType::Event,
-        content_id: "evt_123".into(),
-        slug: "s".into(),
-        title: None,
-        community: None,
-        contact_id: Some("cnt_001".into()),
-        url: None,
-        content_checksum: None,
-        utm_campaign: None,
-        utm_source: None,
-        utm_medium: None,
-    }
+    serde_json::from_value(json!({
+        "content_type": "event", "content_id": "evt_123", "slug": "s", "contact_id": "cnt_001"
+    }))
+    .expect("a page view")
 }
 
 /// What a webhook without an API key sends.

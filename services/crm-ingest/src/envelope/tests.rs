@@ -193,26 +193,17 @@ fn page_view_urls_must_be_http_or_https() {
 
 #[test]
 fn the_senders_keyless_legacy_body_is_accepted() {
-    use hookline_core::event::{ContentType, PageView};
+    use hookline_core::event::PageView;
     use hookline_core::wire::{LegacyBody, LegacyData};
+    let page_view: PageView =
+        serde_json::from_value(json!({"content_type": "news", "content_id": "n1", "slug": "s"}))
+            .unwrap();
     // What webhook-out sends for a webhook without an API key.
     let sent = LegacyBody {
         api_key: None,
         event: "page_view".into(),
         data: LegacyData {
-            payload: PageView {
-                content_type: ContentType::News,
-                content_id: "n1".into(),
-                slug: "s".into(),
-                title: None,
-                community: None,
-                contact_id: None,
-                url: None,
-                content_checksum: None,
-                utm_campaign: None,
-                utm_source: None,
-                utm_medium: None,
-            },
+            payload: page_view,
             id: Some("evt_01JC8Q6W0V7Y3Z4X5A6B7C8D9E".into()),
             ts: "2026-10-13T07:58:00.000Z".into(),
         },
