@@ -4,7 +4,7 @@
 //!
 //! `cargo build -p hookline && cargo test -p hookline-e2e --test pg_tls`.
 
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 use hookline_core::testing;
 use hookline_e2e::hookline_bin;
 use hookline_e2e::secure_nats::Certs;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 async fn sslmode_require_encrypts_the_session() {
     let config = testing::isolated_config();
     let url = format!("{}?sslmode=require", config.crm.database_url);
-    let pool = db::connect(&url, Schema::Crm, 2)
+    let pool = db::connect(&url, crm_consumers::schema::SCHEMA, 2)
         .await
         .expect("TLS to the local Postgres");
     assert_encrypted_then_clean_up(pool, &config).await;
@@ -47,7 +47,7 @@ async fn sslmode_verify_full_checks_the_certificate_and_host() {
         "{}?sslmode=verify-full&sslrootcert={SNAKEOIL}",
         config.rc.database_url.replace("127.0.0.1", "localhost")
     );
-    let pool = db::connect(&url, Schema::Rc, 1)
+    let pool = db::connect(&url, webhook_out::store::SCHEMA, 1)
         .await
         .expect("verified TLS to the local Postgres as localhost");
     assert_encrypted_then_clean_up(pool, &config).await;

@@ -26,7 +26,7 @@ pub mod store;
 pub mod template;
 
 use hookline_core::config::ConfigError;
-use hookline_core::db::{self, DbError, Schema};
+use hookline_core::db::{self, DbError};
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown, telemetry};
 use sqlx::PgPool;
@@ -166,7 +166,12 @@ impl Worker {
             kinds.push(SDR_TASK.to_string());
         }
         let connections = u32::try_from(actions.batch_size).unwrap_or(16).clamp(2, 16) + 1;
-        let pool = db::connect(&config.crm.database_url, Schema::Crm, connections).await?;
+        let pool = db::connect(
+            &config.crm.database_url,
+            crm_consumers::schema::SCHEMA,
+            connections,
+        )
+        .await?;
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
         let id = format!(
             "{}@{host}/{:08x}",

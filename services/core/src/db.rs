@@ -1,8 +1,12 @@
 //! Postgres: create the database if absent, connect, migrate.
 //!
-//! Two migration sets, embedded in the binary: `rc` (webhook-out state) and
-//! `crm` (the CRM consumers). `hookline migrate` applies both; each service
-//! applies its own at start-up too, so a fresh stack needs no manual step.
+//! Each database's migrations belong to the crate that owns its tables and
+//! are embedded in the binary there: the `rc` database's in webhook-out
+//! (`webhook_out::store::SCHEMA`), the `crm` database's in crm-consumers
+//! (`crm_consumers::schema::SCHEMA`). The owner hands its [`Schema`] to
+//! [`connect`], which creates the database, connects and migrates.
+//! `hookline migrate` applies both; each service applies its database's at
+//! start-up too, so a fresh stack needs no manual step.
 //!
 //! TLS comes from the URL (`sslmode=require`, `sslmode=verify-full&sslrootcert=…`),
 //! through rustls with the system's trust store plus `sslrootcert`. A
@@ -10,6 +14,7 @@
 //! certificate file) is not retried: it stops start-up naming the URL's key.
 
 use crate::config::ConfigError;
+use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 use std::str::FromStr;
@@ -82,30 +87,16 @@ fn refusal(e: &sqlx::Error) -> Option<String> {
     }
 }
 
-/// Which migration set.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Schema {
-    /// webhooks and delivery attempts.
-    Rc,
-    /// processed_events, content_events, contacts, scores, tasks.
-    Crm,
-}
-
-impl Schema {
-    /// The configuration key of this schema's database URL.
-    pub fn key(self) -> &'static str {
-        match self {
-            Schema::Rc => "rc.database_url",
-            Schema::Crm => "crm.database_url",
-        }
-    }
-
-    fn migrator(self) -> sqlx::migrate::Migrator {
-        match self {
-            Schema::Rc => sqlx::migrate!("./migrations/rc"),
-            Schema::Crm => sqlx::migrate!("./migrations/crm"),
-        }
-    }
+/// A database's migrations and the configuration key of its URL, as the
+/// crate owning that database declares them (a `static`, so the embedded
+/// migrations are built once).
+#[derive(Clone, Copy, Debug)]
+pub struct Schema {
+    /// The configuration key of this database's URL (`rc.database_url`,
+    /// `crm.database_url`), named when the URL's settings cannot work.
+    pub key: &'static str,
+    /// The migrations, from `sqlx::migrate!` in the owning crate.
+    pub migrator: &'static Migrator,
 }
 
 fn options(url: &str) -> Result<PgConnectOptions, DbError> {
@@ -194,7 +185,7 @@ async fn connect_with_retry(
 pub async fn connect(url: &str, schema: Schema, max_connections: u32) -> Result<PgPool, DbError> {
     connect_pool(url, schema, max_connections)
         .await
-        .map_err(|e| e.blame(schema.key()))
+        .map_err(|e| e.blame(schema.key))
 }
 
 async fn connect_pool(url: &str, schema: Schema, max_connections: u32) -> Result<PgPool, DbError> {
@@ -204,7 +195,7 @@ async fn connect_pool(url: &str, schema: Schema, max_connections: u32) -> Result
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options(url)?)
         .await?;
-    migrate(&pool, schema).await?;
+    migrate(&pool, schema.migrator).await?;
     Ok(pool)
 }
 
@@ -220,7 +211,7 @@ pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, DbError> 
 }
 
 /// Applies a migration set. Safe to run concurrently (sqlx takes an advisory lock).
-pub async fn migrate(pool: &PgPool, schema: Schema) -> Result<(), DbError> {
-    schema.migrator().run(pool).await?;
+pub async fn migrate(pool: &PgPool, migrator: &Migrator) -> Result<(), DbError> {
+    migrator.run(pool).await?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod consume;
+pub mod consumer_metrics;
 pub mod content;
 pub mod db;
 pub mod dlq;
@@ -27,7 +28,6 @@ pub mod optimocms;
 pub mod other_event;
 pub mod otlp;
 pub mod publish;
-pub mod runner;
 pub mod schemas;
 pub mod shutdown;
 pub mod signing;
@@ -36,6 +36,7 @@ pub mod telemetry;
 pub mod traceparent;
 pub mod web_url;
 pub mod webhook_id;
+pub mod wire;
 
 pub use config::Config;
 pub use event::{Event, EventData, EventId, EventType};

@@ -7,7 +7,7 @@
 //! event store keeps each in `other_events`. They never become an
 //! [`crate::Event`]: the typed consumers (score, automation) cannot
 //! mistake one for a page view or a form, and a consumer that wants them
-//! opts in with [`crate::runner::Consumer::other_event_types`].
+//! opts in through `other_event_types` (crm-consumers' `runner::Consumer`).
 
 use crate::event::{EventId, rfc3339_millis};
 use chrono::{DateTime, Utc};

@@ -8,36 +8,10 @@ use crate::event::{ContentPublished, Event, FormSubmission, PageView, RawEvent};
 use crate::handoff::SdrHandoff;
 use crate::optimocms::{self, FormData, FormDelivery};
 use crate::other_event::OtherEvent;
+use crate::wire::{LegacyBody, PING, PingEnvelope};
 use schemars::{JsonSchema, schema_for};
-use serde::{Deserialize, Serialize};
 use serde_json::Map;
 use serde_json::Value;
-
-/// The legacy Node app's legacy webhook body (`rc-legacy` profile):
-/// `{"api_key", "event", "data"}`, where `data` is the event's payload plus
-/// its `id` and `ts`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct LegacyBody<D> {
-    /// The shared API key (`CRM_WEBHOOK_KEY`).
-    pub api_key: String,
-    /// `page_view`, `form_submission` or `content_published`.
-    pub event: String,
-    /// The payload with `id` and `ts`.
-    pub data: LegacyData<D>,
-}
-
-/// A legacy body's `data`: the typed payload plus `id` and `ts`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct LegacyData<D> {
-    /// The event id (absent from the legacy Node app's own sender).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// When the event occurred (RFC 3339).
-    pub ts: String,
-    /// The payload fields.
-    #[serde(flatten)]
-    pub payload: D,
-}
 
 /// Schema of an envelope whose `type` is fixed and `data` is `D`.
 #[derive(JsonSchema)]
@@ -80,34 +54,43 @@ fn schema<T: JsonSchema>() -> Value {
 
 /// Every schema, as `(file name, schema)`.
 pub fn all() -> Vec<(&'static str, Value)> {
-    let typed = |file: &'static str, title: &str, s: Value, kind: &str| {
-        (
-            file,
-            titled(
-                with_const_type(s, &["properties", "type"], kind),
-                file,
-                title,
-            ),
-        )
-    };
-    let legacy = |file: &'static str, title: &str, s: Value, kind: &str| {
-        (
-            file,
-            titled(
-                with_const_type(s, &["properties", "event"], kind),
-                file,
-                title,
-            ),
-        )
-    };
+    let mut all = envelopes();
+    all.extend(legacy_bodies());
+    all.extend(optimocms_bodies());
+    all.extend(others());
+    all
+}
+
+/// One schema, as `(file name, schema)` with its `$id` and title.
+fn entry(file: &'static str, title: &str, schema: Value) -> (&'static str, Value) {
+    (file, titled(schema, file, title))
+}
+
+/// A schema whose `type` is fixed to `kind`.
+fn typed(file: &'static str, title: &str, schema: Value, kind: &str) -> (&'static str, Value) {
+    entry(
+        file,
+        title,
+        with_const_type(schema, &["properties", "type"], kind),
+    )
+}
+
+/// A legacy body's schema whose `event` is fixed to `kind`.
+fn legacy(file: &'static str, title: &str, schema: Value, kind: &str) -> (&'static str, Value) {
+    entry(
+        file,
+        title,
+        with_const_type(schema, &["properties", "event"], kind),
+    )
+}
+
+/// The envelope on RC_EVENTS and CRM_EVENTS (one per type) and on RC_RAW.
+fn envelopes() -> Vec<(&'static str, Value)> {
     vec![
-        (
+        entry(
             "event.v1.json",
-            titled(
-                schema::<Event>(),
-                "event.v1.json",
-                "Event envelope (RC_EVENTS, CRM_EVENTS, standard webhook body)",
-            ),
+            "Event envelope (RC_EVENTS, CRM_EVENTS, standard webhook body)",
+            schema::<Event>(),
         ),
         typed(
             "page_view.v1.json",
@@ -127,14 +110,17 @@ pub fn all() -> Vec<(&'static str, Value)> {
             schema::<TypedEnvelope<ContentPublished>>(),
             "content_published",
         ),
-        (
+        entry(
             "raw_event.v1.json",
-            titled(
-                schema::<RawEvent>(),
-                "raw_event.v1.json",
-                "Raw event on RC_RAW (envelope + visitor)",
-            ),
+            "Raw event on RC_RAW (envelope + visitor)",
+            schema::<RawEvent>(),
         ),
+    ]
+}
+
+/// The `rc-legacy` webhook bodies, one per type, and the test ping.
+fn legacy_bodies() -> Vec<(&'static str, Value)> {
+    vec![
         legacy(
             "legacy_page_view.v1.json",
             "rc-legacy webhook body: page_view",
@@ -154,32 +140,32 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "content_published",
         ),
         typed(
-            "sdr_task.v1.json",
-            "SDR hand-off webhook body (hookline actions, sdr_task)",
-            schema::<SdrHandoff>(),
-            "sdr_task",
+            "ping.v1.json",
+            "Test delivery, standard webhook body (POST /v1/webhooks/{id}/test)",
+            schema::<PingEnvelope>(),
+            PING,
         ),
+    ]
+}
+
+/// The OptimoCMS bodies: what webhook-out sends, what crm-ingest accepts.
+fn optimocms_bodies() -> Vec<(&'static str, Value)> {
+    vec![
         typed(
             "optimocms_form_submitted.v1.json",
             "optimocms webhook body: form.submitted (webhook-out)",
             schema::<optimocms::Body<FormData>>(),
             optimocms::FORM_SUBMITTED,
         ),
-        (
+        entry(
             "optimocms_event.v1.json",
-            titled(
-                schema::<optimocms::Body<Map<String, Value>>>(),
-                "optimocms_event.v1.json",
-                "optimocms webhook body: other events, under hookline's type name with hookline's data (webhook-out)",
-            ),
+            "optimocms webhook body: other events, under hookline's type name with hookline's data (webhook-out)",
+            schema::<optimocms::Body<Map<String, Value>>>(),
         ),
-        (
+        entry(
             "optimocms_delivery.v1.json",
-            titled(
-                schema::<optimocms::Delivery>(),
-                "optimocms_delivery.v1.json",
-                "OptimoCMS delivery to POST /api/webhooks/optimocms (crm-ingest)",
-            ),
+            "OptimoCMS delivery to POST /api/webhooks/optimocms (crm-ingest)",
+            schema::<optimocms::Delivery>(),
         ),
         typed(
             "optimocms_delivery_form_submitted.v1.json",
@@ -187,13 +173,22 @@ pub fn all() -> Vec<(&'static str, Value)> {
             schema::<optimocms::Delivery<FormDelivery>>(),
             optimocms::FORM_SUBMITTED,
         ),
-        (
+    ]
+}
+
+/// The SDR hand-off and events of types hookline does not model.
+fn others() -> Vec<(&'static str, Value)> {
+    vec![
+        typed(
+            "sdr_task.v1.json",
+            "SDR hand-off webhook body (hookline actions, sdr_task)",
+            schema::<SdrHandoff>(),
+            "sdr_task",
+        ),
+        entry(
             "other_event.v1.json",
-            titled(
-                schema::<OtherEvent>(),
-                "other_event.v1.json",
-                "Event of a type hookline does not model (CRM_EVENTS crm.events.other.<type>, table other_events)",
-            ),
+            "Event of a type hookline does not model (CRM_EVENTS crm.events.other.<type>, table other_events)",
+            schema::<OtherEvent>(),
         ),
     ]
 }

@@ -125,7 +125,7 @@ pub fn prometheus() -> &'static PrometheusHandle {
             .expect("static buckets are valid")
             // Edge→CRM latency spans webhook retries: minutes to hours.
             .set_buckets_for_metric(
-                Matcher::Full(crate::runner::metrics::END_TO_END_SECONDS.into()),
+                Matcher::Full(crate::consumer_metrics::END_TO_END_SECONDS.into()),
                 &[
                     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 7200.0,
                     28800.0,

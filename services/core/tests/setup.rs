@@ -5,7 +5,16 @@ use hookline_core::event::EventType;
 use hookline_core::names;
 use hookline_core::nats::{self, Nats};
 use hookline_core::testing;
+use sqlx::migrate::Migrator;
 use std::time::Duration;
+
+/// A migration set of core's own (`tests/migrations`), on the CRM URL of an
+/// isolated config: core's set-up code is the same whatever the schema.
+static PROBE_MIGRATOR: Migrator = sqlx::migrate!("./tests/migrations");
+static PROBE: Schema = Schema {
+    key: "crm.database_url",
+    migrator: &PROBE_MIGRATOR,
+};
 
 #[tokio::test]
 async fn declaring_twice_is_idempotent_and_isolated_by_prefix() {
@@ -64,29 +73,24 @@ async fn declaring_twice_is_idempotent_and_isolated_by_prefix() {
 #[tokio::test]
 async fn databases_are_created_and_migrated_once() {
     let config = testing::isolated_config();
-    let pool = db::connect(&config.crm.database_url, Schema::Crm, 2)
+    let pool = db::connect(&config.crm.database_url, PROBE, 2)
         .await
         .expect("Postgres up");
-    db::migrate(&pool, Schema::Crm)
+    db::migrate(&pool, PROBE.migrator)
         .await
         .expect("second migration is a no-op");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM probe")
         .fetch_one(&pool)
         .await
         .unwrap();
     assert_eq!(n, 0);
-    let rc = db::connect(&config.rc.database_url, Schema::Rc, 2)
+    let rc = db::connect(&config.rc.database_url, PROBE, 2)
         .await
         .unwrap();
     rc.close().await;
     pool.close().await;
     testing::cleanup(&config).await;
-    let gone = db::connect(
-        &config.crm.database_url.replace("_crm", "_nope"),
-        Schema::Crm,
-        1,
-    )
-    .await;
+    let gone = db::connect(&config.crm.database_url.replace("_crm", "_nope"), PROBE, 1).await;
     // connect creates databases, so create-then-drop proves the clean-up path works.
     assert!(gone.is_ok());
     db::drop_database(&config.crm.database_url.replace("_crm", "_nope"))
@@ -116,7 +120,7 @@ async fn services_starting_together_all_get_the_database() {
         let racers: Vec<_> = (0..8)
             .map(|_| {
                 let url = url.clone();
-                tokio::spawn(async move { db::connect(&url, Schema::Crm, 2).await })
+                tokio::spawn(async move { db::connect(&url, PROBE, 2).await })
             })
             .collect();
         for r in racers {

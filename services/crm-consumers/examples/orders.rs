@@ -1,7 +1,7 @@
 //! A consumer of `order.created`, an event type hookline keeps but does not
 //! model (docs/adding-a-consumer.md, "Events hookline does not model").
 use async_trait::async_trait;
-use hookline_core::runner::{Consumer, HandlerError};
+use crm_consumers::runner::{Consumer, HandlerError};
 use hookline_core::{Event, EventType, OtherEvent};
 use sqlx::PgConnection;
 
@@ -54,7 +54,7 @@ impl Consumer for Orders {
     }
 }
 
-/// The table it writes (in-tree, a migration in services/core/migrations/crm/).
+/// The table it writes (in-tree, a migration in services/crm-consumers/migrations/).
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS orders (\
     order_id TEXT PRIMARY KEY, email TEXT, total_cents BIGINT NOT NULL, event_id TEXT NOT NULL)";
 

@@ -11,7 +11,7 @@
 //! Postgres.
 
 use async_trait::async_trait;
-use hookline_core::runner::{Consumer, HandlerError};
+use crm_consumers::runner::{Consumer, HandlerError};
 use hookline_core::{Event, EventData, EventType};
 use sqlx::PgConnection;
 
@@ -72,21 +72,21 @@ impl Consumer for SdrAlerts {
 }
 
 /// The table this consumer writes (in-tree, this would be a migration in
-/// services/core/migrations/crm/).
+/// services/crm-consumers/migrations/).
 pub const SCHEMA: &str = include_str!("sdr_alerts.sql");
 
 /// A binary of your own: your consumers, hookline's runner, config and
 /// ops endpoints (`/healthz`, `/readyz`, `/metrics` on `ops.listen`).
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    use hookline_core::db::{self, Schema};
+    use hookline_core::db;
     use hookline_core::{Config, Shutdown, telemetry};
     use std::sync::Arc;
 
     let config = Config::load(None)?;
     telemetry::init_logging(&config.log);
     // Out of tree, create your tables yourself (idempotently) at start-up.
-    let pool = db::connect(&config.crm.database_url, Schema::Crm, 1).await?;
+    let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, 1).await?;
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
     pool.close().await;
 

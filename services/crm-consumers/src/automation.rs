@@ -32,10 +32,10 @@
 mod batch;
 
 use crate::identity::{self, Contact};
+use crate::runner::{Consumer, HandlerError};
 use async_trait::async_trait;
 use hookline_core::config::{AutomationRule, ScoringConfig};
 use hookline_core::event::rfc3339_millis;
-use hookline_core::runner::{Consumer, HandlerError};
 use hookline_core::{Config, Event, EventData, EventType};
 use serde_json::{Value, json};
 use sqlx::PgConnection;

@@ -8,11 +8,11 @@
 //! Anonymous events are not scored.
 
 use crate::identity::{self, Contact};
+use crate::runner::{Consumer, HandlerError};
 use crate::scoring;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hookline_core::config::ScoringConfig;
-use hookline_core::runner::{Consumer, HandlerError};
 use hookline_core::{Config, Event, EventType};
 use sqlx::PgConnection;
 use std::collections::BTreeMap;

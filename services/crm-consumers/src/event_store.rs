@@ -10,9 +10,9 @@
 
 use crate::drift;
 use crate::identity::{self, Contact, Profile};
+use crate::runner::{Consumer, HandlerError};
 use async_trait::async_trait;
 use hookline_core::event::{FormSubmission, PageView};
-use hookline_core::runner::{Consumer, HandlerError};
 use hookline_core::{Event, EventData, EventType, OtherEvent};
 use sqlx::PgConnection;
 use sqlx::types::Json;

@@ -36,10 +36,10 @@
 
 pub mod api;
 
+use crate::runner::{Consumer, HandlerError};
 use api::{Api, ApiError, Input, MAX_INPUTS};
 use async_trait::async_trait;
 use hookline_core::db;
-use hookline_core::runner::{Consumer, HandlerError};
 use hookline_core::{Config, Event, EventData, EventType};
 use sqlx::{PgConnection, PgPool};
 use std::collections::{BTreeMap, HashSet};

@@ -1,7 +1,7 @@
 //! The CRM consumers: `event-store`, `engagement-score`, `automation` and,
 //! when `hubspot.access_token` is set, `hubspot-sync`.
 //!
-//! Each is one file implementing [`hookline_core::runner::Consumer`]; the
+//! Each is one file implementing [`runner::Consumer`]; the
 //! shared runner does the rest (durable consumer, batching, exactly-once
 //! effects, retries, `CRM_DLQ`, metrics). To add one, write the file and add
 //! one line to [`registered`] — `docs/adding-a-consumer.md` walks through it.
@@ -15,12 +15,14 @@ pub mod engagement_score;
 pub mod event_store;
 pub mod hubspot_sync;
 pub mod identity;
+pub mod runner;
+pub mod schema;
 pub mod scoring;
 
-use hookline_core::db::{self, DbError, Schema};
+use crate::runner::{Consumer, Runner, RunnerError};
+use hookline_core::db::{self, DbError};
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
-use hookline_core::runner::{Consumer, Runner, RunnerError};
 use hookline_core::{Config, Shutdown, telemetry};
 use std::sync::Arc;
 
@@ -189,7 +191,7 @@ pub async fn work_with(
     let connections = u32::try_from(consumers.len())
         .unwrap_or(u32::MAX)
         .saturating_add(2);
-    let pool = db::connect(&config.crm.database_url, Schema::Crm, connections).await?;
+    let pool = db::connect(&config.crm.database_url, schema::SCHEMA, connections).await?;
     let names: Vec<&str> = consumers.iter().map(|c| c.name()).collect();
     tracing::info!(consumers = ?names, "CRM consumers starting");
     let prepared = Runner::new(&nats, pool.clone(), &config)

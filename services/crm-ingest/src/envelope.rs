@@ -13,13 +13,11 @@ use crate::{data, uniq};
 use chrono::{DateTime, SubsecRound, TimeZone, Utc};
 use hookline_core::event::{Event, EventId, EventType};
 use hookline_core::other_event::{self, OtherEvent};
+use hookline_core::wire::PING;
 use serde_json::{Map, Value};
 
 /// `OtherEvent::source` of deliveries to `POST /api/webhooks/resources-centre`.
 pub const SOURCE: &str = "resources-centre";
-
-/// The `type` / `event` of a test delivery (webhook-out's test endpoint).
-pub const PING: &str = "ping";
 
 /// What a verified delivery asks for.
 #[derive(Debug, Clone, PartialEq)]

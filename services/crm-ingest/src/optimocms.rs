@@ -12,7 +12,7 @@
 //! other-type event. The id is the body's `id`, else derived from the
 //! signed body.
 
-use crate::envelope::{self, Delivery, EnvelopeError, PING};
+use crate::envelope::{self, Delivery, EnvelopeError};
 use crate::handler::{self, Ingest, Refusal};
 use crate::uniq;
 use axum::Json;
@@ -24,6 +24,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hookline_core::event::EventType;
 use hookline_core::optimocms::FORM_SUBMITTED;
+use hookline_core::wire::PING;
 use serde_json::{Map, Value, json};
 
 /// The route.

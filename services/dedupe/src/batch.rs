@@ -53,7 +53,7 @@ enum Outcome {
 /// than once).
 pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_histogram};
-    hookline_core::runner::metrics::describe();
+    hookline_core::consumer_metrics::describe();
     describe_counter!(
         "hookline_dedupe_unique_total",
         "Raw events forwarded to RC_EVENTS as first in their window, by type"

@@ -8,7 +8,7 @@ mod cli;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookline_core::config::ConfigError;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 use hookline_core::nats::{self, Nats};
 use hookline_core::{Config, Shutdown, lag, telemetry};
 use std::path::PathBuf;
@@ -252,8 +252,8 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     for (url, schema) in [
-        (&config.rc.database_url, Schema::Rc),
-        (&config.crm.database_url, Schema::Crm),
+        (&config.rc.database_url, webhook_out::store::SCHEMA),
+        (&config.crm.database_url, crm_consumers::schema::SCHEMA),
     ] {
         let pool = db::connect(url, schema, 2).await?;
         pool.close().await;

@@ -37,7 +37,7 @@ pub mod store;
 pub mod trace;
 
 use delivery::{Ctx, send, supervisor};
-use hookline_core::db::{self, DbError, Schema};
+use hookline_core::db::{self, DbError};
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown, startup};
@@ -177,7 +177,7 @@ async fn set_up(
 ) -> Result<(Nats, sqlx::PgPool), Error> {
     let setup = async {
         let nats = Nats::connect_and_declare(config).await?;
-        let pool = db::connect(&config.rc.database_url, Schema::Rc, 10).await?;
+        let pool = db::connect(&config.rc.database_url, store::SCHEMA, 10).await?;
         prepare_webhooks(&pool, keys, config).await?;
         Ok::<_, Error>((nats, pool))
     };

@@ -7,7 +7,7 @@
 pub mod smtp_sink;
 
 use hookline_core::Config;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 use serde_json::Value;
 use sqlx::PgPool;
 use std::future::Future;
@@ -55,7 +55,7 @@ impl Env {
     /// A fresh, migrated CRM database.
     pub async fn new() -> Self {
         let config = hookline_core::testing::isolated_config();
-        let pool = db::connect(&config.crm.database_url, Schema::Crm, 4)
+        let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, 4)
             .await
             .expect("CRM database");
         Self {

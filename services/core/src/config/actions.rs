@@ -1,6 +1,7 @@
 //! `actions.*`: the worker that performs automation tasks (thank-you emails
 //! over SMTP, SDR hand-offs as signed webhooks).
 
+use super::validate::invalid;
 use super::{ConfigError, serde_duration, serde_durations};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -91,13 +92,6 @@ impl Default for ActionsConfig {
             batch_size: 10,
             templates: [("default".to_string(), default_template)].into(),
         }
-    }
-}
-
-fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        message: message.into(),
     }
 }
 

@@ -12,6 +12,7 @@ mod public;
 mod reconcile;
 mod secrets;
 mod sections;
+mod validate;
 
 pub use actions::{ActionsConfig, EmailTemplate};
 
@@ -150,137 +151,6 @@ impl Config {
         Ok(config)
     }
 
-    /// Checks values that parse but cannot work.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let prefix_ok = self
-            .nats
-            .prefix
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !prefix_ok || self.nats.prefix.len() > 32 {
-            return Err(invalid(
-                "nats.prefix",
-                "may hold only letters, digits, `_` and `-` (at most 32)",
-            ));
-        }
-        if !(1..=5).contains(&self.nats.replicas) {
-            return Err(invalid("nats.replicas", "must be between 1 and 5"));
-        }
-        for (key, url) in [
-            ("rc.database_url", &self.rc.database_url),
-            ("crm.database_url", &self.crm.database_url),
-        ] {
-            if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-                return Err(invalid(key, "must be a postgres:// URL"));
-            }
-        }
-        if !self.nats.url.contains("://") && !self.nats.url.contains(':') {
-            return Err(invalid("nats.url", "must look like nats://host:port"));
-        }
-        self.nats.check()?;
-        if self.dedupe.page_view_window.is_zero() {
-            return Err(invalid("dedupe.page_view_window", "must be longer than 0s"));
-        }
-        if self.dedupe.form_window.is_zero() {
-            return Err(invalid("dedupe.form_window", "must be longer than 0s"));
-        }
-        if self.dedupe.content_window.is_zero() {
-            return Err(invalid("dedupe.content_window", "must be longer than 0s"));
-        }
-        if self.crm.form_dedupe_window.is_zero() {
-            return Err(invalid("crm.form_dedupe_window", "must be longer than 0s"));
-        }
-        if self.webhook_out.retry_schedule.is_empty() {
-            return Err(invalid(
-                "webhook_out.retry_schedule",
-                "must list at least one delay",
-            ));
-        }
-        if self.edge.rate_limit_per_second > 0 && self.edge.rate_limit_burst == 0 {
-            return Err(invalid(
-                "edge.rate_limit_burst",
-                "must be at least 1 when the rate limit is on",
-            ));
-        }
-        if let Some(url) = &self.crm_webhook.url {
-            if url::Url::parse(url).is_err() {
-                return Err(invalid("crm_webhook.url", "is not a valid URL"));
-            }
-            if self.crm_webhook.secret.is_none() {
-                return Err(invalid(
-                    "crm_webhook.secret",
-                    "must be set when crm_webhook.url is (CRM_SHARED_SECRET)",
-                ));
-            }
-        }
-        crate::http::client_ip::TrustedProxies::parse(
-            "edge.trusted_proxies",
-            &self.edge.trusted_proxies,
-        )
-        .and_then(|_| {
-            crate::http::client_ip::TrustedProxies::parse(
-                "ingest.trusted_proxies",
-                &self.ingest.trusted_proxies,
-            )
-        })
-        .map_err(|e| ConfigError::Invalid {
-            key: e.key,
-            message: format!(
-                "holds {:?}, which is neither an IP address nor a CIDR",
-                e.value
-            ),
-        })?;
-        self.validate_public_listeners()?;
-        if let Some(endpoint) = self.telemetry.endpoint()
-            && !url::Url::parse(endpoint).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-        {
-            return Err(invalid(
-                "telemetry.otlp_endpoint",
-                "must be an http:// or https:// URL",
-            ));
-        }
-        for rule in &self.crm.automation {
-            if rule.event_type.is_some() == rule.score_threshold.is_some() {
-                return Err(ConfigError::Invalid {
-                    key: "crm.automation",
-                    message: format!(
-                        "rule {:?} needs exactly one of `event_type` or `score_threshold`",
-                        rule.name
-                    ),
-                });
-            }
-        }
-        self.validate_secret_shapes()?;
-        if self.consumers.max_deliver < 1 {
-            return Err(invalid("consumers.max_deliver", "must be at least 1"));
-        }
-        if self.consumers.batch_size < 1 {
-            return Err(invalid("consumers.batch_size", "must be at least 1"));
-        }
-        self.actions.validate()?;
-        self.reconcile.validate()
-    }
-
-    /// The settings of the public listeners (edge, ingest) that serde's
-    /// types alone do not rule out.
-    fn validate_public_listeners(&self) -> Result<(), ConfigError> {
-        if self.edge.read_timeout.is_zero() {
-            return Err(invalid("edge.read_timeout", "must be more than 0s"));
-        }
-        if self.ingest.read_timeout.is_zero() {
-            return Err(invalid("ingest.read_timeout", "must be more than 0s"));
-        }
-        if let Some(secret) = &self.edge.identity_secret
-            && secret.len() < 16
-        {
-            return Err(invalid(
-                "edge.identity_secret",
-                "must be at least 16 bytes when set",
-            ));
-        }
-        Ok(())
-    }
-
     /// The effective configuration with every secret replaced by `***`, for
     /// `hookline config` and start-up logs.
     pub fn redacted(&self) -> serde_json::Value {
@@ -322,13 +192,6 @@ impl Config {
     /// Stream and subject names under this stack's prefix.
     pub fn names(&self) -> crate::Names {
         crate::Names::new(self.nats.prefix.clone())
-    }
-}
-
-fn invalid(key: &'static str, message: &str) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        message: message.to_string(),
     }
 }
 

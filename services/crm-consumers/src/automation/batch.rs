@@ -12,9 +12,9 @@
 
 use super::{Automation, ScoreView, event_payload, matches, threshold_payload};
 use crate::identity::{self, Contact};
+use crate::runner::HandlerError;
 use crate::scoring;
 use hookline_core::Event;
-use hookline_core::runner::HandlerError;
 use serde_json::Value;
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -44,7 +44,7 @@ struct Running {
 }
 
 impl Automation {
-    /// [`Consumer::handle_batch`](hookline_core::runner::Consumer::handle_batch) of automation.
+    /// [`Consumer::handle_batch`](crate::runner::Consumer::handle_batch) of automation.
     pub(super) async fn apply_batch(
         &self,
         events: &[&Event],

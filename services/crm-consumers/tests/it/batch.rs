@@ -7,7 +7,7 @@
 
 use crate::consumers::{configure, script};
 use crate::support::*;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 use hookline_core::event::ContentType::{Event as EventPage, News, Resource};
 use hookline_core::testing::isolated_config;
 use hookline_core::{Config, Event};
@@ -108,7 +108,7 @@ async fn apply_batched(config: &Config, pool: &PgPool, events: &[Event], size: u
 async fn batches_write_exactly_what_single_events_write() {
     let mut config = isolated_config();
     configure(&mut config);
-    let pool = db::connect(&config.crm.database_url, Schema::Crm, 2)
+    let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, 2)
         .await
         .unwrap();
     let events = long_run();

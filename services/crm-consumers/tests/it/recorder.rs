@@ -2,7 +2,7 @@
 //! key — so an effect applied twice shows as two rows — and fails on request.
 
 use async_trait::async_trait;
-use hookline_core::runner::{Consumer, HandlerError};
+use crm_consumers::runner::{Consumer, HandlerError};
 use hookline_core::{Event, EventType};
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};

@@ -84,7 +84,7 @@ async fn a_restart_with_new_settings_updates_the_durables() {
             stream.get_consumer("automation").await.unwrap();
         let info = durable.info().await.unwrap();
         info.config.ack_wait == Duration::from_secs(7)
-            && info.config.max_deliver == 9 + hookline_core::runner::MAX_DELIVER_MARGIN
+            && info.config.max_deliver == 9 + crm_consumers::runner::MAX_DELIVER_MARGIN
     })
     .await;
     second.stop().await;

@@ -2,11 +2,11 @@
 
 use crate::recorder::Recorder;
 use crate::support::*;
+use crm_consumers::runner::Consumer;
 use hookline_core::dlq::{
     ATTEMPTS as HEADER_DELIVERIES, CONSUMER, ERROR as HEADER_ERROR, EVENT_ID as HEADER_EVENT_ID,
 };
 use hookline_core::event::ContentType;
-use hookline_core::runner::Consumer;
 use hookline_core::{Event, EventType};
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -3,13 +3,13 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration as Minutes, TimeZone, Utc};
+use crm_consumers::runner::{Consumer, Runner};
 use hookline_core::config::Config;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 use hookline_core::event::{ContentType, FormSubmission, PageView};
 use hookline_core::names;
 use hookline_core::nats::Nats;
 use hookline_core::publish::{self, Outgoing};
-use hookline_core::runner::{Consumer, Runner};
 use hookline_core::{
     Event, EventData, EventId, EventType, OtherEvent, Shutdown, telemetry, testing,
 };
@@ -38,7 +38,7 @@ impl Stack {
         config.ops.shutdown_grace = Duration::from_secs(5);
         tweak(&mut config);
         let nats = Nats::connect_and_declare(&config).await.expect("NATS up");
-        let pool = db::connect(&config.crm.database_url, Schema::Crm, 4)
+        let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, 4)
             .await
             .expect("Postgres up");
         Self { config, nats, pool }
@@ -129,7 +129,7 @@ impl Stack {
 /// A running runner.
 pub struct Running {
     pub shutdown: Shutdown,
-    handle: JoinHandle<Result<(), hookline_core::runner::RunnerError>>,
+    handle: JoinHandle<Result<(), crm_consumers::runner::RunnerError>>,
 }
 
 impl Running {
@@ -144,7 +144,7 @@ impl Running {
     }
 
     /// Waits for a runner that is expected to end by itself.
-    pub async fn join(self) -> Result<(), hookline_core::runner::RunnerError> {
+    pub async fn join(self) -> Result<(), crm_consumers::runner::RunnerError> {
         tokio::time::timeout(Duration::from_secs(15), self.handle)
             .await
             .expect("the runner returns")

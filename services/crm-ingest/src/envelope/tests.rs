@@ -190,3 +190,52 @@ fn page_view_urls_must_be_http_or_https() {
     body["data"]["url"] = json!("https://rc.example/resource/x");
     assert!(legacy(obj(body), now()).is_ok());
 }
+
+#[test]
+fn the_senders_keyless_legacy_body_is_accepted() {
+    use hookline_core::event::PageView;
+    use hookline_core::wire::{LegacyBody, LegacyData};
+    let page_view: PageView =
+        serde_json::from_value(json!({"content_type": "news", "content_id": "n1", "slug": "s"}))
+            .unwrap();
+    // What webhook-out sends for a webhook without an API key.
+    let sent = LegacyBody {
+        api_key: None,
+        event: "page_view".into(),
+        data: LegacyData {
+            payload: page_view,
+            id: Some("evt_01JC8Q6W0V7Y3Z4X5A6B7C8D9E".into()),
+            ts: "2026-10-13T07:58:00.000Z".into(),
+        },
+    };
+    let body = parse_object(&serde_json::to_vec(&sent).unwrap()).unwrap();
+    assert_eq!(body["api_key"], Value::Null);
+    assert_eq!(api_key(&body), None, "null is no key");
+    let ev = event(legacy(body, now()).unwrap());
+    assert_eq!(ev.id.as_str(), "evt_01JC8Q6W0V7Y3Z4X5A6B7C8D9E");
+    assert_eq!(ev.data, EventData::PageView(sent.data.payload));
+}
+
+#[test]
+fn the_senders_pings_are_pings() {
+    use hookline_core::wire::{LegacyBody, LegacyData, PING, PingData, PingEnvelope};
+    let envelope = PingEnvelope {
+        id: "evt_ping".into(),
+        occurred_at: "2026-10-13T07:58:00.000Z".into(),
+        kind: PING.into(),
+        data: PingData::new("wh_1"),
+    };
+    let body = parse_object(&serde_json::to_vec(&envelope).unwrap()).unwrap();
+    assert_eq!(standard(body, "evt_ping", now()), Ok(Delivery::Ping));
+    let legacy_ping = LegacyBody {
+        api_key: None,
+        event: PING.into(),
+        data: LegacyData {
+            payload: PingData::new("wh_1"),
+            id: Some("evt_ping".into()),
+            ts: "2026-10-13T07:58:00.000Z".into(),
+        },
+    };
+    let body = parse_object(&serde_json::to_vec(&legacy_ping).unwrap()).unwrap();
+    assert_eq!(legacy(body, now()), Ok(Delivery::Ping));
+}

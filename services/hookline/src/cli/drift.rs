@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Args;
 use crm_consumers::drift;
 use hookline_core::Config;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 
 /// `hookline drift`.
 #[derive(Args, Debug)]
@@ -21,7 +21,7 @@ pub struct DriftArgs {
 
 /// Lists `content_drift` from `crm.database_url`.
 pub async fn run(args: DriftArgs, config: &Config) -> anyhow::Result<()> {
-    let pool = db::connect(&config.crm.database_url, Schema::Crm, 2)
+    let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, 2)
         .await
         .context("connecting to crm.database_url")?;
     let rows = drift::list(&pool, args.limit.clamp(1, 10_000)).await?;

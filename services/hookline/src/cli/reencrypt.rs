@@ -9,13 +9,13 @@
 
 use anyhow::Context;
 use hookline_core::Config;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 use webhook_out::store::{Keyring, secrets};
 
 /// Runs the command; prints how many rows were rewritten.
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let keys = Keyring::from_config(&config.webhook_out.encryption_keys)?;
-    let pool = db::connect(&config.rc.database_url, Schema::Rc, 2).await?;
+    let pool = db::connect(&config.rc.database_url, webhook_out::store::SCHEMA, 2).await?;
     let rewritten = secrets::reencrypt(&pool, &keys)
         .await
         .context("re-encrypting webhook secrets")?;

@@ -5,7 +5,7 @@ use actions::store::{self, Retry};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use hookline_core::Config;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 
 const STATUSES: [&str; 4] = ["pending", "sending", "sent", "failed"];
 
@@ -34,7 +34,7 @@ pub enum TasksCmd {
 
 /// Runs one `tasks` subcommand against `crm.database_url`.
 pub async fn run(cmd: TasksCmd, config: &Config) -> anyhow::Result<()> {
-    let pool = db::connect(&config.crm.database_url, Schema::Crm, 2)
+    let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, 2)
         .await
         .context("connecting to crm.database_url")?;
     match cmd {

@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hookline_core::EventId;
+use hookline_core::wire::PING;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -167,7 +168,7 @@ pub async fn test(
     let (http, policy) = ctx.route(&webhook);
     let outcome = send::send(http, &webhook.url, &signed, policy).await;
     Ok(Json(
-        record_once(ctx, &webhook.id, event_id, request::PING, 1, outcome, now).await,
+        record_once(ctx, &webhook.id, event_id, PING, 1, outcome, now).await,
     ))
 }
 

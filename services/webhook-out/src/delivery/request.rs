@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use hookline_core::event::{EventData, rfc3339_millis};
 use hookline_core::optimocms::{self, FORM_SUBMITTED};
 use hookline_core::signing::{self, Secret, SignatureError};
+use hookline_core::wire::{LegacyBody, LegacyData, PING, PingData, PingEnvelope};
 use hookline_core::{Event, EventType};
 use serde::Serialize;
 use serde_json::Value;
@@ -22,45 +23,9 @@ pub struct Signed {
     pub headers: Vec<(&'static str, String)>,
 }
 
-/// The event type name of the test ping.
-pub const PING: &str = "ping";
-
-/// The legacy Node app's body: `{"api_key","event","data"}` with `data` = the event's
-/// fields, then `id` and `ts`. Serialised through structs, so the key order is
-/// the legacy Node app's and fixed; compact, so a receiver that parses and re-serialises
-/// (the legacy Node app's `JSON.stringify(req.body)`) gets the same bytes.
-#[derive(Serialize)]
-struct LegacyBody<'a, T: Serialize> {
-    api_key: Option<&'a str>,
-    event: &'a str,
-    data: LegacyData<'a, T>,
-}
-
-#[derive(Serialize)]
-struct LegacyData<'a, T: Serialize> {
-    #[serde(flatten)]
-    fields: &'a T,
-    id: &'a str,
-    ts: String,
-}
-
-/// The envelope of a ping, shaped like an event's.
-#[derive(Serialize)]
-struct PingEnvelope<'a> {
-    id: &'a str,
-    occurred_at: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    data: &'a PingData<'a>,
-}
-
-/// What a ping carries.
-#[derive(Serialize)]
-struct PingData<'a> {
-    webhook_id: &'a str,
-    message: &'static str,
-}
-
+/// The legacy Node app's body ([`LegacyBody`]): `data` = the event's
+/// fields, then `id` and `ts`; compact, in the wire order the shared type
+/// fixes.
 fn legacy_body<T: Serialize>(
     webhook: &Webhook,
     event: &str,
@@ -69,11 +34,11 @@ fn legacy_body<T: Serialize>(
     occurred_at: &DateTime<Utc>,
 ) -> Vec<u8> {
     let body = LegacyBody {
-        api_key: webhook.api_key.as_deref(),
-        event,
+        api_key: webhook.api_key.clone(),
+        event: event.to_string(),
         data: LegacyData {
-            fields,
-            id,
+            payload: fields,
+            id: Some(id.to_string()),
             ts: rfc3339_millis::format(occurred_at),
         },
     };
@@ -200,16 +165,13 @@ pub fn for_event(
 
 /// A signed ping with id `id` (for `POST /v1/webhooks/{id}/test`).
 pub fn for_ping(webhook: &Webhook, id: &str, now: DateTime<Utc>) -> Result<Signed, SignatureError> {
-    let data = PingData {
-        webhook_id: webhook.id.as_str(),
-        message: "hookline test delivery",
-    };
+    let data = PingData::new(webhook.id.as_str());
     let body = match webhook.profile() {
         Profile::Standard => serde_json::to_vec(&PingEnvelope {
-            id,
+            id: id.to_string(),
             occurred_at: rfc3339_millis::format(&now),
-            kind: PING,
-            data: &data,
+            kind: PING.to_string(),
+            data,
         })
         .unwrap_or_default(),
         Profile::RcLegacy => legacy_body(webhook, PING, &data, id, &now),

@@ -23,7 +23,7 @@ use clap::Args;
 use compare::{Rc, Report};
 use hookline_core::config::ConfigError;
 use hookline_core::config::parse_duration;
-use hookline_core::db::{self, Schema};
+use hookline_core::db;
 use hookline_core::{Config, WebhookId};
 use sqlx::PgPool;
 use std::time::Duration;
@@ -75,7 +75,7 @@ pub async fn run(args: ReconcileArgs, config: &Config) -> anyhow::Result<()> {
     } else {
         None
     };
-    let pool = db::connect(&config.crm.database_url, Schema::Crm, 2)
+    let pool = db::connect(&config.crm.database_url, crm_consumers::schema::SCHEMA, 2)
         .await
         .context("connecting to crm.database_url")?;
     let r = Reconciler {

@@ -1,8 +1,8 @@
 //! The one trait a CRM consumer implements, and the error its handler returns.
 
-use crate::event::{Event, EventType};
-use crate::other_event::OtherEvent;
 use async_trait::async_trait;
+use hookline_core::event::{Event, EventType};
+use hookline_core::other_event::OtherEvent;
 use sqlx::PgConnection;
 use std::fmt;
 

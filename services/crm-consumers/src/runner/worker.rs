@@ -4,13 +4,13 @@ use super::consumer::Consumer;
 use super::process::process;
 use super::settle::Delivery;
 use super::{RunnerError, Settings, Shared};
-use crate::consume::{self, Pull};
-use crate::names;
-use crate::nats::{self, Existing};
-use crate::shutdown::Shutdown;
 use async_nats::jetstream::Message;
 use async_nats::jetstream::consumer::pull;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
+use hookline_core::consume::{self, Pull};
+use hookline_core::names;
+use hookline_core::nats::{self, Existing};
+use hookline_core::shutdown::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,7 +55,7 @@ pub(super) async fn ensure(shared: &Shared, name: &str) -> Result<PullConsumer, 
 }
 
 /// Runs one consumer until `shutdown` through the shared consume loop
-/// ([`crate::consume`]): one batch at a time, the next one pulled while it
+/// ([`hookline_core::consume`]): one batch at a time, the next one pulled while it
 /// is applied; on shutdown the batch in hand is finished, what was pulled
 /// ahead is given back, and the function returns within the grace period.
 pub(super) async fn run(

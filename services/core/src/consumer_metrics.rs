@@ -1,6 +1,9 @@
-//! The runner's metrics, all labelled `consumer`.
-
-use std::time::Duration;
+//! The names of the per-consumer metrics, all labelled `consumer`.
+//!
+//! The CRM consumer runner (in crm-consumers) records all of them; dedupe
+//! counts its own messages under `PROCESSED` and `DEAD_LETTERED` too, and
+//! the Prometheus recorder (`telemetry`) gives `END_TO_END_SECONDS` its own
+//! buckets. So the names and help texts live here, once.
 
 /// Events whose effect was committed.
 pub const PROCESSED: &str = "hookline_consumer_processed_total";
@@ -20,15 +23,6 @@ pub const BATCH_SECONDS: &str = "hookline_consumer_batch_seconds";
 /// Time from the edge minting the event's id to this consumer committing
 /// its effect: the pipeline's edge→CRM latency.
 pub const END_TO_END_SECONDS: &str = "hookline_event_end_to_end_seconds";
-
-/// Records how long ago the edge minted `event_id`, for an event whose
-/// effect just committed (ids that are not UUIDv7 carry no time).
-pub(super) fn end_to_end(consumer: &'static str, event_id: &str) {
-    if let Some(minted) = crate::mint::minted_at(event_id) {
-        let age = (chrono::Utc::now() - minted).to_std().unwrap_or_default();
-        metrics::histogram!(END_TO_END_SECONDS, "consumer" => consumer).record(age.as_secs_f64());
-    }
-}
 
 /// Registers help texts (harmless to call more than once). Dedupe calls it
 /// too: it counts its messages under the same consumer metrics.
@@ -56,14 +50,4 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "Time from the edge accepting an event to a CRM consumer committing its effect"
     );
-}
-
-pub(super) fn count(name: &'static str, consumer: &'static str, n: usize) {
-    if n > 0 {
-        metrics::counter!(name, "consumer" => consumer).increment(n as u64);
-    }
-}
-
-pub(super) fn batch_took(consumer: &'static str, took: Duration) {
-    metrics::histogram!(BATCH_SECONDS, "consumer" => consumer).record(took.as_secs_f64());
 }

@@ -3,12 +3,12 @@
 
 use super::metrics as m;
 use super::{Settings, Shared};
-use crate::consume;
-use crate::dlq::{self, DeadLetter};
-use crate::names;
 use async_nats::jetstream::{self, AckKind};
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
+use hookline_core::consume;
+use hookline_core::dlq::{self, DeadLetter};
+use hookline_core::names;
 use std::time::Duration;
 
 /// A received message and what the runner knows about it.
@@ -123,7 +123,7 @@ mod tests {
 
     fn settings(backoff: &[u64]) -> Settings {
         Settings {
-            names: crate::Names::default(),
+            names: hookline_core::Names::default(),
             batch_size: 10,
             max_deliver: 3,
             ack_wait: Duration::from_secs(30),

@@ -14,7 +14,7 @@
 //! - acks **after** `COMMIT`; a failing event is rolled back alone (savepoint)
 //!   and nak'ed with `consumers.backoff`; on delivery `consumers.max_deliver`
 //!   it is published to `CRM_DLQ` (`crm.dlq.<consumer>`, in the shared format
-//!   of [`crate::dlq`]) and terminated,
+//!   of [`hookline_core::dlq`]) and terminated,
 //!   while the rest of the stream moves on. Messages that are not event
 //!   envelopes go to `CRM_DLQ` at once;
 //! - while Postgres is unreachable the batch is held (JetStream is told it is
@@ -37,15 +37,15 @@ mod process;
 pub mod settle;
 mod worker;
 
-pub use crate::dlq::MAX_DELIVER_MARGIN;
 pub use consumer::{Consumer, HandlerError};
+pub use hookline_core::dlq::MAX_DELIVER_MARGIN;
 
-use crate::config::Config;
-use crate::consume::Retries;
-use crate::names::Names;
-use crate::nats::{Nats, NatsError};
-use crate::shutdown::Shutdown;
 use async_nats::jetstream;
+use hookline_core::config::Config;
+use hookline_core::consume::Retries;
+use hookline_core::names::Names;
+use hookline_core::nats::{Nats, NatsError};
+use hookline_core::shutdown::Shutdown;
 use sqlx::PgPool;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -66,7 +66,7 @@ pub enum RunnerError {
     Setup {
         /// The consumer's name.
         consumer: String,
-        /// Why (a [`ConfigError`](crate::config::ConfigError) in its chain
+        /// Why (a [`ConfigError`](hookline_core::config::ConfigError) in its chain
         /// when a setting must change).
         #[source]
         source: NatsError,

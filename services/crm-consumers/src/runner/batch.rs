@@ -11,10 +11,10 @@
 
 use super::consumer::{Consumer, HandlerError};
 use super::metrics as m;
-use crate::event::Event;
-use crate::other_event::OtherEvent;
 use async_trait::async_trait;
 use futures::FutureExt;
+use hookline_core::event::Event;
+use hookline_core::other_event::OtherEvent;
 use sqlx::{Connection, PgConnection, PgPool};
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;

@@ -10,12 +10,12 @@ use super::consumer::Consumer;
 use super::metrics as m;
 use super::settle::{self, Delivery};
 use super::{Shared, backoff_cap};
-use crate::consume::{Decision, Outcome, decide};
-use crate::dlq_admin::redrive::crm_redrive_target;
-use crate::event::Event;
-use crate::hop::Hop;
-use crate::other_event::{self, OtherEvent};
-use crate::shutdown::Shutdown;
+use hookline_core::consume::{Decision, Outcome, decide};
+use hookline_core::dlq_admin::redrive::crm_redrive_target;
+use hookline_core::event::Event;
+use hookline_core::hop::Hop;
+use hookline_core::other_event::{self, OtherEvent};
+use hookline_core::shutdown::Shutdown;
 use std::time::{Duration, Instant};
 
 /// The service name on consumers' hop spans (the operation is the
