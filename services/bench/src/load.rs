@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{CONTENT_TYPE, HOST, USER_AGENT};
-use hyper::{Method, Request};
+use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -152,6 +152,81 @@ struct AcceptedBody {
     id: String,
 }
 
+type Sender = SendRequest<Full<Bytes>>;
+
+/// Makes `slot` hold a sender ready for a request: the kept-alive one if it
+/// still is, else a new connection.
+async fn ready(slot: &mut Option<Sender>, addr: SocketAddr) -> Result<&mut Sender, String> {
+    let usable = match slot.as_mut() {
+        Some(s) => s.ready().await.is_ok(),
+        None => false,
+    };
+    if !usable {
+        *slot = Some(connect(addr).await?);
+    }
+    slot.as_mut().ok_or_else(|| "no connection".to_string())
+}
+
+/// Sends one request and reads the whole answer, within [`REQUEST_TIMEOUT`].
+async fn exchange(
+    s: &mut Sender,
+    req: Request<Full<Bytes>>,
+) -> Result<(StatusCode, Bytes), String> {
+    let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
+        let resp = s.send_request(req).await.map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((status, body.to_bytes()))
+    })
+    .await;
+    answer.map_err(|_| "timed out".to_string())?
+}
+
+/// One request's timing: when it was due, when its answer came, and
+/// whether it falls in the measured period.
+struct Timing {
+    intended: Instant,
+    done: Instant,
+    measured: bool,
+}
+
+impl Tally {
+    /// Counts an answer; a 2xx is timed and its event id (if any) passed on.
+    fn answered(
+        &mut self,
+        hist: &mut Histogram<u64>,
+        accepted: Option<&mpsc::UnboundedSender<Accepted>>,
+        (status, body): (StatusCode, Bytes),
+        t: Timing,
+    ) {
+        if !status.is_success() {
+            if t.measured {
+                *self.statuses.entry(status.as_u16()).or_default() += 1;
+            }
+            return;
+        }
+        if t.measured {
+            self.ok += 1;
+            self.last_done = Some(t.done);
+            report::record(hist, t.done - t.intended);
+        }
+        if let Some(tx) = accepted
+            && let Ok(b) = serde_json::from_slice::<AcceptedBody>(&body)
+        {
+            let _ = tx.send(Accepted {
+                id: b.id,
+                at: t.done,
+                wall: Utc::now(),
+                measured: t.measured,
+            });
+        }
+    }
+}
+
 /// One connection's loop: its share of the schedule, one request at a time.
 async fn connection(
     spec: Arc<Spec>,
@@ -164,7 +239,7 @@ async fn connection(
     let mut tally = Tally::default();
     let conns = spec.connections as u64;
     let host = spec.addr.to_string();
-    let mut sender: Option<SendRequest<Full<Bytes>>> = None;
+    let mut sender: Option<Sender> = None;
     let mut failures = 0u32;
     for k in 0u64.. {
         let n = k * conns + index;
@@ -183,28 +258,6 @@ async fn connection(
         if measured {
             tally.sent += 1;
         }
-        let usable = match sender.as_mut() {
-            Some(s) => s.ready().await.is_ok(),
-            None => false,
-        };
-        let s = match sender.as_mut() {
-            Some(s) if usable => s,
-            _ => match connect(spec.addr).await {
-                Ok(s) => sender.insert(s),
-                Err(e) => {
-                    failures += 1;
-                    if measured {
-                        tally.errors += 1;
-                    }
-                    if failures == 1 {
-                        eprintln!("connection {index}: {e}");
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    sender = None;
-                    continue;
-                }
-            },
-        };
         let req = Request::builder()
             .method(Method::POST)
             .uri(spec.path.as_str())
@@ -213,43 +266,28 @@ async fn connection(
             .header(USER_AGENT, BROWSER_UA)
             .body(Full::new((spec.body)(n)))
             .expect("static request parts are valid");
-        let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
-            let resp = s.send_request(req).await.map_err(|e| e.to_string())?;
-            let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok::<_, String>((status, body))
-        })
-        .await;
+        let answer = match ready(&mut sender, spec.addr).await {
+            Ok(s) => exchange(s, req).await,
+            Err(e) => {
+                if failures == 0 {
+                    eprintln!("connection {index}: {e}");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(e)
+            }
+        };
         let done = Instant::now();
         match answer {
-            Ok(Ok((status, body))) => {
+            Ok(answer) => {
                 failures = 0;
-                if status.is_success() {
-                    if measured {
-                        tally.ok += 1;
-                        tally.last_done = Some(done);
-                        report::record(&mut hist, done - intended);
-                    }
-                    if let Some(tx) = &spec.accepted
-                        && let Ok(b) = serde_json::from_slice::<AcceptedBody>(&body)
-                    {
-                        let _ = tx.send(Accepted {
-                            id: b.id,
-                            at: done,
-                            wall: Utc::now(),
-                            measured,
-                        });
-                    }
-                } else if measured {
-                    *tally.statuses.entry(status.as_u16()).or_default() += 1;
-                }
+                let timing = Timing {
+                    intended,
+                    done,
+                    measured,
+                };
+                tally.answered(&mut hist, spec.accepted.as_ref(), answer, timing);
             }
-            Ok(Err(_)) | Err(_) => {
+            Err(_) => {
                 failures += 1;
                 if measured {
                     tally.errors += 1;

@@ -126,6 +126,16 @@ enum Command {
         /// Longest wait for the deliveries, seconds.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// A `hookline-bench receiver` to point the webhooks at (loopback
+        /// only); without it, a receiver in this process.
+        #[arg(long)]
+        receiver: Option<SocketAddr>,
+    },
+    /// Serve the counting webhook receiver (200 at once) as its own process.
+    Receiver {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:18095")]
+        listen: SocketAddr,
     },
     /// Publish N keyed raw page views to RC_RAW and wait for dedupe.
     Fill {
@@ -185,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Http(a) => report::emit("http", &load::run(spec(&a)?).await),
         Command::Bare { listen } => servers::bare(loopback(listen)?).await?,
+        Command::Receiver { listen } => servers::serve_receiver(loopback(listen)?).await?,
         Command::Jspub {
             in_flight,
             duration,
@@ -205,19 +216,8 @@ async fn main() -> anyhow::Result<()> {
             poll_ms,
             drain_timeout,
         } => {
-            let options: sqlx::postgres::PgConnectOptions = config
-                .crm
-                .database_url
-                .parse()
-                .context("parsing crm.database_url")?;
-            // Named, so its cost can be told apart in pg_stat_activity.
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(2)
-                .connect_with(options.application_name("hookline-bench"))
-                .await
-                .context("connecting to the CRM database")?;
             let watch = e2e::Watch {
-                pool,
+                pool: watcher_pool(&config).await?,
                 consumers,
                 poll: Duration::from_millis(poll_ms.max(1)),
                 drain_timeout: Duration::from_secs(drain_timeout),
@@ -231,17 +231,17 @@ async fn main() -> anyhow::Result<()> {
             webhooks,
             events,
             timeout,
+            receiver,
         } => {
-            let r = whout::run(
-                &config,
-                loopback(admin)?,
-                &token,
+            let spec = whout::WhSpec {
+                admin: loopback(admin)?,
+                token,
                 webhooks,
                 events,
-                Duration::from_secs(timeout),
-            )
-            .await?;
-            report::emit("webhooks", &r);
+                timeout: Duration::from_secs(timeout),
+                receiver: receiver.map(loopback).transpose()?,
+            };
+            report::emit("webhooks", &whout::run(&config, spec).await?);
         }
         Command::Fill { count, timeout } => {
             let r = fill::run(&config, count, Duration::from_secs(timeout)).await?;
@@ -255,20 +255,38 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Summary { .. } => {}
-        Command::Cleanup => {
-            if let Ok(nats) = Nats::connect(&config.nats).await {
-                hookline_core::nats::delete_all(&nats, &config).await;
-                let _ = nats
-                    .js
-                    .delete_stream(config.names().stream("BENCH_PUB"))
-                    .await;
-            }
-            for url in [&config.rc.database_url, &config.crm.database_url] {
-                if let Err(e) = hookline_core::db::drop_database(url).await {
-                    eprintln!("cleanup: {e}");
-                }
-            }
-        }
+        Command::Cleanup => cleanup(&config).await,
     }
     Ok(())
+}
+
+/// The e2e watcher's connections to the CRM database, named so their cost
+/// can be told apart in `pg_stat_activity` (and by `scripts/bench`).
+async fn watcher_pool(config: &Config) -> anyhow::Result<sqlx::PgPool> {
+    let options: sqlx::postgres::PgConnectOptions = config
+        .crm
+        .database_url
+        .parse()
+        .context("parsing crm.database_url")?;
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options.application_name("hookline-bench"))
+        .await
+        .context("connecting to the CRM database")
+}
+
+/// Deletes the prefix's streams and buckets and both databases.
+async fn cleanup(config: &Config) {
+    if let Ok(nats) = Nats::connect(&config.nats).await {
+        hookline_core::nats::delete_all(&nats, config).await;
+        let _ = nats
+            .js
+            .delete_stream(config.names().stream("BENCH_PUB"))
+            .await;
+    }
+    for url in [&config.rc.database_url, &config.crm.database_url] {
+        if let Err(e) = hookline_core::db::drop_database(url).await {
+            eprintln!("cleanup: {e}");
+        }
+    }
 }

@@ -52,13 +52,41 @@ pub struct Received {
     pub span: Mutex<Option<(Instant, Instant)>>,
 }
 
-/// Starts a receiver on `listen` (port 0: any) answering `200` to
-/// `POST /hook/{n}` at once. Returns its address and its counters.
+impl Received {
+    /// Seconds from the first request to the latest.
+    pub fn span_seconds(&self) -> f64 {
+        self.span
+            .lock()
+            .ok()
+            .and_then(|s| *s)
+            .map_or(0.0, |(first, last)| (last - first).as_secs_f64())
+    }
+
+    /// Forgets every request so far.
+    fn reset(&self) {
+        self.count.store(0, Ordering::Relaxed);
+        if let Ok(mut span) = self.span.lock() {
+            *span = None;
+        }
+    }
+}
+
+/// The receiver's routes: `POST /hook/{n}` answered `200` at once and
+/// counted; `GET /stats` → `{"count":…,"span_s":…}`; `POST /reset`.
+fn receiver_app(received: Arc<Received>) -> Router {
+    Router::new()
+        .route("/hook/{n}", post(receive))
+        .route("/stats", get(stats))
+        .route("/reset", post(reset))
+        .route("/readyz", get(|| async { StatusCode::OK }))
+        .with_state(received)
+}
+
+/// Starts a receiver in this process on `listen` (port 0: any). Returns its
+/// address and its counters.
 pub async fn receiver(listen: SocketAddr) -> anyhow::Result<(SocketAddr, Arc<Received>)> {
     let received = Arc::new(Received::default());
-    let app = Router::new()
-        .route("/hook/{n}", post(receive))
-        .with_state(received.clone());
+    let app = receiver_app(received.clone());
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -67,6 +95,21 @@ pub async fn receiver(listen: SocketAddr) -> anyhow::Result<(SocketAddr, Arc<Rec
         }
     });
     Ok((addr, received))
+}
+
+/// Serves the receiver as its own process until Ctrl-C or SIGTERM, so its
+/// CPU is not the measured process's: webhook-out and the raw HTTP loop it
+/// is compared with post to the same receiver.
+pub async fn serve_receiver(listen: SocketAddr) -> anyhow::Result<()> {
+    let app = receiver_app(Arc::new(Received::default()));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    eprintln!("counting receiver listening on {}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
 }
 
 async fn receive(
@@ -82,5 +125,17 @@ async fn receive(
             None => (now, now),
         });
     }
+    StatusCode::OK
+}
+
+async fn stats(State(r): State<Arc<Received>>) -> impl IntoResponse {
+    axum::Json(serde_json::json!({
+        "count": r.count.load(Ordering::Relaxed),
+        "span_s": r.span_seconds(),
+    }))
+}
+
+async fn reset(State(r): State<Arc<Received>>) -> impl IntoResponse {
+    r.reset();
     StatusCode::OK
 }

@@ -40,7 +40,9 @@ pub fn render(path: &Path) -> anyhow::Result<String> {
     let mut out = String::new();
     edge(&mut out, &of("edge"))?;
     e2e(&mut out, &of("e2e"))?;
+    cpu(&mut out, &of("cpu"))?;
     webhooks(&mut out, &of("webhooks"))?;
+    delivered(&mut out, &of("delivered"))?;
     memory(&mut out, &of("memory"), &of("rss"))?;
     Ok(out)
 }
@@ -55,9 +57,9 @@ fn edge(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
     )?;
     writeln!(
         out,
-        "| round | bare axum req/s | edge req/s | edge / bare | edge p50 / p99 ms | JetStream 256 in flight /s | JetStream 1024 in flight /s | edge / JetStream 1024 |"
+        "| round | bare axum req/s | edge req/s | edge / bare | edge p50 / p99 ms | JetStream 64 in flight /s | edge / JetStream 64 | JetStream 256 /s | JetStream 1024 /s | edge / JetStream 1024 | load avg |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     let rounds = rows
         .iter()
         .filter_map(|r| r["round"].as_u64())
@@ -76,6 +78,7 @@ fn edge(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
         let bare = rate(find("bare", "closed", None));
         let edge = find("edge", "closed", None);
         let edge_rate = rate(edge);
+        let js64 = rate(find("jetstream", "", Some(64)));
         let js256 = rate(find("jetstream", "", Some(256)));
         let js1024 = rate(find("jetstream", "", Some(1024)));
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
@@ -91,18 +94,27 @@ fn edge(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
         });
         writeln!(
             out,
-            "| {round} | {} | {} | {} | {lat} | {} | {} | {} |",
+            "| {round} | {} | {} | {} | {lat} | {} | {} | {} | {} | {} | {} |",
             cell(bare),
             cell(edge_rate),
             ratio(edge_rate, bare),
+            cell(js64),
+            ratio(edge_rate, js64),
             cell(js256),
             cell(js1024),
-            ratio(edge_rate, js1024)
+            ratio(edge_rate, js1024),
+            edge.map_or("", |e| text(e, &["load_average"])),
         )?;
     }
+    writeln!(out)?;
+    open_loop(out, rows)
+}
+
+/// The open-loop rows of the edge section: latency at a fixed offered rate.
+fn open_loop(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
     writeln!(
         out,
-        "\n### Fixed offered rate (open loop, latency from the intended send time)\n"
+        "### Fixed offered rate (open loop, latency from the intended send time)\n"
     )?;
     writeln!(
         out,
@@ -147,15 +159,19 @@ fn e2e(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
     )?;
     writeln!(
         out,
-        "| offered /s | accepted /s | completed | completed /s | observed p50 / p99 / max ms | processed_at p50 / p99 ms | drain s | lag 0 after s |"
+        "| offered /s | accepted /s | completed | completed /s | observed p50 / p99 / max ms | processed_at p50 / p99 ms | drain s | lag 0 after s | load avg |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
     for r in rows {
         let res = &r["result"];
+        // A flood is closed loop: as fast as the edge takes them.
+        let offered = match num(res, &["load", "offered_rate"]) {
+            None if r["flood"].as_bool() == Some(true) => "flood".to_string(),
+            x => cell(x),
+        };
         writeln!(
             out,
-            "| {} | {} | {} / {} | {} | {} / {} / {} | {} / {} | {} | {} |",
-            cell(num(res, &["load", "offered_rate"])),
+            "| {offered} | {} | {} / {} | {} | {} / {} / {} | {} / {} | {} | {} | {} |",
             cell(num(res, &["load", "accepted_per_sec"])),
             res["completed"],
             res["tracked"],
@@ -167,6 +183,53 @@ fn e2e(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
             cell(num(res, &["processed_at", "p99_ms"])),
             cell(num(res, &["drain_seconds"])),
             cell(num(res, &["lag_zero_after_s"])),
+            text(r, &["load_average"]),
+        )?;
+    }
+    writeln!(out)
+}
+
+/// The roles of the pipeline, in the order events cross them; anything else
+/// the snapshots saw (the watcher, Postgres's background writers) follows.
+const PIPELINE: [&str; 8] = [
+    "edge",
+    "dedupe",
+    "webhook-out",
+    "ingest",
+    "consume",
+    "nats",
+    "postgres-rc",
+    "postgres-crm",
+];
+
+fn cpu(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "### CPU per event (µs), by process, over each e2e run\n"
+    )?;
+    let extra = ["postgres-bg", "watcher"];
+    let roles: Vec<&str> = PIPELINE.iter().chain(&extra).copied().collect();
+    writeln!(
+        out,
+        "| run | events | {} | pipeline total ms |",
+        roles.join(" | ")
+    )?;
+    writeln!(out, "|---|---|{}---|", "---|".repeat(roles.len()))?;
+    for r in rows {
+        let res = &r["result"];
+        let us = |role: &str| num(res, &["roles", role, "us_per_event"]);
+        let total: f64 = PIPELINE.iter().filter_map(|role| us(role)).sum();
+        let cells: Vec<String> = roles.iter().map(|role| cell(us(role))).collect();
+        writeln!(
+            out,
+            "| {} | {} | {} | {:.3} |",
+            text(r, &["at"]),
+            res["events"],
+            cells.join(" | "),
+            total / 1000.0
         )?;
     }
     writeln!(out)
@@ -176,22 +239,86 @@ fn webhooks(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
     if rows.is_empty() {
         return Ok(());
     }
+    let raw = |r: &&&Value| text(r, &["result", "target"]) == "raw-http";
+    let rounds: Vec<&&Value> = rows.iter().filter(raw).collect();
+    if !rounds.is_empty() {
+        writeln!(
+            out,
+            "### webhook-out vs a raw keep-alive HTTP loop (64 connections, same receiver)\n"
+        )?;
+        writeln!(
+            out,
+            "| round | raw HTTP req/s | webhook-out, 1 endpoint, deliveries/s | webhook-out / raw | load avg |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|")?;
+        for r in rounds {
+            let wh = rows.iter().find(|w| {
+                w["round"] == r["round"] && text(w, &["result", "target"]) == "webhook-out"
+            });
+            let a = num(r, &["result", "accepted_per_sec"]);
+            let b = wh.and_then(|w| num(w, &["result", "deliveries_per_sec"]));
+            let ratio = match (a, b) {
+                (Some(a), Some(b)) if a > 0.0 => format!("{:.0} %", b / a * 100.0),
+                _ => "–".into(),
+            };
+            writeln!(
+                out,
+                "| {} | {} | {} | {ratio} | {} |",
+                r["round"],
+                cell(a),
+                cell(b),
+                wh.map_or("", |w| text(w, &["load_average"])),
+            )?;
+        }
+        writeln!(out)?;
+    }
     writeln!(out, "### webhook-out deliveries to a local 200 receiver\n")?;
     writeln!(
         out,
-        "| webhooks | events | delivered | deliveries /s | seconds |"
+        "| webhooks | events | delivered | deliveries /s | seconds | load avg |"
     )?;
-    writeln!(out, "|---|---|---|---|---|")?;
-    for r in rows {
+    writeln!(out, "|---|---|---|---|---|---|")?;
+    for r in rows.iter().filter(|r| !raw(r)) {
         let res = &r["result"];
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             res["webhooks"],
             res["events"],
             res["delivered"],
             cell(num(res, &["deliveries_per_sec"])),
             cell(num(res, &["seconds"])),
+            text(r, &["load_average"]),
+        )?;
+    }
+    writeln!(out)
+}
+
+fn delivered(out: &mut String, rows: &[&Value]) -> std::fmt::Result {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "### Edge → delivered (edge, dedupe, webhook-out; flood)\n"
+    )?;
+    writeln!(
+        out,
+        "| webhooks | accepted | edge accepted /s | delivered | seconds | delivered /s | load avg |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    for r in rows {
+        let res = &r["result"];
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            res["webhooks"],
+            res["accepted"],
+            cell(num(res, &["accepted_per_sec"])),
+            res["delivered"],
+            cell(num(res, &["seconds"])),
+            cell(num(res, &["delivered_per_sec"])),
+            text(r, &["load_average"]),
         )?;
     }
     writeln!(out)

@@ -2,6 +2,10 @@
 //! API, profile `standard`) pointing at a local receiver that answers 200 at
 //! once; M page views published straight to RC_EVENTS; the time until the
 //! receiver has all M × N deliveries.
+//!
+//! The receiver is `hookline-bench receiver` in its own process when
+//! `--receiver` names it (what `scripts/bench` does, so the raw HTTP loop it
+//! is compared with posts to the very same server), else one in this process.
 
 use crate::servers;
 use hookline_core::event::{ContentType, PageView};
@@ -10,6 +14,7 @@ use hookline_core::publish::{Outgoing, publish_batch};
 use hookline_core::{Config, Event, EventData, EventType, lag, names};
 use serde::Serialize;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -32,16 +37,79 @@ pub struct WhResult {
     pub publish_seconds: f64,
 }
 
+/// Where deliveries are counted.
+enum Counter {
+    /// A receiver in this process.
+    Local(Arc<servers::Received>),
+    /// `hookline-bench receiver` at this address.
+    Remote(reqwest::Client, SocketAddr),
+}
+
+impl Counter {
+    async fn open(receiver: Option<SocketAddr>) -> anyhow::Result<(SocketAddr, Self)> {
+        match receiver {
+            None => {
+                let (addr, received) = servers::receiver("127.0.0.1:0".parse()?).await?;
+                Ok((addr, Self::Local(received)))
+            }
+            Some(addr) => {
+                let http = reqwest::Client::new();
+                http.post(format!("http://{addr}/reset"))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                Ok((addr, Self::Remote(http, addr)))
+            }
+        }
+    }
+
+    /// Deliveries so far, and seconds from the first to the latest.
+    async fn stats(&self) -> anyhow::Result<(u64, f64)> {
+        match self {
+            Self::Local(r) => Ok((r.count.load(Ordering::Relaxed), r.span_seconds())),
+            Self::Remote(http, addr) => {
+                let v: serde_json::Value = http
+                    .get(format!("http://{addr}/stats"))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                Ok((
+                    v["count"].as_u64().unwrap_or(0),
+                    v["span_s"].as_f64().unwrap_or(0.0),
+                ))
+            }
+        }
+    }
+}
+
+/// What to measure.
+pub struct WhSpec {
+    /// webhook-out's admin API.
+    pub admin: SocketAddr,
+    /// Its bearer token.
+    pub token: String,
+    /// Webhooks to create.
+    pub webhooks: usize,
+    /// Events to publish.
+    pub events: usize,
+    /// Longest wait for the deliveries.
+    pub timeout: Duration,
+    /// An external receiver; `None`: one in this process.
+    pub receiver: Option<SocketAddr>,
+}
+
 /// Creates the webhooks, publishes, waits, deletes the webhooks.
-pub async fn run(
-    config: &Config,
-    admin: SocketAddr,
-    token: &str,
-    webhooks: usize,
-    events: usize,
-    timeout: Duration,
-) -> anyhow::Result<WhResult> {
-    let (recv_addr, received) = servers::receiver("127.0.0.1:0".parse()?).await?;
+pub async fn run(config: &Config, spec: WhSpec) -> anyhow::Result<WhResult> {
+    let WhSpec {
+        admin,
+        ref token,
+        webhooks,
+        events,
+        timeout,
+        receiver,
+    } = spec;
+    let (recv_addr, counter) = Counter::open(receiver).await?;
     let http = reqwest::Client::new();
     let base = format!("http://{admin}/v1/webhooks");
     let mut ids = Vec::new();
@@ -64,7 +132,7 @@ pub async fn run(
         };
         ids.push(id.to_string());
     }
-    let result = measure(config, &ids, events, timeout, &received).await;
+    let result = measure(config, &ids, events, timeout, &counter).await;
     for id in &ids {
         let _ = http
             .delete(format!("{base}/{id}"))
@@ -73,12 +141,7 @@ pub async fn run(
             .await;
     }
     let (delivered, seconds, publish_seconds) = result?;
-    let span = received
-        .span
-        .lock()
-        .ok()
-        .and_then(|s| *s)
-        .map_or(0.0, |(first, last)| (last - first).as_secs_f64());
+    let (_, span) = counter.stats().await?;
     Ok(WhResult {
         target: "webhook-out".into(),
         webhooks,
@@ -95,7 +158,7 @@ async fn measure(
     ids: &[String],
     events: usize,
     timeout: Duration,
-    received: &servers::Received,
+    counter: &Counter,
 ) -> anyhow::Result<(u64, f64, f64)> {
     let nats = Nats::connect(&config.nats).await?;
     let stream = nats.names.stream(names::RC_EVENTS);
@@ -156,10 +219,11 @@ async fn measure(
     let publish_seconds = started.elapsed().as_secs_f64();
     let target = (events * ids.len()) as u64;
     let deadline = Instant::now() + timeout;
-    while received.count.load(Ordering::Relaxed) < target && Instant::now() < deadline {
+    let mut delivered = counter.stats().await?.0;
+    while delivered < target && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
+        delivered = counter.stats().await?.0;
     }
-    let delivered = received.count.load(Ordering::Relaxed);
     if delivered < target {
         eprintln!("webhooks: only {delivered} of {target} deliveries within the time-out");
     }

@@ -57,17 +57,7 @@ impl Automation {
         if identified.is_empty() {
             return Ok(());
         }
-        let mut state: BTreeMap<String, Running> = BTreeMap::new();
-        for (event, contact) in &identified {
-            let r = state.entry(contact.key.clone()).or_default();
-            r.delta += scoring::points(&self.scoring, event);
-            if contact.contact_id.is_some() {
-                r.new_contact_id.clone_from(&contact.contact_id);
-            }
-            if contact.email.is_some() {
-                r.new_email.clone_from(&contact.email);
-            }
-        }
+        let mut state = self.batch_points(&identified);
         let keys: Vec<&str> = state.keys().map(String::as_str).collect();
         let stored: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT contact_key, contact_id, email FROM automation_contact_scores \
@@ -88,10 +78,39 @@ impl Automation {
                 r.score = score - r.delta;
             }
         }
+        let tasks = self.replay(&identified, &mut state);
+        if !tasks.is_empty() {
+            insert_tasks(tx, &tasks).await?;
+        }
+        Ok(())
+    }
 
+    /// Each contact's points from this batch and its latest identity.
+    fn batch_points(&self, identified: &[(&Event, Contact)]) -> BTreeMap<String, Running> {
+        let mut state: BTreeMap<String, Running> = BTreeMap::new();
+        for (event, contact) in identified {
+            let r = state.entry(contact.key.clone()).or_default();
+            r.delta += scoring::points(&self.scoring, event);
+            if contact.contact_id.is_some() {
+                r.new_contact_id.clone_from(&contact.contact_id);
+            }
+            if contact.email.is_some() {
+                r.new_email.clone_from(&contact.email);
+            }
+        }
+        state
+    }
+
+    /// Replays the batch's events in order from each contact's score before
+    /// the batch: the tasks their rules fire.
+    fn replay<'a>(
+        &'a self,
+        identified: &'a [(&'a Event, Contact)],
+        state: &mut BTreeMap<String, Running>,
+    ) -> Vec<Task<'a>> {
         let mut tasks = Vec::new();
         let mut fired: HashSet<(&str, &str)> = HashSet::new();
-        for (event, contact) in &identified {
+        for (event, contact) in identified {
             for rule in self.rules.iter().filter(|r| matches(r, event)) {
                 tasks.push(Task {
                     rule: &rule.name,
@@ -133,10 +152,7 @@ impl Automation {
                 }
             }
         }
-        if !tasks.is_empty() {
-            insert_tasks(tx, &tasks).await?;
-        }
-        Ok(())
+        tasks
     }
 }
 

@@ -122,36 +122,58 @@ struct Health {
     first_failure: Option<DateTime<Utc>>,
 }
 
+/// Writes one batch: the rows and the webhooks' health in one transaction,
+/// then disables the webhooks failing for too long.
 async fn write_batch(
     pool: &PgPool,
     rows: &[AttemptRow],
     disable_after: Duration,
     ops: Option<&Arc<OpsEvents>>,
 ) -> Result<(), sqlx::Error> {
+    let health = fold_health(rows);
     let mut tx = pool.begin().await?;
+    insert_rows(&mut tx, rows).await?;
+    update_health(&mut tx, &health).await?;
+    tx.commit().await?;
+    let failing: Vec<String> = health
+        .iter()
+        .filter(|(_, h)| h.failures > 0)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    if !failing.is_empty() {
+        disable_failing(pool, &failing, disable_after, ops).await?;
+    }
+    Ok(())
+}
+
+/// Inserts the rows in one `UNNEST` statement.
+async fn insert_rows(tx: &mut sqlx::PgConnection, rows: &[AttemptRow]) -> Result<(), sqlx::Error> {
+    fn column<'a, T>(rows: &'a [AttemptRow], f: impl Fn(&'a AttemptRow) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
     sqlx::query(
         "INSERT INTO delivery_attempts (webhook_id, event_id, event, attempt, status_code, \
            success, duration_ms, error, exhausted, attempted_at) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], \
            $6::bool[], $7::int[], $8::text[], $9::bool[], $10::timestamptz[])",
     )
-    .bind(
-        rows.iter()
-            .map(|r| r.webhook_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(rows.iter().map(|r| r.event_id.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.event.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.attempt).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.status_code).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.success).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.duration_ms).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.exhausted).collect::<Vec<_>>())
-    .bind(rows.iter().map(|r| r.attempted_at).collect::<Vec<_>>())
-    .execute(&mut *tx)
+    .bind(column(rows, |r| r.webhook_id.as_str()))
+    .bind(column(rows, |r| r.event_id.as_str()))
+    .bind(column(rows, |r| r.event.as_str()))
+    .bind(column(rows, |r| r.attempt))
+    .bind(column(rows, |r| r.status_code))
+    .bind(column(rows, |r| r.success))
+    .bind(column(rows, |r| r.duration_ms))
+    .bind(column(rows, |r| r.error.as_deref()))
+    .bind(column(rows, |r| r.exhausted))
+    .bind(column(rows, |r| r.attempted_at))
+    .execute(tx)
     .await?;
+    Ok(())
+}
 
+/// Each webhook's health as the batch leaves it, in attempt order.
+fn fold_health(rows: &[AttemptRow]) -> HashMap<&str, Health> {
     let mut health: HashMap<&str, Health> = HashMap::new();
     for r in rows {
         let h = health.entry(r.webhook_id.as_str()).or_default();
@@ -167,12 +189,20 @@ async fn write_batch(
             h.first_failure.get_or_insert(r.attempted_at);
         }
     }
-    let ids: Vec<String> = health.keys().map(|s| s.to_string()).collect();
+    health
+}
+
+/// Folds the batch into each webhook's counters in one statement. A
+/// success resets the run of failures; failures after it start a new run.
+async fn update_health(
+    tx: &mut sqlx::PgConnection,
+    health: &HashMap<&str, Health>,
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<&str> = health.keys().copied().collect();
     let successes: Vec<Option<DateTime<Utc>>> = health.values().map(|h| h.last_success).collect();
     let failures: Vec<i64> = health.values().map(|h| h.failures).collect();
     let first_failures: Vec<Option<DateTime<Utc>>> =
         health.values().map(|h| h.first_failure).collect();
-    // A success resets the run of failures; failures after it start a new run.
     sqlx::query(
         "UPDATE webhooks w SET \
            last_delivered_at = CASE WHEN b.success IS NULL THEN w.last_delivered_at \
@@ -188,27 +218,29 @@ async fn write_batch(
     .bind(&successes)
     .bind(&failures)
     .bind(&first_failures)
-    .execute(&mut *tx)
+    .execute(tx)
     .await?;
-    tx.commit().await?;
+    Ok(())
+}
 
-    let failing: Vec<String> = health
-        .iter()
-        .filter(|(_, h)| h.failures > 0)
-        .map(|(id, _)| id.to_string())
-        .collect();
-    if !failing.is_empty() {
-        let cutoff = ago(disable_after);
-        let reason = format!(
-            "failing without a success for over {}",
-            humanize(disable_after)
-        );
-        for id in webhooks::disable_failing_since(pool, &failing, cutoff, &reason).await? {
-            tracing::warn!(webhook = %id, %reason, "webhook disabled");
-            if let Some(ops) = ops {
-                let data = serde_json::json!({"webhook_id": id, "reason": reason});
-                ops.emit(crate::ops_events::ENDPOINT_DISABLED, data);
-            }
+/// Disables the webhooks among `failing` that have failed without a
+/// success for longer than `disable_after`, and says so.
+async fn disable_failing(
+    pool: &PgPool,
+    failing: &[String],
+    disable_after: Duration,
+    ops: Option<&Arc<OpsEvents>>,
+) -> Result<(), sqlx::Error> {
+    let cutoff = ago(disable_after);
+    let reason = format!(
+        "failing without a success for over {}",
+        humanize(disable_after)
+    );
+    for id in webhooks::disable_failing_since(pool, failing, cutoff, &reason).await? {
+        tracing::warn!(webhook = %id, %reason, "webhook disabled");
+        if let Some(ops) = ops {
+            let data = serde_json::json!({"webhook_id": id, "reason": reason});
+            ops.emit(crate::ops_events::ENDPOINT_DISABLED, data);
         }
     }
     Ok(())
