@@ -9,7 +9,6 @@
 
 use crate::claim::{ClaimError, Claims, Verdict};
 use crate::key::{Class, classify};
-use crate::order::Turn;
 use async_nats::jetstream::{AckKind, Message};
 use chrono::Utc;
 use futures::future::join_all;
@@ -86,16 +85,11 @@ pub fn describe_metrics() {
     );
 }
 
-/// Processes one batch to the end (every message acked, nak'ed or termed),
-/// judging and forwarding in its `turn` (see [`crate::order`]).
-pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>, mut turn: Turn) {
+/// Processes one batch to the end (every message acked, nak'ed or termed).
+pub async fn process(nats: &Nats, claims: &Claims, messages: Vec<Message>) {
     let started = Instant::now();
-    turn.may_judge().await;
     let outcomes = judge_all(nats, claims, &messages).await;
-    turn.judged();
-    turn.may_forward().await;
     let published = forward(nats, &outcomes).await;
-    turn.forwarded();
     let settled = messages
         .iter()
         .zip(&outcomes)

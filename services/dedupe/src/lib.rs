@@ -6,9 +6,8 @@
 //! the decisions — correctness never depends on one process's memory.
 //! Messages arrive in batches (`dedupe.batch_size`) and are judged
 //! concurrently; see [`batch`] for the crash-safe order of claim, publish and
-//! ack, [`order`] for how overlapping batches keep their verdicts in stream
-//! order, [`claim`] for the KV protocol and cache, and [`key`] for what
-//! counts as the same event.
+//! ack, [`claim`] for the KV protocol and cache, and [`key`] for what counts
+//! as the same event.
 //!
 //! What is forwarded:
 //! - the first event of each key inside the window (from the first view; no
@@ -30,7 +29,6 @@ pub mod batch;
 pub mod claim;
 pub mod key;
 pub mod latest;
-pub mod order;
 
 use async_nats::jetstream::consumer::{self, pull};
 use hookline_core::consume::{self, Pull};
@@ -50,15 +48,13 @@ pub const SETTING_UP: &str = "dedupe";
 /// The durable consumer's name (inside the prefixed RC_RAW stream).
 pub const CONSUMER_NAME: &str = "dedupe";
 
-/// Batches in flight at once. Their verdicts still come in stream order: a
+/// Batches judged at once: one, so batches are judged in stream order. A
 /// content announcement compares with the latest checksum the one before it
-/// wrote (a revert right after a change must see the change), and a batch
-/// judged beside an earlier one could overtake it, keep a repeat instead of
-/// the first copy, or drop a revert. So batches take turns ([`order`]):
-/// batch N+1 claims its keys once batch N has claimed, and publishes once N
-/// has published; what overlaps is N+1's KV round trips with N's publish
-/// and acks. Within a batch, visitor events are judged concurrently.
-const BATCHES_IN_FLIGHT: usize = 2;
+/// wrote (a revert right after a change must see the change); with batches
+/// judged side by side a later batch could overtake an earlier one, keep a
+/// repeat instead of the first copy, or drop a revert. Within a batch,
+/// visitor events are still judged concurrently.
+const BATCHES_IN_FLIGHT: usize = 1;
 
 /// How long a delivered message may stay unacknowledged before redelivery.
 const ACK_WAIT: Duration = Duration::from_secs(30);
@@ -150,12 +146,9 @@ pub async fn work(config: Config, readiness: Readiness, shutdown: Shutdown) -> R
     // operator is re-created rather than pulled from forever.
     let open = || consumer_on(&nats, &stream_name, batch_size, limit);
     let (nats, claims) = (Arc::new(nats.clone()), Arc::new(claims));
-    // Called as each batch is formed, in stream order: that is the order of
-    // the turns.
-    let relay = order::Relay::default();
     let handle = move |messages| {
-        let (nats, claims, turn) = (nats.clone(), claims.clone(), relay.turn());
-        async move { batch::process(&nats, &claims, messages, turn).await }
+        let (nats, claims) = (nats.clone(), claims.clone());
+        async move { batch::process(&nats, &claims, messages).await }
     };
     consume::run(pull, shutdown, open, handle).await;
     Ok(())

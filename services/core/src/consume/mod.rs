@@ -17,9 +17,7 @@
 //! 3. **Batch.** Each message that arrives, together with those already
 //!    arrived behind it (up to [`Pull::batch_size`]), goes to one call of
 //!    the handler, run as its own task; at most [`Pull::batches_in_flight`]
-//!    run at once. The handler is called in the order the batches are
-//!    formed (the order their messages arrived in) before its future is
-//!    spawned, so a handler can hand out turns in that order. Under load batches fill up by themselves; when idle, one
+//!    run at once. Under load batches fill up by themselves; when idle, one
 //!    event is not kept waiting for company.
 //! 4. **Settle.** The handler settles every message it is given (see
 //!    [`decision`] for how and [`dead_letter`] for giving up), and returns.
@@ -187,11 +185,9 @@ where
                 }
             }
             let held: Vec<_> = room.drain(room.len() - messages.len()..).collect();
-            // Called here, in the order batches are formed, so a handler
-            // may note that order; its future then runs as its own task.
-            let work = (self.handle)(messages);
+            let handle = self.handle.clone();
             self.tasks.spawn(async move {
-                work.await;
+                handle(messages).await;
                 drop((held, running));
             });
             while self.tasks.try_join_next().is_some() {}
