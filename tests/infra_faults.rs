@@ -101,6 +101,10 @@ async fn nats_restart_mid_run_loses_and_doubles_nothing() {
     let mut nats = NatsServer::start().await;
     let mut stack = Stack::new();
     stack.config.nats.url = nats.url();
+    // Every verdict with its event id, in the logs kept when a check fails.
+    stack
+        .extra_env
+        .push(("RUST_LOG".into(), "info,dedupe=debug".into()));
     stack.start_all().await;
     let workload = Arc::new(Workload::new(&stack.config.nats.prefix, unique()));
     check_workload(&workload);
