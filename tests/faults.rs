@@ -7,12 +7,12 @@
 //! `cargo build -p hookline && cargo test -p hookline-e2e --test faults`;
 //! `HOOKLINE_QUICK=1` sends fewer events.
 
-use hookline_e2e::check::{assert_meaningful, check_crm};
+use hookline_e2e::check::settle_and_check;
 use hookline_e2e::flow::{Flow, watch_readyz};
 use hookline_e2e::pipeline::{assert_failures_then_one_success, wait_each_failed};
 use hookline_e2e::proxy::Proxy;
 use hookline_e2e::send::send_all;
-use hookline_e2e::workload::{Figures, Workload, size};
+use hookline_e2e::workload::{Workload, size};
 use hookline_e2e::{Service, Stack};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -44,29 +44,6 @@ async fn started_stack() -> Stack {
         .push(("HOOKLINE__WEBHOOK_OUT__REQUEST_TIMEOUT".into(), "3s".into()));
     stack.start_all().await;
     stack
-}
-
-fn report(scenario: &str, faults: &str, f: &Figures) {
-    eprintln!(
-        "RELIABILITY {scenario}: sent {} accepted {} unknown {} (landed {}) duplicates dropped {} unique {} faults [{faults}] lost 0 doubled 0",
-        f.sent, f.accepted, f.unknown, f.unknown_landed, f.duplicates, f.unique
-    );
-}
-
-/// Waits for the pipeline, checks the CRM exactly, no dead letters, no
-/// panics; returns the figures.
-async fn settle_and_check(stack: &Stack, w: &Workload) -> Figures {
-    stack.wait_idle(IDLE).await;
-    let figures = check_crm(stack, w).await;
-    assert_eq!(
-        stack.dead_letters().await,
-        (0, 0),
-        "nothing may dead-letter"
-    );
-    let logs = stack.logs();
-    assert!(!logs.contains("panicked at"), "a process panicked:\n{logs}");
-    assert_meaningful(w);
-    figures
 }
 
 /// Scenario 1: `kill -9` of every process in turn while events flow.
@@ -108,15 +85,14 @@ async fn kill_each_service_mid_stream() {
     let last = w.batch(per_phase, true);
     send_all(&stack, &mut w, last).await;
 
-    let f = settle_and_check(&stack, &w).await;
-    report(
+    let f = settle_and_check(&stack, &w, IDLE).await;
+    f.report(
         "kill -9",
         &format!(
             "{} kill -9; unacked messages held by the killed process: {}",
             order.len(),
             interrupted.join(", ")
         ),
-        &f,
     );
     stack.cleanup().await;
 }
@@ -153,7 +129,7 @@ async fn ingest_down_for_a_while() {
     let after = w.batch(per_phase, true);
     send_all(&stack, &mut w, after).await;
 
-    let f = settle_and_check(&stack, &w).await;
+    let f = settle_and_check(&stack, &w, IDLE).await;
     let outage_ids: BTreeSet<String> = w
         .accepted_ids_of(outage_groups)
         .intersection(&f.survivors)
@@ -164,13 +140,12 @@ async fn ingest_down_for_a_while() {
         a.status_code.is_none() && a.error.is_some()
     })
     .await;
-    report(
+    f.report(
         "crm-ingest down",
         &format!(
             "ingest down ~3 s+, {failures} failed deliveries of {} events",
             outage_ids.len()
         ),
-        &f,
     );
     stack.cleanup().await;
 }
@@ -208,7 +183,7 @@ async fn ingest_answering_500_for_a_while() {
     let after = w.batch(per_phase, true);
     send_all(&stack, &mut w, after).await;
 
-    let f = settle_and_check(&stack, &w).await;
+    let f = settle_and_check(&stack, &w, IDLE).await;
     let outage_ids: BTreeSet<String> = w
         .accepted_ids_of(outage_groups)
         .intersection(&f.survivors)
@@ -232,13 +207,12 @@ async fn ingest_answering_500_for_a_while() {
         "an event was delivered twice: {delivered:?}"
     );
     let injected = proxy.injected.load(Ordering::SeqCst);
-    report(
+    f.report(
         "crm-ingest 500",
         &format!(
             "{injected} injected 500s, {failures} failed deliveries of {} events",
             outage_ids.len()
         ),
-        &f,
     );
     stack.cleanup().await;
 }
@@ -302,14 +276,13 @@ async fn sigterm_mid_stream_drains_and_loses_nothing() {
     let last = w.batch(per_phase, true);
     send_all(&stack, &mut w, last).await;
 
-    let f = settle_and_check(&stack, &w).await;
-    report(
+    let f = settle_and_check(&stack, &w, IDLE).await;
+    f.report(
         "SIGTERM",
         &format!(
             "{} SIGTERM/SIGINT, slowest exit {slowest:?}, /readyz 503 observed for {saw_503:?}",
             order.len()
         ),
-        &f,
     );
     stack.cleanup().await;
 }

@@ -10,89 +10,54 @@
 //!    stopped `-m immediate` mid-run and started again.
 //!
 //! Every test drives a known workload with known duplicates through the
-//! edge and checks the CRM tables exactly (see `hookline_e2e::exact`). The
-//! tests run one at a time (a lock): each runs a whole stack plus its own
-//! servers, and the machine has two cores. `HOOKLINE_QUICK=1` shrinks the
-//! workload.
+//! edge, the way a browser would (a 503 is sent again after a second), and
+//! checks the CRM tables exactly (`hookline_e2e::check`). The tests run one
+//! at a time (a lock): each runs a whole stack plus its own servers, and the
+//! machine has two cores. `HOOKLINE_QUICK=1` shrinks the workload.
 
 use hookline_core::EventType;
 use hookline_core::nats::{Nats, crm_form_bucket_config, dedupe_bucket_config, stream_configs};
-use hookline_e2e::exact::{self, Figures, Workload};
+use hookline_e2e::check::settle_and_check;
+use hookline_e2e::flow::Flow;
 use hookline_e2e::nats_server::{NatsCluster, NatsServer};
 use hookline_e2e::pg_cluster::PgCluster;
-use hookline_e2e::{Service, Stack, wait_for};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use hookline_e2e::send::Pace;
+use hookline_e2e::workload::{Planned, Workload, size};
+use hookline_e2e::{Stack, wait_for};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// One scenario at a time in this binary.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn quick() -> bool {
-    std::env::var("HOOKLINE_QUICK").is_ok_and(|v| v == "1")
-}
-
-/// Logical events per scenario.
-fn unique() -> usize {
-    if quick() { 300 } else { 1500 }
-}
-
-/// Spacing between sends: the whole workload takes about 12 s (4 s in
-/// quick mode) to send, so a fault at a third lands mid-stream.
-fn spacing(sends: usize) -> Duration {
-    let total = if quick() { 4_000 } else { 12_000 };
-    Duration::from_micros(total * 1_000 / sends as u64)
-}
-
-/// In-flight requests of the client.
-const CONCURRENCY: usize = 32;
 /// Longest wait for the pipeline to settle after a fault.
 const SETTLE: Duration = Duration::from_secs(180);
 
-/// Sends the workload in the background; returns the task and its progress.
-fn start_sending(
-    stack: &Stack,
-    workload: &Arc<Workload>,
-) -> (tokio::task::JoinHandle<exact::SendLog>, Arc<AtomicUsize>) {
-    let progress = Arc::new(AtomicUsize::new(0));
-    let task = tokio::spawn(exact::send_all(
-        stack.url(Service::Edge),
-        workload.clone(),
-        CONCURRENCY,
-        spacing(workload.sends.len()),
-        progress.clone(),
-    ));
-    (task, progress)
+/// In-flight requests of the client.
+const LANES: usize = 32;
+
+/// The workload of one scenario: dedupe groups of one to three copies
+/// (about 1.4 sends a group), shuffled.
+fn workload(seed: u64) -> (Workload, Vec<Planned>) {
+    let groups = size(1100, 220);
+    let mut w = Workload::with_contacts(seed, groups / 20);
+    let sends = w.batch(groups, true);
+    (w, sends)
 }
 
-async fn wait_progress(progress: &AtomicUsize, at_least: usize) {
-    wait_for(
-        "sends to reach the fault point",
-        Duration::from_secs(120),
-        || async { (progress.load(Ordering::Relaxed) >= at_least).then_some(()) },
-    )
-    .await
-}
-
-fn report(name: &str, f: &Figures) {
-    println!(
-        "FIGURES {name}: sends={} unique={} duplicates={} edge_503={} transport_errors={} lost={} doubled={}",
-        f.sends, f.unique, f.duplicates, f.unavailable, f.transport_errors, f.lost, f.doubled
-    );
-}
-
-/// The workload's expected state must have both kinds of contact, or the
-/// SDR threshold check would prove nothing.
-fn check_workload(workload: &Workload) {
-    let e = workload.expected();
-    assert!(
-        !e.sdr.is_empty() && e.sdr.len() < e.scores.len(),
-        "workload mix"
-    );
-    assert!(
-        workload.duplicates() > 0 && !e.touches.is_empty(),
-        "workload mix"
-    );
+/// Sends `sends` in the background, resending what gets no 202, paced so
+/// the whole lasts about 12 s (4 s in quick mode) when nothing fails: a
+/// fault at a third lands mid-stream.
+fn start_sending(stack: &Stack, sends: Vec<Planned>) -> Flow {
+    let total_ms = size(12_000, 4_000) as u64;
+    let per_lane = sends.len().div_ceil(LANES).max(1) as u64;
+    let pace = Pace {
+        lanes: LANES,
+        gap: Duration::from_millis(total_ms / per_lane),
+        tolerate_errors: true,
+        resend: true,
+    };
+    Flow::paced(stack, sends, pace)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -106,11 +71,10 @@ async fn nats_restart_mid_run_loses_and_doubles_nothing() {
         .extra_env
         .push(("RUST_LOG".into(), "info,dedupe=debug".into()));
     stack.start_all().await;
-    let workload = Arc::new(Workload::new(&stack.config.nats.prefix, unique()));
-    check_workload(&workload);
-
-    let (sender, progress) = start_sending(&stack, &workload);
-    wait_progress(&progress, workload.sends.len() / 3).await;
+    let (mut w, sends) = workload(0x1f4a_0004);
+    let total = sends.len();
+    let flow = start_sending(&stack, sends);
+    flow.midway().await;
     // kill -9: harsher than a graceful stop (no flush, clients see the
     // socket die). The outage outlasts the edge's longest wait for a
     // PubAck (one 10 s attempt: `PUBLISH_DEADLINE` is only checked between
@@ -118,26 +82,23 @@ async fn nats_restart_mid_run_loses_and_doubles_nothing() {
     // client resends them), requests near its end wait and get a 202, and
     // every service's pulls and publishes hit a dead server meanwhile.
     nats.kill();
-    let at_kill = progress.load(Ordering::Relaxed);
+    let at_kill = flow.done.load(Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(12)).await;
     nats.start_again().await;
-    let log = sender.await.expect("sender");
+    flow.finish(&mut w).await;
     assert!(
-        at_kill < workload.sends.len(),
+        at_kill < total,
         "all sends finished before the fault: nothing was tested"
     );
+
+    let f = settle_and_check(&stack, &w, SETTLE).await;
     assert!(
-        log.unavailable > 0,
+        f.unavailable > 0,
         "no request met the outage (no 503): nothing was tested"
     );
     // The edge itself never went away: every request got an answer.
-    assert_eq!(log.transport_errors, 0, "requests without an answer");
-
-    let pool = stack.crm_pool().await;
-    exact::wait_settled(&stack, &pool, workload.events.len(), SETTLE).await;
-    let figures = exact::verify(&stack, &pool, &workload, &log).await;
-    report("nats-restart", &figures);
-    pool.close().await;
+    assert_eq!(f.unknown, f.unavailable, "requests without an answer");
+    f.report("nats-restart", "NATS kill -9, down 12 s, restarted");
     stack.cleanup().await;
     drop(nats);
 }
@@ -181,10 +142,9 @@ async fn cluster_node_killed_mid_run_loses_and_doubles_nothing() {
     let prefix = stack.config.nats.prefix.clone();
     cluster.wait_stream_leaders(&prefix).await;
 
-    let workload = Arc::new(Workload::new(&prefix, unique()));
-    check_workload(&workload);
-    let (sender, progress) = start_sending(&stack, &workload);
-    wait_progress(&progress, workload.sends.len() / 3).await;
+    let (mut w, sends) = workload(0x1f4a_0005);
+    let flow = start_sending(&stack, sends);
+    flow.midway().await;
     let pool = stack.crm_pool().await;
     cluster.kill(KILLED);
     let killed_at = chrono::Utc::now();
@@ -205,15 +165,14 @@ async fn cluster_node_killed_mid_run_loses_and_doubles_nothing() {
         },
     )
     .await;
+    pool.close().await;
     cluster.restart(KILLED).await;
-    let log = sender.await.expect("sender");
-    assert_eq!(log.transport_errors, 0, "requests without an answer");
+    flow.finish(&mut w).await;
     cluster.wait_stream_leaders(&prefix).await;
 
-    exact::wait_settled(&stack, &pool, workload.events.len(), SETTLE).await;
-    let figures = exact::verify(&stack, &pool, &workload, &log).await;
-    report("cluster-node-kill", &figures);
-    pool.close().await;
+    let f = settle_and_check(&stack, &w, SETTLE).await;
+    assert_eq!(f.unknown, f.unavailable, "requests without an answer");
+    f.report("cluster-node-kill", "n1 of 3 kill -9 mid-run, restarted");
     stack.cleanup().await;
     drop(cluster);
 }
@@ -226,14 +185,13 @@ async fn postgres_down_mid_run_loses_and_doubles_nothing() {
     stack.config.crm.database_url = pg.rehome(&stack.config.crm.database_url);
     stack.config.rc.database_url = pg.rehome(&stack.config.rc.database_url);
     stack.start_all().await;
-    let workload = Arc::new(Workload::new(&stack.config.nats.prefix, unique()));
-    check_workload(&workload);
-    let unique = workload.events.len() as i64;
-
-    let (sender, progress) = start_sending(&stack, &workload);
+    let (mut w, sends) = workload(0x1f4a_0006);
+    let total = sends.len();
+    let flow = start_sending(&stack, sends);
     let pool = stack.crm_pool().await;
     // Stop once the consumers are well into the stream, with events still
     // arriving at the edge.
+    let fifth = (w.groups().len() / 5) as i64;
     wait_for(
         "a fifth of the events in content_events",
         Duration::from_secs(120),
@@ -242,31 +200,31 @@ async fn postgres_down_mid_run_loses_and_doubles_nothing() {
                 .count(&pool, "SELECT count(*) FROM content_events")
                 .await
                 .unwrap_or(0);
-            (n >= unique / 5).then_some(n)
+            (n >= fifth).then_some(n)
         },
     )
     .await;
     pool.close().await;
     pg.stop_immediate();
-    let sent_at_stop = progress.load(Ordering::Relaxed);
+    let sent_at_stop = flow.done.load(Ordering::SeqCst);
     // Down for longer than the services' pool acquire time-out (10 s), so
     // the outage is not just absorbed by a slow acquire: consumer batches and
     // webhook-out's attempt log fail outright meanwhile and must retry.
     tokio::time::sleep(Duration::from_secs(12)).await;
     pg.start_again().await;
-    let log = sender.await.expect("sender");
+    flow.finish(&mut w).await;
     assert!(
-        sent_at_stop < workload.sends.len(),
+        sent_at_stop < total,
         "all sends finished before the fault: nothing was tested"
     );
-    // The edge does not use Postgres: nothing there may fail.
-    assert_eq!(log.unavailable + log.transport_errors, 0, "edge hiccup");
 
-    let pool = stack.crm_pool().await;
-    exact::wait_settled(&stack, &pool, workload.events.len(), SETTLE).await;
-    let figures = exact::verify(&stack, &pool, &workload, &log).await;
-    report("postgres-down", &figures);
-    pool.close().await;
+    let f = settle_and_check(&stack, &w, SETTLE).await;
+    // The edge does not use Postgres: nothing there may fail.
+    assert_eq!(f.unknown, 0, "edge hiccup");
+    f.report(
+        "postgres-down",
+        "Postgres stop -m immediate, down 12 s, started",
+    );
     stack.cleanup().await;
     drop(pg);
 }

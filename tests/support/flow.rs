@@ -21,13 +21,19 @@ impl Flow {
     /// steady stream, busy enough that the fault finds work in flight in
     /// the process it hits.
     pub fn start(stack: &Stack, events: Vec<Planned>, tolerate_errors: bool) -> Flow {
-        let done = Arc::new(AtomicUsize::new(0));
-        let total = events.len();
         let pace = Pace {
             lanes: 6,
             gap: Duration::from_millis(5),
             tolerate_errors,
+            resend: false,
         };
+        Flow::paced(stack, events, pace)
+    }
+
+    /// Sends `events` at `pace`.
+    pub fn paced(stack: &Stack, events: Vec<Planned>, pace: Pace) -> Flow {
+        let done = Arc::new(AtomicUsize::new(0));
+        let total = events.len();
         let task = tokio::spawn(send(
             stack.http().clone(),
             stack.url(Service::Edge),

@@ -7,7 +7,6 @@
 
 pub mod badinput;
 pub mod check;
-pub mod exact;
 pub mod flow;
 pub mod hubspot;
 pub mod nats_cluster;

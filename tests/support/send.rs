@@ -20,6 +20,11 @@ pub struct Pace {
     /// unknown, then the lane waits for the edge's `/healthz` before going on.
     /// Otherwise every request must be answered 202.
     pub tolerate_errors: bool,
+    /// Whether a request without a 202 (a 503, or no answer) is sent again
+    /// a second later, as a browser following `Retry-After: 1` would, until
+    /// it gets one (for up to [`RESEND_FOR`]). Every attempt is recorded: an
+    /// unanswered one may still have landed.
+    pub resend: bool,
 }
 
 impl Pace {
@@ -28,8 +33,12 @@ impl Pace {
         lanes: 8,
         gap: Duration::ZERO,
         tolerate_errors: false,
+        resend: false,
     };
 }
+
+/// How long a resending lane keeps trying one event.
+pub const RESEND_FOR: Duration = Duration::from_secs(120);
 
 /// Sends `events` to the edge at `pace`. `progress` counts finished
 /// requests, so a test can inject its fault mid-stream.
@@ -51,16 +60,20 @@ pub async fn send(
             loop {
                 let next = queue.lock().expect("not poisoned").next();
                 let Some(p) = next else { break };
-                let outcome = post(&http, &edge, &p).await;
-                if let Outcome::Unknown(why) = &outcome {
-                    assert!(
-                        pace.tolerate_errors,
-                        "the edge refused an event it should take: {why}"
-                    );
-                    wait_healthy(&http, &edge).await;
+                if pace.resend {
+                    resend_until_accepted(&http, &edge, &p, &mut out).await;
+                } else {
+                    let outcome = post(&http, &edge, &p).await;
+                    if !outcome.is_accepted() {
+                        assert!(
+                            pace.tolerate_errors,
+                            "the edge refused an event it should take: {outcome:?}"
+                        );
+                        wait_healthy(&http, &edge).await;
+                    }
+                    out.push((p.group, outcome));
                 }
                 progress.fetch_add(1, Ordering::SeqCst);
-                out.push((p.group, outcome));
                 if !pace.gap.is_zero() {
                     tokio::time::sleep(pace.gap).await;
                 }
@@ -73,6 +86,31 @@ pub async fn send(
         out.extend(t.await.expect("sender lane"));
     }
     out
+}
+
+/// Sends `p` until the edge answers 202, recording every attempt.
+async fn resend_until_accepted(
+    http: &reqwest::Client,
+    edge: &str,
+    p: &Planned,
+    out: &mut Vec<(usize, Outcome)>,
+) {
+    let deadline = std::time::Instant::now() + RESEND_FOR;
+    loop {
+        let outcome = post(http, edge, p).await;
+        let accepted = outcome.is_accepted();
+        out.push((p.group, outcome));
+        if accepted {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "group {}: no 202 in {RESEND_FOR:?} of resending: {:?}",
+            p.group,
+            out.last()
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 async fn post(http: &reqwest::Client, edge: &str, p: &Planned) -> Outcome {
@@ -93,6 +131,7 @@ async fn post(http: &reqwest::Client, edge: &str, p: &Planned) -> Outcome {
                 None => Outcome::Unknown(format!("202 without an id: {body}")),
             }
         }
+        Ok(r) if r.status().as_u16() == 503 => Outcome::Unavailable,
         Ok(r) => Outcome::Unknown(format!("HTTP {}", r.status())),
         Err(e) => Outcome::Unknown(format!("request failed: {e}")),
     }

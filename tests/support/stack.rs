@@ -381,7 +381,17 @@ impl Default for Stack {
 }
 
 impl Drop for Stack {
+    /// Stops every process; when a test failed, keeps every process's log in
+    /// a file that outlives the stack's own directory, and says where.
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let dir = std::env::temp_dir().join("hookline-e2e-failures");
+            let path = dir.join(format!("{}.log", self.config.nats.prefix));
+            match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, self.logs())) {
+                Ok(()) => eprintln!("process logs of the failed test: {}", path.display()),
+                Err(e) => eprintln!("process logs of the failed test not saved: {e}"),
+            }
+        }
         for child in self.children.values_mut() {
             let _ = child.kill();
             let _ = child.wait();
