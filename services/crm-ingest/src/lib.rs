@@ -25,6 +25,7 @@ mod uniq;
 pub mod verify;
 
 pub use app::router;
+pub use data::DataError;
 pub use handler::{Ingest, ROUTE};
 
 use hookline_core::http::ServeOptions;
