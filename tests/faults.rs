@@ -12,9 +12,10 @@ use hookline_e2e::flow::{Flow, watch_readyz};
 use hookline_e2e::pipeline::{assert_failures_then_one_success, wait_each_failed};
 use hookline_e2e::proxy::Proxy;
 use hookline_e2e::send::send_all;
-use hookline_e2e::workload::{Workload, size};
+use hookline_e2e::workload::{Figures, Workload, size};
 use hookline_e2e::{Service, Stack};
 use std::collections::BTreeSet;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -46,14 +47,68 @@ async fn started_stack() -> Stack {
     stack
 }
 
+/// Sends `n` more groups of events (grouped retries allowed) and waits for
+/// the edge's answers.
+async fn send(stack: &Stack, w: &mut Workload, n: usize) {
+    let events = w.batch(n, true);
+    send_all(stack, w, events).await;
+}
+
+/// Brings `service` back after a fault hit it while `flow` was sending:
+/// the edge first (the flow's remaining requests need it, and `pause` keeps
+/// it down a moment), any other after the flow is done.
+async fn bring_back(
+    stack: &mut Stack,
+    service: Service,
+    flow: Flow,
+    w: &mut Workload,
+    pause: Duration,
+) {
+    if service == Service::Edge {
+        tokio::time::sleep(pause).await;
+        stack.start(Service::Edge).await;
+        flow.finish(w).await;
+    } else {
+        flow.finish(w).await;
+        stack.start(service).await;
+    }
+}
+
+/// Sends a batch while a fault is in force, waits until each of its events
+/// failed at least once, and lets the fault last a few seconds more (bounded,
+/// not a wait for an outcome); returns the groups sent.
+async fn send_through_outage(stack: &Stack, w: &mut Workload, n: usize) -> Range<usize> {
+    let first = w.groups().len();
+    send(stack, w, n).await;
+    let outage_groups = first..w.groups().len();
+    let sent_in_outage = w
+        .accepted_by_group()
+        .into_iter()
+        .filter(|(g, _)| outage_groups.contains(g))
+        .collect();
+    wait_each_failed(stack, &sent_in_outage).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    outage_groups
+}
+
+/// The events sent during the outage that survived dedupe; there must be some.
+fn outage_ids(w: &Workload, outage_groups: Range<usize>, f: &Figures) -> BTreeSet<String> {
+    let ids: BTreeSet<String> = w
+        .accepted_ids_of(outage_groups)
+        .intersection(&f.survivors)
+        .cloned()
+        .collect();
+    assert!(!ids.is_empty());
+    ids
+}
+
 /// Scenario 1: `kill -9` of every process in turn while events flow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_each_service_mid_stream() {
     let mut stack = started_stack().await;
     let mut w = Workload::new(0x5eed_0001);
     let per_phase = size(30, 5);
-    let warm = w.batch(per_phase, true);
-    send_all(&stack, &mut w, warm).await;
+    send(&stack, &mut w, per_phase).await;
 
     // The slowest to recover first (their in-flight messages wait for the
     // ack wait), so their tails overlap the later phases.
@@ -71,19 +126,18 @@ async fn kill_each_service_mid_stream() {
         if let Some(n) = stack.unacked(*service).await {
             interrupted.push(format!("{service:?} {n}"));
         }
-        if edge {
-            // Keep it down a moment: the edge binds its port before
-            // anything else, so a quick restart would just queue requests.
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            stack.start(Service::Edge).await;
-            flow.finish(&mut w).await;
-        } else {
-            flow.finish(&mut w).await;
-            stack.start(*service).await;
-        }
+        // Keep the edge down a moment: it binds its port before anything
+        // else, so a quick restart would just queue requests.
+        bring_back(
+            &mut stack,
+            *service,
+            flow,
+            &mut w,
+            Duration::from_millis(300),
+        )
+        .await;
     }
-    let last = w.batch(per_phase, true);
-    send_all(&stack, &mut w, last).await;
+    send(&stack, &mut w, per_phase).await;
 
     let f = settle_and_check(&stack, &w, IDLE).await;
     f.report(
@@ -106,36 +160,18 @@ async fn ingest_down_for_a_while() {
     stack.start_all().await;
     let mut w = Workload::new(0x5eed_0002);
     let per_phase = size(60, 8);
-    let warm = w.batch(per_phase, true);
-    send_all(&stack, &mut w, warm).await;
+    send(&stack, &mut w, per_phase).await;
     // Delivered before the outage, so the outage hits only the next batch.
     stack.wait_idle(IDLE).await;
 
     stack.kill9(Service::Ingest);
-    let first = w.groups().len();
-    let outage = w.batch(per_phase, true);
-    send_all(&stack, &mut w, outage).await;
-    let outage_groups = first..w.groups().len();
-    let sent_in_outage = w
-        .accepted_by_group()
-        .into_iter()
-        .filter(|(g, _)| outage_groups.contains(g))
-        .collect();
-    wait_each_failed(&stack, &sent_in_outage).await;
-    // Let the outage last a while: retries pile up (bounded, not a wait
-    // for an outcome).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Retries pile up while the outage lasts.
+    let outage_groups = send_through_outage(&stack, &mut w, per_phase).await;
     stack.start(Service::Ingest).await;
-    let after = w.batch(per_phase, true);
-    send_all(&stack, &mut w, after).await;
+    send(&stack, &mut w, per_phase).await;
 
     let f = settle_and_check(&stack, &w, IDLE).await;
-    let outage_ids: BTreeSet<String> = w
-        .accepted_ids_of(outage_groups)
-        .intersection(&f.survivors)
-        .cloned()
-        .collect();
-    assert!(!outage_ids.is_empty());
+    let outage_ids = outage_ids(&w, outage_groups, &f);
     let failures = assert_failures_then_one_success(&stack, &outage_ids, |a| {
         a.status_code.is_none() && a.error.is_some()
     })
@@ -162,34 +198,16 @@ async fn ingest_answering_500_for_a_while() {
     stack.start_all().await;
     let mut w = Workload::new(0x5eed_0003);
     let per_phase = size(60, 8);
-    let warm = w.batch(per_phase, true);
-    send_all(&stack, &mut w, warm).await;
+    send(&stack, &mut w, per_phase).await;
     stack.wait_idle(IDLE).await;
 
     proxy.set_failing(true);
-    let first = w.groups().len();
-    let outage = w.batch(per_phase, true);
-    send_all(&stack, &mut w, outage).await;
-    let outage_groups = first..w.groups().len();
-    let sent_in_outage = w
-        .accepted_by_group()
-        .into_iter()
-        .filter(|(g, _)| outage_groups.contains(g))
-        .collect();
-    wait_each_failed(&stack, &sent_in_outage).await;
-    // Let the 500s go on for a while (bounded, not a wait for an outcome).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let outage_groups = send_through_outage(&stack, &mut w, per_phase).await;
     proxy.set_failing(false);
-    let after = w.batch(per_phase, true);
-    send_all(&stack, &mut w, after).await;
+    send(&stack, &mut w, per_phase).await;
 
     let f = settle_and_check(&stack, &w, IDLE).await;
-    let outage_ids: BTreeSet<String> = w
-        .accepted_ids_of(outage_groups)
-        .intersection(&f.survivors)
-        .cloned()
-        .collect();
-    assert!(!outage_ids.is_empty());
+    let outage_ids = outage_ids(&w, outage_groups, &f);
     let failures =
         assert_failures_then_one_success(&stack, &outage_ids, |a| a.status_code == Some(500)).await;
     // Exactly one successful delivery per event reached crm-ingest.
@@ -225,8 +243,7 @@ async fn sigterm_mid_stream_drains_and_loses_nothing() {
     let mut stack = started_stack().await;
     let mut w = Workload::new(0x5eed_0004);
     let per_phase = size(30, 5);
-    let warm = w.batch(per_phase, true);
-    send_all(&stack, &mut w, warm).await;
+    send(&stack, &mut w, per_phase).await;
 
     let mut order = vec![Service::Dedupe, Service::WebhookOut, Service::Ingest];
     order.extend(CONSUMERS);
@@ -265,16 +282,9 @@ async fn sigterm_mid_stream_drains_and_loses_nothing() {
         if drain.unavailable > 0 {
             saw_503.push(format!("{service:?}"));
         }
-        if edge {
-            stack.start(Service::Edge).await;
-            flow.finish(&mut w).await;
-        } else {
-            flow.finish(&mut w).await;
-            stack.start(*service).await;
-        }
+        bring_back(&mut stack, *service, flow, &mut w, Duration::ZERO).await;
     }
-    let last = w.batch(per_phase, true);
-    send_all(&stack, &mut w, last).await;
+    send(&stack, &mut w, per_phase).await;
 
     let f = settle_and_check(&stack, &w, IDLE).await;
     f.report(

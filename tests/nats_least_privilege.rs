@@ -20,6 +20,16 @@ use std::time::Duration;
 
 const IDLE: Duration = Duration::from_secs(120);
 
+/// The NATS users `hookline nats-config` declares, each with its own password.
+const ROLES: [&str; 6] = [
+    "edge",
+    "dedupe",
+    "webhook-out",
+    "ingest",
+    "consumers",
+    "admin",
+];
+
 const HEALTH_SYNC_KEY: &str = "e2e-health-sync-key-NEVER-LOGGED";
 
 fn password(role: &str) -> String {
@@ -105,17 +115,10 @@ async fn pipeline_runs_with_one_least_privilege_user_per_service() {
         certs.server_tls_block(false),
         String::from_utf8(accounts.stdout).unwrap()
     );
-    let env: Vec<(String, String)> = [
-        "edge",
-        "dedupe",
-        "webhook-out",
-        "ingest",
-        "consumers",
-        "admin",
-    ]
-    .iter()
-    .map(|r| (password_variable(r), password(r)))
-    .collect();
+    let env: Vec<(String, String)> = ROLES
+        .iter()
+        .map(|r| (password_variable(r), password(r)))
+        .collect();
     let server = SecureNats::start_with_env(&body, true, &env).await;
 
     // The harness (clean-up, idle checks) acts as admin; so does migrate.
@@ -198,14 +201,7 @@ async fn pipeline_runs_with_one_least_privilege_user_per_service() {
         "the pipeline needed a subject its users may not use:\n{log}"
     );
     assert_refusals(&stack, &certs, &server).await;
-    for secret in [
-        "edge",
-        "dedupe",
-        "webhook-out",
-        "ingest",
-        "consumers",
-        "admin",
-    ] {
+    for secret in ROLES {
         assert!(
             !stack.logs().contains(&password(secret)),
             "a password was logged"

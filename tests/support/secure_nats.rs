@@ -52,32 +52,43 @@ impl Certs {
     }
 
     fn ca(&self, name: &str, cn: &str) {
-        let (key, cert, subj) = (
-            format!("{name}-key.pem"),
-            format!("{name}.pem"),
-            format!("/CN={cn}"),
+        let (key, cert) = (format!("{name}-key.pem"), format!("{name}.pem"));
+        self.new_key(
+            &["-x509"],
+            &key,
+            &cert,
+            &format!("/CN={cn}"),
+            &[
+                "-days",
+                "2",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
         );
-        self.openssl(&[
-            "req",
-            "-x509",
+    }
+
+    /// `openssl req` making a P-256 key at `key` and, at `out`, what `mode`
+    /// asks for (a self-signed certificate with `-x509`, else a CSR).
+    fn new_key(&self, mode: &[&str], key: &str, out: &str, subj: &str, extra: &[&str]) {
+        let mut args = vec!["req"];
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&[
             "-newkey",
             "ec",
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-keyout",
-            &key,
+            key,
             "-out",
-            &cert,
-            "-days",
-            "2",
+            out,
             "-subj",
-            &subj,
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
+            subj,
         ]);
+        args.extend_from_slice(extra);
+        self.openssl(&args);
     }
 
     fn leaf(&self, name: &str, usage: &str, san: &str) {
@@ -95,21 +106,7 @@ impl Certs {
             format!("{name}.csr"),
             format!("{name}.pem"),
         );
-        let subj = format!("/CN=hookline-{name}");
-        self.openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &subj,
-        ]);
+        self.new_key(&[], &key, &csr, &format!("/CN=hookline-{name}"), &[]);
         self.openssl(&[
             "x509",
             "-req",

@@ -24,8 +24,13 @@ use std::time::{Duration, Instant};
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The URL does not parse.
-    #[error("bad database URL: {0}")]
-    BadUrl(String),
+    #[error("bad database URL: {url}: {source}")]
+    BadUrl {
+        /// The URL without credentials.
+        url: String,
+        /// Why it does not parse.
+        source: sqlx::Error,
+    },
     /// The server did not answer in time.
     #[error("Postgres unreachable ({url}): {source}")]
     Unreachable {
@@ -50,7 +55,7 @@ impl DbError {
     /// naming `key`, so the service exits 2 with one line; keeps others.
     fn blame(self, key: &'static str) -> Self {
         let message = match &self {
-            DbError::BadUrl(message) => message.clone(),
+            DbError::BadUrl { url, source } => format!("{url}: {source}"),
             DbError::Query(e) | DbError::Unreachable { source: e, .. } => match refusal(e) {
                 Some(message) => message,
                 None => return self,
@@ -102,7 +107,10 @@ pub struct Schema {
 fn options(url: &str) -> Result<PgConnectOptions, DbError> {
     PgConnectOptions::from_str(url)
         .map(|o| o.disable_statement_logging())
-        .map_err(|e| DbError::BadUrl(format!("{}: {e}", redact(url))))
+        .map_err(|source| DbError::BadUrl {
+            url: redact(url),
+            source,
+        })
 }
 
 /// The URL with any password replaced, for messages.

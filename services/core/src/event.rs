@@ -238,32 +238,6 @@ pub struct FormSubmission {
     pub site_id: Option<String>,
 }
 
-impl FormSubmission {
-    /// Form `form_id` submitted outside any content page, by `contact_id`
-    /// and `email` when known, with `fields` as given.
-    pub fn new(
-        form_id: &str,
-        contact_id: Option<&str>,
-        email: Option<&str>,
-        fields: &[(&str, &str)],
-    ) -> Self {
-        Self {
-            form_id: form_id.to_string(),
-            content_type: None,
-            content_id: None,
-            slug: None,
-            contact_id: contact_id.map(str::to_string),
-            email: email.map(str::to_string),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            content_checksum: None,
-            site_id: None,
-        }
-    }
-}
-
 /// An event's payload, tagged by its type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
@@ -394,6 +368,8 @@ pub mod rfc3339_millis {
             .map_err(serde::de::Error::custom)
     }
 }
+
+mod new;
 
 #[cfg(test)]
 mod tests;

@@ -9,15 +9,68 @@
 //! naming the reason, until the set-up is done and the real router takes
 //! over the same socket.
 
+use crate::http::ServeOptions;
 use crate::ops::{self, Readiness};
 use crate::shutdown::Shutdown;
-use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use serde_json::json;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
+use std::time::Duration;
 use tokio::net::TcpListener;
+
+/// A listen address that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The configured address.
+    pub addr: SocketAddr,
+    /// The OS error.
+    pub source: std::io::Error,
+}
+
+/// Binds `addr`, naming it when that fails.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, BindError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| BindError { addr, source })
+}
+
+/// Serves a public listener once set up, until `shutdown` fires. Draining
+/// turns `/readyz` 503 first so load balancers stop sending; the server then
+/// stops accepting and lets the requests in flight finish (each ends at its
+/// PubAck or its 503) within `grace`. Past it they are abandoned: their
+/// senders saw no answer and retry, and the event id makes that harmless.
+pub async fn serve_public(
+    service: &'static str,
+    listener: TcpListener,
+    router: Router,
+    options: ServeOptions,
+    readiness: &Readiness,
+    shutdown: &Shutdown,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let draining = {
+        let (readiness, shutdown) = (readiness.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            shutdown.wait().await;
+            readiness.set_draining();
+        })
+    };
+    let serve = crate::http::serve(listener, router, options, shutdown.clone());
+    let served = shutdown.with_grace(grace, serve).await;
+    draining.abort();
+    served.unwrap_or_else(|| {
+        tracing::warn!(
+            service,
+            "shutdown grace period over; abandoning requests in flight"
+        );
+        Ok(())
+    })
+}
 
 /// Runs `setup` while answering on `listener` as described in the module
 /// docs, and returns its output. The interim server stops accepting as soon

@@ -204,7 +204,7 @@ impl HubspotSync {
                 }
                 HandlerError::unavailable(e)
             }
-            ApiError::Unavailable(_) | ApiError::RateLimited(_) => {
+            ApiError::Unreachable(_) | ApiError::Unavailable { .. } | ApiError::RateLimited(_) => {
                 if self.state.swap(DOWN, Ordering::Relaxed) != DOWN {
                     tracing::warn!(error = %e, "hubspot-sync: HubSpot unavailable; holding events until it answers");
                 }

@@ -6,9 +6,37 @@
 //! the strings the event model carries, so the CRM sees one clean shape;
 //! anything that cannot be coerced is a 400 naming the field.
 
-use hookline_core::content::Checksum;
+use hookline_core::content::{Checksum, InvalidChecksum};
 use hookline_core::event::{ContentPublished, EventData, EventType, FormSubmission, PageView};
+use hookline_core::web_url::WebUrlError;
 use serde_json::{Map, Value};
+
+/// Why `data` does not fit its event type; the `Display` text is the
+/// sender's 400 message and names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// A required field is absent or null.
+    #[error("data.{0} is required")]
+    Required(&'static str),
+    /// A required text field is empty.
+    #[error("data.{0} must not be empty")]
+    Empty(&'static str),
+    /// A text field holds something else.
+    #[error("data.{0} must be a string")]
+    NotAString(&'static str),
+    /// `data.fields` is neither an object nor null.
+    #[error("data.fields must be an object")]
+    FieldsNotObject,
+    /// `data.url` is not a web address.
+    #[error("data.url {0}")]
+    Url(#[source] WebUrlError),
+    /// `data.checksum` is not a SHA-256.
+    #[error("data.checksum {0}")]
+    Checksum(#[source] InvalidChecksum),
+    /// The payload does not deserialize into the event type.
+    #[error(transparent)]
+    Shape(#[from] serde_json::Error),
+}
 
 /// Keys that describe the delivery, not the payload (`data.id`, `data.ts`).
 const ENVELOPE_KEYS: &[&str] = &["id", "ts"];
@@ -42,7 +70,7 @@ const FORM_STRINGS: &[&str] = &[
 const CONTENT_STRINGS: &[&str] = &["content_id", "slug", "title", "checksum"];
 
 /// Parses `data` as the payload of `kind`. The error names the problem.
-pub fn typed(kind: EventType, mut data: Map<String, Value>) -> Result<EventData, String> {
+pub fn typed(kind: EventType, mut data: Map<String, Value>) -> Result<EventData, DataError> {
     for key in ENVELOPE_KEYS {
         data.remove(*key);
     }
@@ -51,11 +79,11 @@ pub fn typed(kind: EventType, mut data: Map<String, Value>) -> Result<EventData,
             coerce_strings(&mut data, PAGE_VIEW_STRINGS);
             require_strings(&data, &["content_type", "content_id", "slug"])?;
             if let Some(url) = data.get("url").and_then(Value::as_str) {
-                hookline_core::web_url::check(url).map_err(|e| format!("data.url {e}"))?;
+                hookline_core::web_url::check(url).map_err(DataError::Url)?;
             }
             serde_json::from_value::<PageView>(Value::Object(data))
                 .map(EventData::PageView)
-                .map_err(|e| e.to_string())
+                .map_err(DataError::from)
         }
         EventType::FormSubmission => {
             coerce_strings(&mut data, FORM_STRINGS);
@@ -68,18 +96,18 @@ pub fn typed(kind: EventType, mut data: Map<String, Value>) -> Result<EventData,
             require_strings(&data, &["form_id"])?;
             serde_json::from_value::<FormSubmission>(Value::Object(data))
                 .map(EventData::FormSubmission)
-                .map_err(|e| e.to_string())
+                .map_err(DataError::from)
         }
         EventType::ContentPublished => {
             coerce_strings(&mut data, CONTENT_STRINGS);
             require_strings(&data, CONTENT_STRINGS)?;
             require_strings(&data, &["content_type"])?;
             if let Some(sum) = data.get("checksum").and_then(Value::as_str) {
-                Checksum::parse(sum).map_err(|e| format!("data.checksum {e}"))?;
+                Checksum::parse(sum).map_err(DataError::Checksum)?;
             }
             serde_json::from_value::<ContentPublished>(Value::Object(data))
                 .map(EventData::ContentPublished)
-                .map_err(|e| e.to_string())
+                .map_err(DataError::from)
         }
     }
 }
@@ -98,7 +126,7 @@ fn coerce_strings(data: &mut Map<String, Value>, keys: &[&str]) {
 /// `fields` values become strings: scalars as text, nulls dropped, nested
 /// values as compact JSON (kept rather than refused: the sender's form is
 /// not ours to validate, and the CRM keeps the raw payload anyway).
-fn coerce_fields(data: &mut Map<String, Value>) -> Result<(), String> {
+fn coerce_fields(data: &mut Map<String, Value>) -> Result<(), DataError> {
     match data.get_mut("fields") {
         None => Ok(()),
         Some(v @ Value::Null) => {
@@ -118,19 +146,17 @@ fn coerce_fields(data: &mut Map<String, Value>) -> Result<(), String> {
             }
             Ok(())
         }
-        Some(_) => Err("data.fields must be an object".into()),
+        Some(_) => Err(DataError::FieldsNotObject),
     }
 }
 
-fn require_strings(data: &Map<String, Value>, keys: &[&str]) -> Result<(), String> {
-    for key in keys {
-        match data.get(*key) {
-            None | Some(Value::Null) => return Err(format!("data.{key} is required")),
-            Some(Value::String(s)) if s.is_empty() => {
-                return Err(format!("data.{key} must not be empty"));
-            }
+fn require_strings(data: &Map<String, Value>, keys: &[&'static str]) -> Result<(), DataError> {
+    for &key in keys {
+        match data.get(key) {
+            None | Some(Value::Null) => return Err(DataError::Required(key)),
+            Some(Value::String(s)) if s.is_empty() => return Err(DataError::Empty(key)),
             Some(Value::String(_)) => {}
-            Some(_) => return Err(format!("data.{key} must be a string")),
+            Some(_) => return Err(DataError::NotAString(key)),
         }
     }
     Ok(())
@@ -178,21 +204,27 @@ mod tests {
 
     #[test]
     fn problems_name_the_field() {
-        let err = typed(EventType::PageView, obj(json!({"content_type": "event"}))).unwrap_err();
+        let err = typed(EventType::PageView, obj(json!({"content_type": "event"})))
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "data.content_id is required");
-        let err = typed(EventType::FormSubmission, obj(json!({"form_id": ["x"]}))).unwrap_err();
+        let err = typed(EventType::FormSubmission, obj(json!({"form_id": ["x"]})))
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "data.form_id must be a string");
         let err = typed(
             EventType::PageView,
             obj(json!({"content_type": "blog", "content_id": "c", "slug": "s"})),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("unknown variant `blog`"), "{err}");
         let err = typed(
             EventType::FormSubmission,
             obj(json!({"form_id": "f", "fields": 3})),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(err, "data.fields must be an object");
     }
 
@@ -209,11 +241,15 @@ mod tests {
         assert_eq!(c.checksum.as_str(), "ab".repeat(32));
         let mut bad = obj(good.clone());
         bad.remove("title");
-        let err = typed(EventType::ContentPublished, bad).unwrap_err();
+        let err = typed(EventType::ContentPublished, bad)
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "data.title is required");
         let mut bad = obj(good);
         bad.insert("checksum".into(), json!("abc"));
-        let err = typed(EventType::ContentPublished, bad).unwrap_err();
+        let err = typed(EventType::ContentPublished, bad)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("data.checksum must be"), "{err}");
     }
 }

@@ -32,11 +32,11 @@ pub enum Delivery {
 
 /// Why a body is not a usable delivery (each a 400 whose message is the
 /// `Display` text).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum EnvelopeError {
     /// Not JSON.
     #[error("Malformed JSON: {0}")]
-    MalformedJson(String),
+    MalformedJson(#[source] serde_json::Error),
     /// JSON, but not an object.
     #[error("Body must be a JSON object")]
     NotAnObject,
@@ -65,13 +65,21 @@ pub enum EnvelopeError {
     #[error("{0} is not an RFC 3339 timestamp")]
     BadTimestamp(&'static str),
     /// `data` does not fit the event type.
-    #[error("Invalid {kind} data: {message}")]
+    #[error("Invalid {kind} data: {source}")]
     BadData {
         /// The event type.
         kind: EventType,
         /// What is wrong, naming the field.
-        message: String,
+        source: data::DataError,
     },
+}
+
+/// Two refusals are equal when they tell the sender the same thing (their
+/// causes, a JSON parser's errors among them, have no equality of their own).
+impl PartialEq for EnvelopeError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 /// Parses the raw body as a JSON object.
@@ -79,13 +87,21 @@ pub fn parse_object(body: &[u8]) -> Result<Map<String, Value>, EnvelopeError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(EnvelopeError::NotAnObject),
-        Err(e) => Err(EnvelopeError::MalformedJson(e.to_string())),
+        Err(e) => Err(EnvelopeError::MalformedJson(e)),
     }
 }
 
 /// The `api_key` of a legacy body, if it is a string.
 pub fn api_key(body: &Map<String, Value>) -> Option<&str> {
     body.get("api_key").and_then(Value::as_str)
+}
+
+/// The body's `type`, or `None` for a ping (the Standard Webhooks and
+/// OptimoCMS envelopes name their type alike).
+pub(crate) fn type_unless_ping(body: &Map<String, Value>) -> Result<Option<String>, EnvelopeError> {
+    let kind = present(body.get("type")).ok_or(EnvelopeError::MissingTypeData)?;
+    let kind = kind.as_str().ok_or(EnvelopeError::NotAString("type"))?;
+    Ok((kind != PING).then(|| kind.to_owned()))
 }
 
 /// A Standard Webhooks envelope. `webhook_id` is the verified (signed)
@@ -96,16 +112,9 @@ pub fn standard(
     now: DateTime<Utc>,
 ) -> Result<Delivery, EnvelopeError> {
     let mut body = body;
-    let Some(kind) = present(body.get("type")) else {
-        return Err(EnvelopeError::MissingTypeData);
-    };
-    let kind = kind
-        .as_str()
-        .ok_or(EnvelopeError::NotAString("type"))?
-        .to_owned();
-    if kind == PING {
+    let Some(kind) = type_unless_ping(&body)? else {
         return Ok(Delivery::Ping);
-    }
+    };
     let data = take_data(&mut body, EnvelopeError::MissingTypeData)?;
     let id = EventId::parse(webhook_id).map_err(|_| EnvelopeError::BadId("webhook-id"))?;
     let Some(kind) = event_type(&kind)? else {
@@ -179,8 +188,7 @@ pub(crate) fn build(
     id: Option<EventId>,
     occurred_at: DateTime<Utc>,
 ) -> Result<Delivery, EnvelopeError> {
-    let data =
-        data::typed(kind, data).map_err(|message| EnvelopeError::BadData { kind, message })?;
+    let data = data::typed(kind, data).map_err(|source| EnvelopeError::BadData { kind, source })?;
     let occurred_at = occurred_at.trunc_subsecs(3);
     let id = id.unwrap_or_else(|| uniq::derived_id(&data, occurred_at));
     Ok(Delivery::Event(Box::new(Event {

@@ -148,10 +148,21 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = handle(&ingest, &headers, body).await;
+    answer(result, json!({"status": "ok"}), error_response)
+}
+
+/// Counts the outcome and answers 200 with `accepted`, or the refusal's
+/// status with the route's error body (each route speaks its sender's
+/// dialect).
+pub(crate) fn answer(
+    result: Result<Accepted, Refusal>,
+    accepted: serde_json::Value,
+    refused: fn(StatusCode, String) -> Response,
+) -> Response {
     count(&result);
     match result {
-        Ok(_) => (StatusCode::OK, Json(json!({"status": "ok"}))).into_response(),
-        Err(refusal) => error_response(refusal.status(), refusal.message()),
+        Ok(_) => (StatusCode::OK, Json(accepted)).into_response(),
+        Err(refusal) => refused(refusal.status(), refusal.message()),
     }
 }
 
@@ -161,7 +172,7 @@ pub fn error_response(status: StatusCode, message: String) -> Response {
 }
 
 /// Counts a delivery's outcome (`hookline_ingest_deliveries_total`).
-pub(crate) fn count(result: &Result<Accepted, Refusal>) {
+fn count(result: &Result<Accepted, Refusal>) {
     let outcome = match result {
         Ok(Accepted::Published) => "accepted",
         Ok(Accepted::Duplicate) => "duplicate",

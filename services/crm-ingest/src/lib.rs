@@ -25,6 +25,7 @@ mod uniq;
 pub mod verify;
 
 pub use app::router;
+pub use data::DataError;
 pub use handler::{Ingest, ROUTE};
 
 use hookline_core::http::ServeOptions;
@@ -49,13 +50,8 @@ pub enum Error {
     #[error(transparent)]
     Nats(#[from] NatsError),
     /// The listen address could not be bound.
-    #[error("crm-ingest: cannot listen on {addr}: {source}")]
-    Bind {
-        /// `ingest.listen`.
-        addr: std::net::SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
+    #[error("crm-ingest: {0}")]
+    Bind(#[from] startup::BindError),
     /// The HTTP server failed.
     #[error("crm-ingest: HTTP server: {0}")]
     Serve(#[source] std::io::Error),
@@ -64,15 +60,9 @@ pub enum Error {
 /// Runs the service on `ingest.listen`, and its ops routes (`/metrics`
 /// among them) on `ops.listen`, until `shutdown` fires.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
-    let listener = bind(config.ingest.listen).await?;
-    let ops_listener = bind(config.ops.listen).await?;
+    let listener = startup::bind(config.ingest.listen).await?;
+    let ops_listener = startup::bind(config.ops.listen).await?;
     serve(config, listener, Some(ops_listener), shutdown).await
-}
-
-async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })
 }
 
 /// Runs the service on an already-bound listener, without an ops listener
@@ -150,34 +140,23 @@ async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, route = ROUTE, "crm-ingest listening");
     }
-    let draining = {
-        let (readiness, shutdown) = (readiness.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            shutdown.wait().await;
-            readiness.set_draining();
-        })
-    };
-    // Graceful shutdown stops accepting at once and lets in-flight requests
-    // finish their publish; after the grace period they are abandoned (the
-    // sender saw no 200 and retries, and the event id makes that harmless).
+    // In-flight requests finish their publish within the grace period.
     let options = ServeOptions {
         http2: config.ingest.http2,
         read_timeout: config.ingest.read_timeout,
     };
-    let served = shutdown
-        .with_grace(
-            config.ops.shutdown_grace,
-            hookline_core::http::serve(listener, app, options, shutdown.clone()),
-        )
-        .await;
-    draining.abort();
-    match served {
-        Some(result) => result.map_err(Error::Serve),
-        None => {
-            tracing::warn!("shutdown grace period over; abandoning in-flight deliveries");
-            Ok(())
-        }
-    }
+    let grace = config.ops.shutdown_grace;
+    startup::serve_public(
+        "crm-ingest",
+        listener,
+        app,
+        options,
+        &readiness,
+        &shutdown,
+        grace,
+    )
+    .await
+    .map_err(Error::Serve)
 }
 
 /// The per-client-IP limit (`ingest.rate_limit_*`), in front of every route

@@ -12,6 +12,7 @@
 //! other-type event. The id is the body's `id`, else derived from the
 //! signed body.
 
+use crate::data::DataError;
 use crate::envelope::{self, Delivery, EnvelopeError};
 use crate::handler::{self, Ingest, Refusal};
 use crate::uniq;
@@ -24,7 +25,6 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use hookline_core::event::EventType;
 use hookline_core::optimocms::FORM_SUBMITTED;
-use hookline_core::wire::PING;
 use serde_json::{Map, Value, json};
 
 /// The route.
@@ -57,11 +57,7 @@ pub async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = handle(&ingest, &headers, body).await;
-    handler::count(&result);
-    match result {
-        Ok(_) => (StatusCode::OK, Json(json!({"received": true}))).into_response(),
-        Err(refusal) => error_response(refusal.status(), refusal.message()),
-    }
+    handler::answer(result, json!({"received": true}), error_response)
 }
 
 /// `{"error": message}`.
@@ -88,16 +84,9 @@ async fn handle(
 /// An OptimoCMS body `{"id","type","created_at","data"}` as a delivery.
 pub fn delivery(body: Map<String, Value>, now: DateTime<Utc>) -> Result<Delivery, EnvelopeError> {
     let mut body = body;
-    let Some(kind) = envelope::present(body.get("type")) else {
-        return Err(EnvelopeError::MissingTypeData);
-    };
-    let kind = kind
-        .as_str()
-        .ok_or(EnvelopeError::NotAString("type"))?
-        .to_owned();
-    if kind == PING {
+    let Some(kind) = envelope::type_unless_ping(&body)? else {
         return Ok(Delivery::Ping);
-    }
+    };
     let id = match body.get("id") {
         Some(v) if !v.is_null() => envelope::id_value(v, "id")?,
         _ => uniq::body_id(&body),
@@ -128,9 +117,9 @@ type FormParts = (Map<String, Value>, Option<DateTime<Utc>>);
 /// `formId` → `form_id`, `siteId` → `site_id`, `fields.email` → `email`,
 /// the other fields (names among them) stay fields.
 fn form(mut data: Map<String, Value>) -> Result<FormParts, EnvelopeError> {
-    let bad = |message: &str| EnvelopeError::BadData {
+    let bad = |source| EnvelopeError::BadData {
         kind: EventType::FormSubmission,
-        message: message.to_string(),
+        source,
     };
     let submitted_at = match data.remove("submittedAt") {
         None | Some(Value::Null) => None,
@@ -141,15 +130,15 @@ fn form(mut data: Map<String, Value>) -> Result<FormParts, EnvelopeError> {
     let mut out = Map::new();
     match data.remove("formId") {
         Some(v @ (Value::String(_) | Value::Number(_))) => out.insert("form_id".into(), v),
-        None | Some(Value::Null) => return Err(bad("data.formId is required")),
-        Some(_) => return Err(bad("data.formId must be a string")),
+        None | Some(Value::Null) => return Err(bad(DataError::Required("formId"))),
+        Some(_) => return Err(bad(DataError::NotAString("formId"))),
     };
     match data.remove("siteId") {
         None | Some(Value::Null) => {}
         Some(v @ (Value::String(_) | Value::Number(_))) => {
             out.insert("site_id".into(), v);
         }
-        Some(_) => return Err(bad("data.siteId must be a string")),
+        Some(_) => return Err(bad(DataError::NotAString("siteId"))),
     }
     match data.remove("fields") {
         None | Some(Value::Null) => {}
@@ -159,7 +148,7 @@ fn form(mut data: Map<String, Value>) -> Result<FormParts, EnvelopeError> {
             }
             out.insert("fields".into(), Value::Object(fields));
         }
-        Some(_) => return Err(bad("data.fields must be an object")),
+        Some(_) => return Err(bad(DataError::FieldsNotObject)),
     }
     Ok((out, submitted_at))
 }

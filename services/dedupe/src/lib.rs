@@ -37,7 +37,6 @@ use hookline_core::names::RC_RAW;
 use hookline_core::nats::{self, Existing, Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,22 +69,14 @@ pub enum Error {
     #[error("dedupe: {0}")]
     Nats(#[from] NatsError),
     /// The ops listener could not be bound.
-    #[error("dedupe: cannot listen on {addr}: {source}")]
-    Bind {
-        /// `ops.listen`.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error("dedupe: {0}")]
+    Bind(#[from] hookline_core::startup::BindError),
 }
 
 /// Serves `/healthz`, `/readyz`, `/metrics` on `ops.listen` and runs [`work`]
 /// until `shutdown` fires.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
-    let addr = config.ops.listen;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })?;
+    let listener = hookline_core::startup::bind(config.ops.listen).await?;
     let readiness = Readiness::new();
     readiness.setting_up(SETTING_UP);
     ops::spawn("dedupe", listener, readiness.clone(), shutdown.clone());

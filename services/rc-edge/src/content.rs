@@ -25,14 +25,11 @@ use hookline_core::event::{Event, EventData, Visitor};
     request_body = crate::openapi::ContentPublishedRequest,
     security(("content_api_key" = [])),
     responses(
-        (status = 202, description = "Durably in JetStream", body = crate::openapi::Accepted),
+        crate::openapi::Stored,
         (status = 400, description = "Bad input, named (e.g. `checksum must be the SHA-256 as 64 hex digits`)", body = crate::openapi::ErrorBody),
         (status = 401, description = "Missing or wrong bearer token", body = crate::openapi::ErrorBody),
         (status = 404, description = "edge.content_api_key is not set: the route is off", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over edge.max_body_bytes", body = crate::openapi::ErrorBody),
-        (status = 415, description = "Not JSON", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = crate::openapi::ErrorBody),
-        (status = 503, description = "NATS cannot take it; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::JsonRefusals,
     ))]
 pub async fn content_published(
     State(state): State<AppState>,

@@ -39,7 +39,6 @@ use hookline_core::http::ServeOptions;
 use hookline_core::nats::{Nats, NatsError};
 use hookline_core::ops::{self, Readiness};
 use hookline_core::{Config, Shutdown, startup};
-use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 /// Why the edge stopped.
@@ -63,13 +62,8 @@ pub enum Error {
     )]
     RateLimit(#[source] hookline_core::http::rate_limit::InvalidRateLimit),
     /// The listen address could not be bound.
-    #[error("edge: cannot listen on {addr}: {source}")]
-    Bind {
-        /// `edge.listen`.
-        addr: SocketAddr,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error("edge: {0}")]
+    Bind(#[from] startup::BindError),
     /// The HTTP server failed.
     #[error("edge: HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -78,15 +72,9 @@ pub enum Error {
 /// Runs the edge on `edge.listen`, and its ops routes (`/metrics` among
 /// them) on `ops.listen`, until `shutdown` fires.
 pub async fn run(config: Config, shutdown: Shutdown) -> Result<(), Error> {
-    let listener = bind(config.edge.listen).await?;
-    let ops_listener = bind(config.ops.listen).await?;
+    let listener = startup::bind(config.edge.listen).await?;
+    let ops_listener = startup::bind(config.ops.listen).await?;
     serve(config, listener, Some(ops_listener), shutdown).await
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })
 }
 
 /// Runs the edge on an already-bound listener, without an ops listener
@@ -97,16 +85,6 @@ pub async fn run_with_listener(
     shutdown: Shutdown,
 ) -> Result<(), Error> {
     serve(config, listener, None, shutdown).await
-}
-
-/// Runs the edge and its ops routes on already-bound listeners.
-pub async fn run_with_listeners(
-    config: Config,
-    listener: TcpListener,
-    ops_listener: TcpListener,
-    shutdown: Shutdown,
-) -> Result<(), Error> {
-    serve(config, listener, Some(ops_listener), shutdown).await
 }
 
 /// Registers the `# HELP` text of the edge's metrics (harmless to call
@@ -165,25 +143,14 @@ async fn serve(
         tracing::info!(%addr, "rc-edge listening");
     }
 
-    // Drain: /readyz turns 503 first so load balancers stop sending, then the
-    // server stops accepting and finishes in-flight requests (each ends at
-    // its PubAck or its 503) within the grace period.
-    let draining = readiness.clone();
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        signal.wait().await;
-        draining.set_draining();
-    });
     let options = ServeOptions {
         http2: config.edge.http2,
         read_timeout: config.edge.read_timeout,
     };
-    let serve = hookline_core::http::serve(listener, app, options, shutdown.clone());
-    match shutdown.with_grace(config.ops.shutdown_grace, serve).await {
-        Some(result) => result.map_err(Error::Serve),
-        None => {
-            tracing::warn!("rc-edge: shutdown grace period over; abandoning open requests");
-            Ok(())
-        }
-    }
+    let grace = config.ops.shutdown_grace;
+    startup::serve_public(
+        "rc-edge", listener, app, options, &readiness, &shutdown, grace,
+    )
+    .await
+    .map_err(Error::Serve)
 }

@@ -152,6 +152,31 @@ pub struct Accepted {
     pub bot: Option<bool>,
 }
 
+/// The answer every route that publishes gives once the event is stored.
+#[derive(utoipa::IntoResponses)]
+pub enum Stored {
+    /// The PubAck came.
+    #[response(status = 202, description = "Durably in JetStream")]
+    Accepted(Accepted),
+}
+
+/// The refusals every JSON route that publishes shares.
+#[derive(utoipa::IntoResponses)]
+pub enum JsonRefusals {
+    /// Over the body limit.
+    #[response(status = 413, description = "Body over edge.max_body_bytes")]
+    TooLarge(ErrorBody),
+    /// Another content type.
+    #[response(status = 415, description = "Not JSON")]
+    NotJson(ErrorBody),
+    /// The per-client limit.
+    #[response(status = 429, description = "Rate limited")]
+    RateLimited(ErrorBody),
+    /// No PubAck.
+    #[response(status = 503, description = "NATS cannot take it; retry")]
+    Unavailable(ErrorBody),
+}
+
 /// `{"status":"error","message":…}`.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {

@@ -68,12 +68,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
     request_body = crate::openapi::PageViewRequest,
     params(("gdpr" = Option<String>, Query, description = "`1` turns GDPR mode on")),
     responses(
-        (status = 202, description = "Durably in JetStream", body = crate::openapi::Accepted),
+        crate::openapi::Stored,
         (status = 400, description = "Bad input, named", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over edge.max_body_bytes", body = crate::openapi::ErrorBody),
-        (status = 415, description = "Not JSON", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = crate::openapi::ErrorBody),
-        (status = 503, description = "NATS cannot take it; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::JsonRefusals,
     ))]
 pub async fn page_view(
     State(state): State<AppState>,
@@ -144,12 +141,9 @@ pub async fn pixel(
 #[utoipa::path(post, path = "/api/form-submission", tag = "collect",
     request_body = crate::openapi::FormSubmissionRequest,
     responses(
-        (status = 202, description = "Durably in JetStream", body = crate::openapi::Accepted),
+        crate::openapi::Stored,
         (status = 400, description = "Bad input, named (e.g. `form_id required`)", body = crate::openapi::ErrorBody),
-        (status = 413, description = "Body over edge.max_body_bytes", body = crate::openapi::ErrorBody),
-        (status = 415, description = "Not JSON", body = crate::openapi::ErrorBody),
-        (status = 429, description = "Rate limited", body = crate::openapi::ErrorBody),
-        (status = 503, description = "NATS cannot take it; retry", body = crate::openapi::ErrorBody),
+        crate::openapi::JsonRefusals,
     ))]
 pub async fn form_submission(
     State(state): State<AppState>,

@@ -32,7 +32,7 @@ use std::path::Path;
 pub enum ConfigError {
     /// A key has a value of the wrong shape.
     #[error("config: {0}")]
-    Parse(String),
+    Parse(#[source] Box<::config::ConfigError>),
     /// A key has a value the service cannot work with.
     #[error("config: `{key}` {message}")]
     Invalid {
@@ -41,6 +41,12 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+}
+
+impl From<::config::ConfigError> for ConfigError {
+    fn from(e: ::config::ConfigError) -> Self {
+        Self::Parse(Box::new(e))
+    }
 }
 
 /// The whole configuration of a hookline stack.
@@ -142,11 +148,8 @@ impl Config {
         let built = builder
             .add_source(SeedAliases::from_env(env)?)
             .add_source(environment)
-            .build()
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
-        let config: Config = built
-            .try_deserialize()
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+            .build()?;
+        let config: Config = built.try_deserialize()?;
         config.validate()?;
         Ok(config)
     }

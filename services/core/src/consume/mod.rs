@@ -93,23 +93,38 @@ where
             opened = open() => opened,
             _ = shutdown.wait() => break,
         };
-        let failure = match opened {
+        match opened {
             Ok(consumer) => {
                 pause = FIRST_PAUSE;
                 match state.pull_until_failure(&consumer).await {
                     None => break,
-                    Some(failure) => failure,
+                    Some(failure) => pulling_failed(&pull, &failure, pause),
                 }
             }
-            Err(e) => e.to_string(),
-        };
-        tracing::warn!(consumer = %pull.name, error = %failure, retry_in = ?pause, "pulling failed; retrying");
+            Err(e) => pulling_failed(&pull, &e, pause),
+        }
         if !sleep_unless(&shutdown, pause).await {
             break;
         }
         pause = (pause * 2).min(MAX_PAUSE);
     }
     state.drain().await;
+}
+
+fn pulling_failed(pull: &Pull, error: &dyn Display, pause: Duration) {
+    tracing::warn!(consumer = %pull.name, error = %error, retry_in = ?pause, "pulling failed; retrying");
+}
+
+/// Why a pull request failed; the loop logs it, opens the durable again and
+/// pulls on.
+#[derive(Debug, thiserror::Error)]
+enum PullError {
+    /// JetStream refused or lost the request.
+    #[error(transparent)]
+    Request(#[from] async_nats::jetstream::consumer::pull::BatchError),
+    /// A message of the request could not be received.
+    #[error(transparent)]
+    Message(async_nats::Error),
 }
 
 /// The loop's working state.
@@ -131,7 +146,7 @@ where
 {
     /// Pull requests, one after another, until shutdown (`None`) or a
     /// request fails (`Some(why)`).
-    async fn pull_until_failure(&mut self, consumer: &PullConsumer) -> Option<String> {
+    async fn pull_until_failure(&mut self, consumer: &PullConsumer) -> Option<PullError> {
         loop {
             let mut room = tokio::select! {
                 first = self.slots.clone().acquire_owned() => vec![first.ok()?],
@@ -152,7 +167,7 @@ where
                     Read::Stopped => return None,
                     Read::Failed(why) => return Some(why),
                 },
-                Err(e) => return Some(e.to_string()),
+                Err(e) => return Some(e.into()),
             }
             while self.tasks.try_join_next().is_some() {}
         }
@@ -172,7 +187,7 @@ where
             };
             let mut messages = match first {
                 None => return Read::Ended,
-                Some(Err(e)) => return Read::Failed(e.to_string()),
+                Some(Err(e)) => return Read::Failed(PullError::Message(e)),
                 Some(Ok(msg)) => vec![msg],
             };
             let mut failed = None;
@@ -180,7 +195,7 @@ where
             while failed.is_none() && messages.len() < limit {
                 match batch.next().now_or_never() {
                     Some(Some(Ok(msg))) => messages.push(msg),
-                    Some(Some(Err(e))) => failed = Some(e.to_string()),
+                    Some(Some(Err(e))) => failed = Some(PullError::Message(e)),
                     Some(None) | None => break,
                 }
             }
@@ -232,7 +247,7 @@ enum Read {
     /// Shutdown.
     Stopped,
     /// The request failed.
-    Failed(String),
+    Failed(PullError),
 }
 
 /// Sleeps unless shutdown comes first; `false` when it did.

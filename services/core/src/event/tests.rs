@@ -22,19 +22,12 @@ fn outside_ids_are_checked() {
 
 #[test]
 fn envelope_round_trips_with_type_and_data() {
-    let ev = Event::new(EventData::PageView(PageView {
-        content_type: ContentType::Event,
-        content_id: "evt_123".into(),
-        slug: "s".into(),
-        title: None,
-        community: None,
-        contact_id: Some("cnt_001".into()),
-        url: None,
-        content_checksum: None,
-        utm_campaign: None,
-        utm_source: None,
-        utm_medium: None,
-    }));
+    let ev = Event::new(EventData::PageView(PageView::new(
+        ContentType::Event,
+        "evt_123",
+        "s",
+        Some("cnt_001"),
+    )));
     let json = serde_json::to_value(&ev).unwrap();
     assert_eq!(json["type"], "page_view");
     assert_eq!(json["data"]["contact_id"], "cnt_001");

@@ -153,9 +153,13 @@ pub async fn ensure_consumer(
 
 fn stopped(what: String, stop: Stop) -> NatsError {
     match stop {
-        Stop::Waited { waited, last } => NatsError::NotReady { what, waited, last },
+        Stop::Waited { waited, last } => NatsError::NotReady {
+            what,
+            waited,
+            last: last.into(),
+        },
         Stop::Setting(source) => NatsError::Setting { what, source },
-        Stop::Refused(message) => NatsError::Refused { what, message },
+        Stop::Refused(source) => NatsError::Refused { what, source },
     }
 }
 

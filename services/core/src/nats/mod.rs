@@ -72,7 +72,8 @@ pub enum NatsError {
         /// How long we waited.
         waited: Duration,
         /// The last answer.
-        last: String,
+        #[source]
+        last: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The server refuses a declaration because of a setting the operator
     /// must change (exit 2 naming the key).
@@ -85,12 +86,12 @@ pub enum NatsError {
         source: ConfigError,
     },
     /// The server refuses a declaration for another reason.
-    #[error("{what}: {message}")]
+    #[error("{what}: {source}")]
     Refused {
         /// The stream, bucket or consumer being declared.
         what: String,
-        /// What the server said.
-        message: String,
+        /// What the server or client said.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 

@@ -90,9 +90,18 @@ pub enum ApiError {
         /// HubSpot's message.
         message: String,
     },
-    /// 5xx, a time-out or no connection: HubSpot is away for now.
+    /// A time-out or no connection: HubSpot is away for now. The error
+    /// names no URL (the token is a header, never in it either).
     #[error("HubSpot unavailable: {0}")]
-    Unavailable(String),
+    Unreachable(#[source] reqwest::Error),
+    /// 5xx: HubSpot is away for now.
+    #[error("HubSpot unavailable: {status}: {message}")]
+    Unavailable {
+        /// The status code.
+        status: StatusCode,
+        /// HubSpot's message.
+        message: String,
+    },
 }
 
 /// A client of one HubSpot account. Holds the token; has no `Debug`, so it
@@ -127,7 +136,7 @@ impl Api {
             .send()
             .await
             // The error names the URL, never the token (it is a header).
-            .map_err(|e| ApiError::Unavailable(e.without_url().to_string()))?;
+            .map_err(|e| ApiError::Unreachable(e.without_url()))?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
         let body = response.bytes().await.unwrap_or_default();
@@ -148,7 +157,10 @@ impl Api {
                 status: s.as_u16(),
                 message: message(),
             }),
-            s => Err(ApiError::Unavailable(format!("{s}: {}", message()))),
+            status => Err(ApiError::Unavailable {
+                status,
+                message: message(),
+            }),
         }
     }
 }

@@ -23,7 +23,7 @@ use std::panic::AssertUnwindSafe;
 /// model. Both are claimed in `processed_events` by id and applied the same
 /// way; only the consumer method differs.
 #[async_trait]
-pub(super) trait Item: Sync + Sized {
+pub(super) trait Item: Send + Sync + Sized {
     /// The event id (`processed_events.event_id`).
     fn id(&self) -> &str;
     /// Applies one item with the consumer's per-event handler.
@@ -32,12 +32,18 @@ pub(super) trait Item: Sync + Sized {
         consumer: &dyn Consumer,
         tx: &mut PgConnection,
     ) -> Result<(), HandlerError>;
-    /// Applies several with the consumer's batch handler.
+    /// Applies several with the consumer's batch handler; where the consumer
+    /// has none, one after another with [`Item::handle`].
     async fn handle_batch(
         items: &[&Self],
         consumer: &dyn Consumer,
         tx: &mut PgConnection,
-    ) -> Result<(), HandlerError>;
+    ) -> Result<(), HandlerError> {
+        for item in items {
+            item.handle(consumer, tx).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -73,16 +79,6 @@ impl Item for OtherEvent {
     ) -> Result<(), HandlerError> {
         consumer.handle_other(self, tx).await
     }
-    async fn handle_batch(
-        items: &[&Self],
-        consumer: &dyn Consumer,
-        tx: &mut PgConnection,
-    ) -> Result<(), HandlerError> {
-        for item in items {
-            consumer.handle_other(item, tx).await?;
-        }
-        Ok(())
-    }
 }
 
 /// What happened to one event of a committed batch.
@@ -105,8 +101,8 @@ pub(super) enum BatchError {
     Unavailable(sqlx::Error),
     /// A system the consumer needs is away ([`HandlerError::Unavailable`]):
     /// hold the batch like [`BatchError::Unavailable`].
-    #[error("{0}")]
-    Dependency(String),
+    #[error(transparent)]
+    Dependency(super::consumer::Cause),
     /// A deadlock or serialization failure with another instance: try again
     /// at once.
     #[error("conflict with a concurrent transaction: {0}")]

@@ -4,7 +4,6 @@ use async_trait::async_trait;
 use hookline_core::event::{Event, EventType};
 use hookline_core::other_event::OtherEvent;
 use sqlx::PgConnection;
-use std::fmt;
 
 /// A CRM consumer: a name, the event types it wants, and a handler.
 ///
@@ -110,20 +109,20 @@ pub enum HandlerError {
     Database(#[from] sqlx::Error),
     /// Something that may work next time: retried with back-off, then
     /// dead-lettered after `consumers.max_deliver` deliveries.
-    #[error("{0}")]
-    Retry(String),
+    #[error(transparent)]
+    Retry(Cause),
     /// Something that will never work (e.g. data the consumer cannot accept):
     /// dead-lettered at once.
-    #[error("{0}")]
-    Permanent(String),
+    #[error(transparent)]
+    Permanent(Cause),
     /// A system the consumer needs is away or refuses for now (an external
     /// API down, rate-limiting or rejecting its credentials): not the
     /// event's fault. The runner holds the whole batch and tries it again
     /// later, as during a Postgres outage, without counting a delivery or
     /// dead-lettering anything. The consumer logs the cause itself (once),
     /// the runner only at debug level.
-    #[error("{0}")]
-    Unavailable(String),
+    #[error(transparent)]
+    Unavailable(Cause),
     /// The handler panicked; treated like [`HandlerError::Retry`].
     #[error("handler panicked: {0}")]
     Panicked(String),
@@ -131,18 +130,18 @@ pub enum HandlerError {
 
 impl HandlerError {
     /// An error worth retrying.
-    pub fn retry(err: impl fmt::Display) -> Self {
-        Self::Retry(err.to_string())
+    pub fn retry(err: impl Into<Cause>) -> Self {
+        Self::Retry(err.into())
     }
 
     /// An error retrying cannot fix: the event goes straight to `CRM_DLQ`.
-    pub fn permanent(err: impl fmt::Display) -> Self {
-        Self::Permanent(err.to_string())
+    pub fn permanent(err: impl Into<Cause>) -> Self {
+        Self::Permanent(err.into())
     }
 
     /// A dependency is away: hold the batch and try again later.
-    pub fn unavailable(err: impl fmt::Display) -> Self {
-        Self::Unavailable(err.to_string())
+    pub fn unavailable(err: impl Into<Cause>) -> Self {
+        Self::Unavailable(err.into())
     }
 
     /// Whether the event should skip its remaining retries.
@@ -154,6 +153,15 @@ impl HandlerError {
 impl From<serde_json::Error> for HandlerError {
     /// A payload the handler cannot read will not read better next time.
     fn from(err: serde_json::Error) -> Self {
-        Self::Permanent(format!("JSON: {err}"))
+        Self::Permanent(Box::new(Unreadable(err)))
     }
 }
+
+/// What a handler's error wraps: a message (`&str` and `String` convert) or
+/// the error that caused it, kept for its chain.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// A payload that does not deserialize.
+#[derive(Debug, thiserror::Error)]
+#[error("JSON: {0}")]
+struct Unreadable(#[source] serde_json::Error);

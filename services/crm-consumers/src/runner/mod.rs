@@ -37,7 +37,7 @@ mod process;
 pub mod settle;
 mod worker;
 
-pub use consumer::{Consumer, HandlerError};
+pub use consumer::{Cause, Consumer, HandlerError};
 pub use hookline_core::dlq::MAX_DELIVER_MARGIN;
 
 use async_nats::jetstream;
@@ -73,7 +73,7 @@ pub enum RunnerError {
     },
     /// A consumer's task died (a bug in the runner).
     #[error("consumer task failed: {0}")]
-    Task(String),
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// The runner's settings, taken from `consumers.*` and `ops.shutdown_grace`.
@@ -228,7 +228,7 @@ impl Prepared {
             .with_grace(grace, async {
                 while let Some(done) = tasks.join_next().await {
                     if let Err(e) = done {
-                        return Err(RunnerError::Task(e.to_string()));
+                        return Err(RunnerError::Task(e));
                     }
                 }
                 Ok(())

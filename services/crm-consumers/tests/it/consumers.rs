@@ -169,13 +169,12 @@ async fn a_scripted_sequence_gives_exactly_the_expected_rows() {
     settled(&stack, events.len() as u64).await;
     let id = |i: usize| events[i - 1].id.to_string();
 
-    let content: Vec<ContentRow> = sqlx::query_as(
-        "SELECT event_id, event_name, content_type, content_id, contact_id, email, title \
+    let content: Vec<ContentRow> = stack
+        .rows(
+            "SELECT event_id, event_name, content_type, content_id, contact_id, email, title \
          FROM content_events ORDER BY ts",
-    )
-    .fetch_all(&stack.pool)
-    .await
-    .unwrap();
+        )
+        .await;
     let (pv, fs) = ("page_view".to_string(), "form_submission".to_string());
     assert_eq!(
         content,
@@ -248,13 +247,12 @@ async fn a_scripted_sequence_gives_exactly_the_expected_rows() {
     assert_eq!(payload["fields"]["jobtitle"], "CFO");
     assert_eq!(ts, at(3));
 
-    let contacts: Vec<ContactRow> = sqlx::query_as(
+    let contacts: Vec<ContactRow> = stack
+        .rows(
         "SELECT contact_key, contact_id, email, first_name, last_name, company, job_title, country \
          FROM contacts ORDER BY contact_key",
-    )
-    .fetch_all(&stack.pool)
-    .await
-    .unwrap();
+        )
+        .await;
     assert_eq!(
         contacts,
         vec![
@@ -281,13 +279,12 @@ async fn a_scripted_sequence_gives_exactly_the_expected_rows() {
         ]
     );
 
-    let scores: Vec<ScoreRow> = sqlx::query_as(
-        "SELECT contact_key, score, page_views, form_submissions, last_event_at \
+    let scores: Vec<ScoreRow> = stack
+        .rows(
+            "SELECT contact_key, score, page_views, form_submissions, last_event_at \
          FROM engagement_scores ORDER BY contact_key",
-    )
-    .fetch_all(&stack.pool)
-    .await
-    .unwrap();
+        )
+        .await;
     assert_eq!(
         scores,
         vec![
@@ -297,22 +294,18 @@ async fn a_scripted_sequence_gives_exactly_the_expected_rows() {
         ]
     );
     // automation's own view agrees with engagement-score.
-    let view: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT contact_key, score FROM automation_contact_scores ORDER BY contact_key",
-    )
-    .fetch_all(&stack.pool)
-    .await
-    .unwrap();
+    let view: Vec<(String, i64)> = stack
+        .rows("SELECT contact_key, score FROM automation_contact_scores ORDER BY contact_key")
+        .await;
     let expected: Vec<(String, i64)> = scores.iter().map(|r| (r.0.clone(), r.1)).collect();
     assert_eq!(view, expected);
 
-    let touches: Vec<TouchRow> = sqlx::query_as(
-        "SELECT contact_key, utm_campaign, first_touch_at, last_touch_at, touches \
+    let touches: Vec<TouchRow> = stack
+        .rows(
+            "SELECT contact_key, utm_campaign, first_touch_at, last_touch_at, touches \
          FROM campaign_touches ORDER BY contact_key, utm_campaign",
-    )
-    .fetch_all(&stack.pool)
-    .await
-    .unwrap();
+        )
+        .await;
     assert_eq!(
         touches,
         vec![
@@ -322,13 +315,12 @@ async fn a_scripted_sequence_gives_exactly_the_expected_rows() {
         ]
     );
 
-    let tasks: Vec<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT rule, kind, fired_on, contact_key, event_id FROM automation_tasks \
+    let tasks: Vec<(String, String, String, String, String)> = stack
+        .rows(
+            "SELECT rule, kind, fired_on, contact_key, event_id FROM automation_tasks \
          ORDER BY rule, event_id",
-    )
-    .fetch_all(&stack.pool)
-    .await
-    .unwrap();
+        )
+        .await;
     let mut want = vec![
         ("demo-request", "sdr_task", "event", "cnt_A", id(4)),
         ("hot-lead", "sdr_task", "threshold", "cnt_A", id(3)),

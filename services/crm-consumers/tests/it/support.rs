@@ -120,6 +120,17 @@ impl Stack {
             .expect("count query")
     }
 
+    /// Every row of a query, in its order.
+    pub async fn rows<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        sqlx::query_as(sql)
+            .fetch_all(&self.pool)
+            .await
+            .expect("rows query")
+    }
+
     pub async fn cleanup(self) {
         self.pool.close().await;
         testing::cleanup(&self.config).await;

@@ -182,8 +182,8 @@ fn page_view_urls_must_be_http_or_https() {
     let mut body = seed_view();
     body["data"]["url"] = json!("javascript:alert(1)");
     match legacy(obj(body.clone()), now()) {
-        Err(EnvelopeError::BadData { message, .. }) => {
-            assert_eq!(message, "data.url must be an http or https URL")
+        Err(EnvelopeError::BadData { source, .. }) => {
+            assert_eq!(source.to_string(), "data.url must be an http or https URL")
         }
         other => panic!("{other:?}"),
     }

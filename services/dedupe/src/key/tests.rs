@@ -3,19 +3,12 @@ use hookline_core::event::{ContentType, Event, FormSubmission, PageView, Visitor
 
 fn view(content_id: &str, contact: Option<&str>, fp: Option<&str>) -> RawEvent {
     RawEvent {
-        event: Event::new(EventData::PageView(PageView {
-            content_type: ContentType::Event,
-            content_id: content_id.into(),
-            slug: "s".into(),
-            title: None,
-            community: None,
-            contact_id: contact.map(Into::into),
-            url: None,
-            content_checksum: None,
-            utm_campaign: None,
-            utm_source: None,
-            utm_medium: None,
-        })),
+        event: Event::new(EventData::PageView(PageView::new(
+            ContentType::Event,
+            content_id,
+            "s",
+            contact,
+        ))),
         visitor: Visitor {
             fingerprint: fp.map(Into::into),
             bot: false,

@@ -154,19 +154,12 @@ pub fn view_at(
     contact: Option<&str>,
     fingerprint: Option<&str>,
 ) -> RawEvent {
-    let mut event = Event::new(EventData::PageView(PageView {
-        content_type: ContentType::Resource,
-        content_id: content_id.into(),
-        slug: format!("slug-{content_id}"),
-        title: None,
-        community: None,
-        contact_id: contact.map(Into::into),
-        url: None,
-        content_checksum: None,
-        utm_campaign: None,
-        utm_source: None,
-        utm_medium: None,
-    }));
+    let mut event = Event::new(EventData::PageView(PageView::new(
+        ContentType::Resource,
+        content_id,
+        &format!("slug-{content_id}"),
+        contact,
+    )));
     event.occurred_at = at;
     RawEvent {
         event,

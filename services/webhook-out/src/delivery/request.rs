@@ -223,17 +223,8 @@ mod tests {
 
     fn event() -> Event {
         let mut e = Event::new(EventData::PageView(PageView {
-            content_type: ContentType::Event,
-            content_id: "evt_123".into(),
-            slug: "s".into(),
             title: Some("T \"q\" é".into()),
-            community: None,
-            contact_id: Some("cnt_001".into()),
-            url: None,
-            content_checksum: None,
-            utm_campaign: None,
-            utm_source: None,
-            utm_medium: None,
+            ..PageView::new(ContentType::Event, "evt_123", "s", Some("cnt_001"))
         }));
         e.occurred_at = DateTime::parse_from_rfc3339("2026-10-13T07:58:00Z")
             .unwrap()

@@ -15,33 +15,46 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 
+/// What a failed declaration call reports, kept whole for the log line and
+/// the start-up error.
+pub(crate) type Cause = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why a declaration call did not succeed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum Failure {
     /// The stream or consumer does not exist (yet).
+    #[error("not found")]
     Missing,
     /// JetStream is not ready to answer: no answer in time, no responders,
     /// no leader, a cluster still forming or placing. Waiting fixes it.
-    NotReady(String, Option<ErrorCode>),
+    #[error("{0}")]
+    NotReady(#[source] Cause, Option<ErrorCode>),
     /// Another process declared the same thing at the same moment
     /// ("already in use", "already exists", "subjects overlap"): read again
     /// and compare.
-    Race(String, ErrorCode),
+    #[error("{0}")]
+    Race(#[source] ApiError, ErrorCode),
     /// The server refused, for a reason waiting does not change.
+    #[error(transparent)]
     Refused(ApiError),
     /// The client could not even make the call (an invalid name, an answer
     /// that does not parse).
-    Local(String),
+    #[error(transparent)]
+    Local(Cause),
 }
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Missing => f.write_str("not found"),
-            Failure::NotReady(m, _) | Failure::Race(m, _) | Failure::Local(m) => f.write_str(m),
-            Failure::Refused(e) => write!(f, "{e}"),
-        }
-    }
+/// A request that got no usable answer, in words an operator reads.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Unanswered {
+    /// No answer within the call's time-out.
+    #[error("JetStream did not answer in time")]
+    TimedOut(#[source] jetstream::context::RequestError),
+    /// Nobody subscribed to the API subject.
+    #[error("no JetStream responders (JetStream not ready, or not enabled)")]
+    NoResponders(#[source] jetstream::context::RequestError),
+    /// Anything else, such as a connection being re-established.
+    #[error("JetStream request failed: {0}")]
+    Other(#[source] jetstream::context::RequestError),
 }
 
 /// Server error codes that mean "JetStream is not ready yet", not "no".
@@ -84,9 +97,9 @@ pub(crate) fn classify(error: ApiError) -> Failure {
     if code == ErrorCode::STREAM_NOT_FOUND || code == ErrorCode::CONSUMER_NOT_FOUND {
         Failure::Missing
     } else if NOT_READY.contains(&code) || error.code() == 503 {
-        Failure::NotReady(error.to_string(), Some(code))
+        Failure::NotReady(error.into(), Some(code))
     } else if RACES.contains(&code) {
-        Failure::Race(error.to_string(), code)
+        Failure::Race(error, code)
     } else {
         Failure::Refused(error)
     }
@@ -94,15 +107,13 @@ pub(crate) fn classify(error: ApiError) -> Failure {
 
 /// Sorts a request that got no usable answer: every such case (a time-out,
 /// no responders, a connection being re-established) is one waiting fixes.
-pub(crate) fn unanswered(error: &jetstream::context::RequestError) -> Failure {
-    let message = match error.kind() {
-        RequestErrorKind::TimedOut => "JetStream did not answer in time".to_string(),
-        RequestErrorKind::NoResponders => {
-            "no JetStream responders (JetStream not ready, or not enabled)".to_string()
-        }
-        _ => format!("JetStream request failed: {error}"),
+pub(crate) fn unanswered(error: jetstream::context::RequestError) -> Failure {
+    let unanswered = match error.kind() {
+        RequestErrorKind::TimedOut => Unanswered::TimedOut(error),
+        RequestErrorKind::NoResponders => Unanswered::NoResponders(error),
+        _ => Unanswered::Other(error),
     };
-    Failure::NotReady(message, None)
+    Failure::NotReady(unanswered.into(), None)
 }
 
 /// How long one declaration call waits for its answer. Shorter than the
@@ -123,7 +134,7 @@ pub(crate) async fn call<T: DeserializeOwned>(
     match js.request::<_, _, Response<T>>(subject, payload).await {
         Ok(Response::Ok(value)) => Ok(value),
         Ok(Response::Err { error }) => Err(classify(error)),
-        Err(e) => Err(unanswered(&e)),
+        Err(e) => Err(unanswered(e)),
     }
 }
 

@@ -3,7 +3,7 @@
 //! differs; on "not ready" wait and ask again until the deadline; on a
 //! concurrent creator's race read again and compare.
 
-use super::answer::{self, Failure, call, classify};
+use super::answer::{self, Cause, Failure, call, classify};
 use super::compare::{consumer_differences, stream_differences};
 use crate::config::ConfigError;
 use async_nats::jetstream::consumer::{self, FromConsumer, IntoConsumerConfig, pull};
@@ -55,11 +55,11 @@ impl Patience {
 #[derive(Debug)]
 pub(crate) enum Stop {
     /// Still not ready at the deadline.
-    Waited { waited: Duration, last: String },
+    Waited { waited: Duration, last: Failure },
     /// A setting must change: the operator's move.
     Setting(ConfigError),
     /// The server or client refused for another reason.
-    Refused(String),
+    Refused(Cause),
 }
 
 /// What to do with a failure that is not a success: wait (`Ok`) or stop.
@@ -69,6 +69,10 @@ async fn judge(
     replicas: usize,
     patience: &mut Patience,
 ) -> Result<(), Stop> {
+    let failure = match failure {
+        Failure::Local(cause) => return Err(Stop::Refused(cause)),
+        other => other,
+    };
     let overlap =
         matches!(&failure, Failure::Race(_, code) if *code == ErrorCode::STREAM_SUBJECT_OVERLAP);
     if !overlap {
@@ -90,8 +94,7 @@ async fn judge(
             false
         }
         Failure::Refused(e) => return Err(refusal(what, e, replicas, &[])),
-        Failure::Local(m) => return Err(Stop::Refused(m.clone())),
-        Failure::Missing | Failure::Race(..) => false,
+        Failure::Missing | Failure::Race(..) | Failure::Local(_) => false,
     };
     tracing::info!(%what, reason = %failure, "JetStream not ready for the declaration yet; waiting");
     match patience.pause().await {
@@ -105,7 +108,7 @@ async fn judge(
         })),
         Err(waited) => Err(Stop::Waited {
             waited,
-            last: failure.to_string(),
+            last: failure,
         }),
     }
 }
@@ -137,7 +140,7 @@ fn refusal(what: &str, e: &ApiError, replicas: usize, differences: &[&str]) -> S
             ),
         )
     } else {
-        return Stop::Refused(e.to_string());
+        return Stop::Refused(Box::new(e.clone()));
     };
     Stop::Setting(ConfigError::Invalid { key, message })
 }
@@ -201,8 +204,8 @@ pub(crate) async fn consumer(
     let what = format!("consumer {name} on stream {stream_name}");
     let wanted = want.clone().into_consumer_config();
     let handle = |info: consumer::Info| -> Result<consumer::PullConsumer, Stop> {
-        let config = pull::Config::try_from_consumer_config(info.config.clone())
-            .map_err(|e| Stop::Refused(format!("{what}: {e}")))?;
+        let config =
+            pull::Config::try_from_consumer_config(info.config.clone()).map_err(Stop::Refused)?;
         Ok(consumer::Consumer::new(config, info, js.clone()))
     };
     loop {
@@ -244,13 +247,13 @@ async fn create(
     let stream = js
         .get_stream_no_info(stream_name)
         .await
-        .map_err(|e| Failure::Local(e.to_string()))?;
+        .map_err(|e| Failure::Local(e.into()))?;
     stream
         .create_consumer(want.clone())
         .await
         .map_err(|e| match e.kind() {
             Kind::JetStream(api) => classify(api),
-            Kind::TimedOut | Kind::Request => Failure::NotReady(e.to_string(), None),
-            _ => Failure::Local(e.to_string()),
+            Kind::TimedOut | Kind::Request => Failure::NotReady(e.into(), None),
+            _ => Failure::Local(e.into()),
         })
 }
