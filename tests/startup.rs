@@ -152,8 +152,9 @@ async fn a_fresh_cluster_and_every_service_started_at_once_come_up_and_count_exa
             cluster.logs()
         );
 
-        let mut w = Workload::new(0x57a7_0000 + round as u64);
-        let sends = w.batch(size(450, 150), true);
+        let groups = size(450, 150);
+        let mut w = Workload::with_contacts(0x57a7_0000 + round as u64, groups / 20);
+        let sends = w.batch(groups, true);
         // A 503 (a stream leader still settling) is sent again, as a
         // browser would; no request may go unanswered.
         let pace = Pace {
