@@ -153,8 +153,10 @@ fn webhook_out(names: &Names) -> Vec<String> {
     // Its janitor lists the durables to remove those of deleted webhooks.
     publish.push(format!("{API}.CONSUMER.NAMES.{events}"));
     // Event traces and resends (`/v1/events/{id}`, `…/resend/…`) read the
-    // streams by start time; reading only. Redriving and purging dead
-    // letters republish or delete: `hookline dlq` as `admin` does that.
+    // streams: single messages by sequence (`STREAM.MSG.GET`, below) and
+    // ranges from a start time (ephemeral consumers); reading only.
+    // Redriving and purging dead letters republish or delete: `hookline
+    // dlq` as `admin` does that.
     let read = [
         names::RC_RAW,
         names::CRM_EVENTS,

@@ -8,8 +8,9 @@
 //! the event's time sit and then reads headers only across that short
 //! stretch:
 //! - [`Search::IdOrder`] binary-searches the stream's sequences on the ids
-//!   of the messages there (about 20 direct gets for a million messages),
-//!   so a hop that lags minutes behind the mint time costs no more;
+//!   of the messages there (log₂ of the stream's length in direct gets,
+//!   some 20 for a million messages), so a hop that lags minutes behind the
+//!   mint time costs no more;
 //! - [`Search::StoredTime`] lets the server start at a stored time, for a
 //!   hop whose time is known but whose order is not (a retried delivery
 //!   reaches `CRM_EVENTS` out of id order, at the time of its 2xx).
