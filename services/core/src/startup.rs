@@ -62,6 +62,8 @@ pub async fn serve_public(
     };
     let serve = crate::http::serve(listener, router, options, shutdown.clone());
     let served = shutdown.with_grace(grace, serve).await;
+    // Not ready from here on, whichever finished first.
+    readiness.set_draining();
     draining.abort();
     served.unwrap_or_else(|| {
         tracing::warn!(
