@@ -21,7 +21,7 @@ use hookline_e2e::check::settle_and_check;
 use hookline_e2e::flow::Flow;
 use hookline_e2e::nats_server::{NatsCluster, NatsServer};
 use hookline_e2e::pg_cluster::PgCluster;
-use hookline_e2e::send::Pace;
+use hookline_e2e::send::{OnRefusal, Pace};
 use hookline_e2e::workload::{Planned, Workload, size};
 use hookline_e2e::{Stack, wait_for};
 use std::sync::atomic::Ordering;
@@ -54,8 +54,7 @@ fn start_sending(stack: &Stack, sends: Vec<Planned>) -> Flow {
     let pace = Pace {
         lanes: LANES,
         gap: Duration::from_millis(total_ms / per_lane),
-        tolerate_errors: true,
-        resend: true,
+        on_refusal: OnRefusal::Resend,
     };
     Flow::paced(stack, sends, pace)
 }

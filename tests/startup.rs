@@ -15,7 +15,7 @@
 
 use hookline_e2e::check::settle_and_check;
 use hookline_e2e::nats_server::{NatsCluster, NatsServer};
-use hookline_e2e::send::{Pace, send};
+use hookline_e2e::send::{OnRefusal, Pace, send};
 use hookline_e2e::workload::{Workload, size};
 use hookline_e2e::{Service, Stack, free_port, hookline_bin, wait_for};
 use std::process::{Command, Stdio};
@@ -160,8 +160,7 @@ async fn a_fresh_cluster_and_every_service_started_at_once_come_up_and_count_exa
         let pace = Pace {
             lanes: 16,
             gap: Duration::ZERO,
-            tolerate_errors: false,
-            resend: true,
+            on_refusal: OnRefusal::Resend,
         };
         let results = send(
             stack.http().clone(),

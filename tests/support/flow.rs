@@ -1,7 +1,7 @@
 //! Traffic in the background while a test injects a fault, and a watcher of
 //! `/readyz` while a process drains.
 
-use crate::send::{Pace, send};
+use crate::send::{OnRefusal, Pace, send};
 use crate::stack::{Service, Stack};
 use crate::workload::{Outcome, Planned, Workload};
 use std::sync::Arc;
@@ -24,8 +24,11 @@ impl Flow {
         let pace = Pace {
             lanes: 6,
             gap: Duration::from_millis(5),
-            tolerate_errors,
-            resend: false,
+            on_refusal: if tolerate_errors {
+                OnRefusal::Record
+            } else {
+                OnRefusal::Fail
+            },
         };
         Flow::paced(stack, events, pace)
     }

@@ -16,15 +16,22 @@ pub struct Pace {
     /// Pause of each lane between its requests, so a batch lasts long enough
     /// for a fault to hit it mid-stream (not a wait for an outcome).
     pub gap: Duration,
-    /// Whether an error is expected (the edge is being killed): recorded as
-    /// unknown, then the lane waits for the edge's `/healthz` before going on.
-    /// Otherwise every request must be answered 202.
-    pub tolerate_errors: bool,
-    /// Whether a request without a 202 (a 503, or no answer) is sent again
-    /// a second later, as a browser following `Retry-After: 1` would, until
-    /// it gets one (for up to [`RESEND_FOR`]). Every attempt is recorded: an
-    /// unanswered one may still have landed.
-    pub resend: bool,
+    /// What a request without a 202 means.
+    pub on_refusal: OnRefusal,
+}
+
+/// What a lane does with a request the edge did not answer 202.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnRefusal {
+    /// The test fails: every request must be answered 202.
+    Fail,
+    /// Expected (the edge is being killed): recorded as unknown, then the
+    /// lane waits for the edge's `/healthz` before going on.
+    Record,
+    /// Sent again a second later, as a browser following `Retry-After: 1`
+    /// would, until it gets a 202 (for up to [`RESEND_FOR`]). Every attempt
+    /// is recorded: an unanswered one may still have landed.
+    Resend,
 }
 
 impl Pace {
@@ -32,8 +39,7 @@ impl Pace {
     pub const FAST: Pace = Pace {
         lanes: 8,
         gap: Duration::ZERO,
-        tolerate_errors: false,
-        resend: false,
+        on_refusal: OnRefusal::Fail,
     };
 }
 
@@ -60,13 +66,13 @@ pub async fn send(
             loop {
                 let next = queue.lock().expect("not poisoned").next();
                 let Some(p) = next else { break };
-                if pace.resend {
+                if pace.on_refusal == OnRefusal::Resend {
                     resend_until_accepted(&http, &edge, &p, &mut out).await;
                 } else {
                     let outcome = post(&http, &edge, &p).await;
                     if !outcome.is_accepted() {
                         assert!(
-                            pace.tolerate_errors,
+                            pace.on_refusal == OnRefusal::Record,
                             "the edge refused an event it should take: {outcome:?}"
                         );
                         wait_healthy(&http, &edge).await;
