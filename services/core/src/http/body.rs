@@ -225,6 +225,14 @@ impl KeepAlive {
         }
         response
     }
+
+    /// Whether, after [`KeepAlive::settle`], the client may still be
+    /// sending a body nobody read: the connection must then linger as it
+    /// closes (see [`super::linger`]). A body that timed out or failed gets
+    /// no more time.
+    pub fn leaves_unread(self, watch: &Watch) -> bool {
+        self.http1 && !self.expects_continue && watch.state() == State::Reading
+    }
 }
 
 fn timed_out(watch: &Watch) -> Response {

@@ -11,7 +11,9 @@
 //! - **Connection hygiene.** When a handler answers without reading the
 //!   whole body (a 404, 405, 413, 415 or 429 to a request that carried one),
 //!   hyper would otherwise close the kept-alive connection silently and the
-//!   client's next request on it would fail. See [`body`].
+//!   client's next request on it would fail. See [`body`]; and when the
+//!   connection does close under a client still sending, the answer must
+//!   not be lost to a reset. See [`linger`].
 //! - **HTTP/2 only when asked.** Cleartext HTTP/2 (prior knowledge) is
 //!   served only when [`ServeOptions::http2`] says so.
 //!
@@ -22,6 +24,7 @@
 
 pub mod body;
 pub mod client_ip;
+pub mod linger;
 pub mod rate_limit;
 
 use crate::shutdown::Shutdown;
@@ -83,9 +86,19 @@ pub async fn serve(
             },
             _ = shutdown.wait() => break,
         };
+        let unread = linger::Unread::default();
         let service = hyper::service::service_fn({
             let router = router.clone();
-            move |req| handle(router.clone(), req, peer, options.read_timeout)
+            let unread = unread.clone();
+            move |req| {
+                handle(
+                    router.clone(),
+                    req,
+                    peer,
+                    options.read_timeout,
+                    unread.clone(),
+                )
+            }
         });
         let builder = builder.clone();
         let watcher = graceful.watcher();
@@ -99,7 +112,8 @@ pub async fn serve(
             {
                 return;
             }
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let io = linger::Lingering::new(stream, unread, options.read_timeout);
+            let conn = builder.serve_connection(TokioIo::new(io), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::trace!(%peer, error = %e, "connection ended with an error");
             }
@@ -127,13 +141,14 @@ fn builder(options: ServeOptions) -> auto::Builder<TokioExecutor> {
     }
 }
 
-/// One request: the body watched (time-out, drained or `Connection: close`),
-/// the peer recorded, the router called.
+/// One request: the body watched (time-out, drained or `Connection: close`
+/// with a lingering close), the peer recorded, the router called.
 async fn handle(
     router: Router,
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
     read_timeout: Duration,
+    unread: linger::Unread,
 ) -> Result<axum::response::Response, Infallible> {
     let (parts, incoming) = req.into_parts();
     let (watched, watch) = body::Watched::new(incoming, read_timeout);
@@ -141,7 +156,11 @@ async fn handle(
     req.extensions_mut().insert(ConnectInfo(peer));
     let keep_alive = body::KeepAlive::of(&req);
     let response = router.oneshot(req).await?;
-    Ok(keep_alive.settle(&watch, response).await)
+    let response = keep_alive.settle(&watch, response).await;
+    if keep_alive.leaves_unread(&watch) {
+        unread.arm();
+    }
+    Ok(response)
 }
 
 /// Accept errors are mostly per-connection (reset before accept) and can be
