@@ -67,6 +67,10 @@ async fn an_upload_refused_unread_gets_its_answer_every_time() {
 async fn a_client_that_never_closes_is_let_go_after_the_read_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (base, shutdown) = server(Duration::from_secs(1)).await;
+    // Before anything is sent, so the server's linger cannot have started
+    // earlier: whatever the scheduling, a lingering server lets go no
+    // sooner than 1 s after this.
+    let started = std::time::Instant::now();
     let mut s = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
         .await
         .unwrap();
@@ -76,7 +80,6 @@ async fn a_client_that_never_closes_is_let_go_after_the_read_timeout() {
     // The answer comes, then the server's FIN; the client keeps its side
     // open and sends nothing more.
     let mut answer = Vec::new();
-    let started = std::time::Instant::now();
     let read = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
